@@ -1,0 +1,154 @@
+"""sycophant_py: call any large language model through one typed, fast, extensible pipeline.
+
+Public names load lazily on first access (module ``__getattr__``), so ``import sycophant_py``
+imports neither httpx, pydantic, jsonschema, structlog nor asyncio.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_EXPORTS: dict[str, str] = {
+    # entry points
+    "generate_text": "sycophant_py._api",
+    "agenerate_text": "sycophant_py._api",
+    "stream_text": "sycophant_py._api",
+    "astream_text": "sycophant_py._api",
+    "embed": "sycophant_py._api",
+    "aembed": "sycophant_py._api",
+    "generate_object": "sycophant_py._objects",
+    "agenerate_object": "sycophant_py._objects",
+    "stream_object": "sycophant_py._objects",
+    "astream_object": "sycophant_py._objects",
+    "close": "sycophant_py._transport",
+    "aclose": "sycophant_py._transport",
+    # configuration and registration
+    "configure": "sycophant_py._config",
+    "RetryPolicy": "sycophant_py._config",
+    "register_protocol": "sycophant_py._registry",
+    "register_auth": "sycophant_py._registry",
+    "register_provider": "sycophant_py._providers",
+    "unregister_provider": "sycophant_py._providers",
+    "ModelConfig": "sycophant_py._providers",
+    "get_model": "sycophant_py._catalog",
+    "models": "sycophant_py._providers",
+    "providers": "sycophant_py._providers",
+    "calculate_cost": "sycophant_py._pipeline",
+    "on": "sycophant_py._hooks",
+    "off": "sycophant_py._hooks",
+    # types
+    "Message": "sycophant_py._types",
+    "TextPart": "sycophant_py._types",
+    "ImagePart": "sycophant_py._types",
+    "DocumentPart": "sycophant_py._types",
+    "ThinkingPart": "sycophant_py._types",
+    "ToolCall": "sycophant_py._types",
+    "Tool": "sycophant_py._types",
+    "Context": "sycophant_py._types",
+    "Response": "sycophant_py._types",
+    "Usage": "sycophant_py._types",
+    "Cost": "sycophant_py._types",
+    "EmbeddingResponse": "sycophant_py._types",
+    "ModelInfo": "sycophant_py._models",
+    "ModelCost": "sycophant_py._models",
+    "StreamEvent": "sycophant_py._events",
+    "TextStream": "sycophant_py._stream",
+    "AsyncTextStream": "sycophant_py._stream",
+    "StreamAborted": "sycophant_py._stream",
+    "WireProtocol": "sycophant_py.wire._base",
+    "EmbeddingWireProtocol": "sycophant_py.wire._base",
+    "Auth": "sycophant_py.auth._base",
+    # errors
+    "SycophantError": "sycophant_py._exceptions",
+    "InvalidError": "sycophant_py._exceptions",
+    "MissingCredentials": "sycophant_py._exceptions",
+    "InvalidParams": "sycophant_py._exceptions",
+    "UnknownProvider": "sycophant_py._exceptions",
+    "UnknownName": "sycophant_py._exceptions",
+    "InvalidSchema": "sycophant_py._exceptions",
+    "InvalidMessage": "sycophant_py._exceptions",
+    "InvalidRegistration": "sycophant_py._exceptions",
+    "ProviderError": "sycophant_py._exceptions",
+    "AuthenticationFailed": "sycophant_py._exceptions",
+    "NotFound": "sycophant_py._exceptions",
+    "RateLimited": "sycophant_py._exceptions",
+    "Overloaded": "sycophant_py._exceptions",
+    "ServerError": "sycophant_py._exceptions",
+    "BadRequest": "sycophant_py._exceptions",
+    "Timeout": "sycophant_py._exceptions",
+    "ProviderConnectionError": "sycophant_py._exceptions",
+    "ResponseInvalid": "sycophant_py._exceptions",
+    "ContentFiltered": "sycophant_py._exceptions",
+    "StreamError": "sycophant_py._exceptions",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:
+    from sycophant_py._api import aembed, agenerate_text, astream_text, embed, generate_text, stream_text
+    from sycophant_py._catalog import get_model
+    from sycophant_py._config import RetryPolicy, configure
+    from sycophant_py._events import StreamEvent
+    from sycophant_py._exceptions import (
+        AuthenticationFailed,
+        BadRequest,
+        ContentFiltered,
+        InvalidError,
+        InvalidMessage,
+        InvalidParams,
+        InvalidRegistration,
+        InvalidSchema,
+        MissingCredentials,
+        NotFound,
+        Overloaded,
+        ProviderConnectionError,
+        ProviderError,
+        RateLimited,
+        ResponseInvalid,
+        ServerError,
+        StreamError,
+        SycophantError,
+        Timeout,
+        UnknownName,
+        UnknownProvider,
+    )
+    from sycophant_py._hooks import off, on
+    from sycophant_py._models import ModelCost, ModelInfo
+    from sycophant_py._objects import agenerate_object, astream_object, generate_object, stream_object
+    from sycophant_py._pipeline import calculate_cost
+    from sycophant_py._providers import ModelConfig, models, providers, register_provider, unregister_provider
+    from sycophant_py._registry import register_auth, register_protocol
+    from sycophant_py._stream import AsyncTextStream, StreamAborted, TextStream
+    from sycophant_py._transport import aclose, close
+    from sycophant_py._types import (
+        Context,
+        Cost,
+        DocumentPart,
+        EmbeddingResponse,
+        ImagePart,
+        Message,
+        Response,
+        TextPart,
+        ThinkingPart,
+        Tool,
+        ToolCall,
+        Usage,
+    )
+    from sycophant_py.auth._base import Auth
+    from sycophant_py.wire._base import EmbeddingWireProtocol, WireProtocol
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sycophant_py' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

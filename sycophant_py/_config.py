@@ -1,0 +1,211 @@
+"""The application-config layer: ``configure(...)`` and the TOML config file.
+
+``configure()`` merges into one process-wide layer, per provider. The TOML file (path from
+``SYCOPHANT_CONFIG``, else ``<user config dir>/sycophant/config.toml``) is read once, on first
+use, underneath whatever ``configure()`` sets. Its shape::
+
+    [providers.openai]            # credentials and settings per provider
+    api_key = "sk-..."
+
+    [custom_providers.vllm]       # providers added to (or overriding) the catalog
+    base_url = "http://localhost:8000/v1"
+    auth = "optional"
+    [custom_providers.vllm.models.mistral-7b]
+    wire_protocol = "openai_chat"
+
+    [[instances]]                 # factory-built providers: a copy of provider `type`
+    type = "openai"
+    name = "work-openai"
+    enabled = true
+    config = { api_key = "sk-...", base_url = "https://gateway.example.com/v1" }
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sycophant_py._exceptions import InvalidError
+
+__all__ = ["RetryPolicy", "Settings", "configure", "config_path", "settings"]
+
+
+@dataclass(slots=True)
+class RetryPolicy:
+    """Retry and timeout settings (DESIGN.md's defaults).
+
+    ``sleep`` / ``async_sleep`` and ``clock`` are injectable so tests never really wait.
+    """
+
+    max_retries: int = 2
+    """Retries after the first attempt (3 attempts in all)."""
+    initial_backoff: float = 0.5
+    """First backoff in seconds (exponential, with jitter)."""
+    max_backoff: float = 8.0
+    """Largest computed backoff."""
+    max_retry_after: float = 60.0
+    """Cap on a provider's ``Retry-After``; a longer wait is not retried."""
+    connect_timeout: float = 10.0
+    """Connect timeout in seconds."""
+    read_timeout: float = 600.0
+    """Read timeout for a non-streaming response."""
+    stream_idle_timeout: float = 120.0
+    """Longest gap between two stream chunks."""
+    sleep: Callable[[float], None] | None = None
+    """Replacement for ``time.sleep``."""
+    async_sleep: Callable[[float], Any] | None = None
+    """Replacement for ``asyncio.sleep``."""
+    clock: Callable[[], float] | None = None
+    """Replacement for ``time.monotonic``."""
+
+
+@dataclass
+class Settings:
+    """The whole config layer (one per process)."""
+
+    providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    custom_providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    instances: list[dict[str, Any]] = field(default_factory=list)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_connections: int | None = None
+    http_client: Any = None
+    async_http_client: Any = None
+    version: int = 0
+    file_loaded: bool = False
+
+
+_lock = threading.RLock()
+_settings = Settings()
+
+
+def config_path() -> Path:
+    """Where the TOML config file is read from."""
+    env = os.environ.get("SYCOPHANT_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("APPDATA", Path.home() / "AppData" / "Roaming"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "sycophant" / "config.toml"
+
+
+def _merge(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
+    for k, v in src.items():
+        if isinstance(v, Mapping) and isinstance(dst.get(k), dict):
+            _merge(dst[k], v)
+        else:
+            dst[k] = _plain(v)
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, Mapping):
+        return {k: _plain(x) for k, x in v.items()}
+    return v
+
+
+def _load_file(s: Settings) -> None:
+    s.file_loaded = True
+    path = config_path()
+    if not path.is_file():
+        return
+    import tomllib
+
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidError(f"cannot read config file {path}: {exc}") from exc
+    unknown = set(data) - {"providers", "custom_providers", "instances"}
+    if unknown:
+        raise InvalidError(f"config file {path}: unknown section(s) {sorted(unknown)}")
+    # File values sit underneath anything configure() already set.
+    providers: dict[str, Any] = _plain(data.get("providers", {}))
+    _merge(providers, s.providers)
+    s.providers = providers
+    custom: dict[str, Any] = _plain(data.get("custom_providers", {}))
+    _merge(custom, s.custom_providers)
+    s.custom_providers = custom
+    s.instances = list(data.get("instances", [])) + s.instances
+
+
+def settings() -> Settings:
+    """The current config layer (reads the config file on first use)."""
+    s = _settings
+    if not s.file_loaded:
+        with _lock:
+            if not s.file_loaded:
+                _load_file(s)
+                s.version += 1
+    return s
+
+
+def configure(
+    *,
+    providers: Mapping[str, Mapping[str, Any]] | None = None,
+    custom_providers: Mapping[str, Mapping[str, Any]] | None = None,
+    instances: list[Mapping[str, Any]] | None = None,
+    retry: RetryPolicy | None = None,
+    max_connections: int | None = None,
+    http_client: Any = None,
+    async_http_client: Any = None,
+    reset: bool = False,
+) -> None:
+    """Merge settings into the application-config layer.
+
+    Args:
+        providers: Credentials and settings per provider id, e.g.
+            ``{"openai": {"api_key": "sk-..."}}`` (merged per provider and per field).
+        custom_providers: Providers added to or overriding catalog providers by name
+            (``base_url``, ``auth``, ``auth_strategy``, ``api``, ``env``, ``headers``, ``compat``,
+            ``models``). A built-in provider is never removed.
+        instances: Factory-built providers: ``{"type": "openai", "name": "work", "enabled": True,
+            "config": {...}}`` makes provider ``work`` a copy of ``openai`` with ``config`` applied.
+        retry: Retry and timeout policy.
+        max_connections: Connection-pool size (default: no cap below what callers ask for).
+        http_client: An ``httpx.Client`` to use for sync calls (proxies, CA settings...).
+        async_http_client: An ``httpx.AsyncClient`` to use for async calls.
+        reset: Clear the layer first (the config file is read again on next use).
+    """
+    global _settings
+    with _lock:
+        if reset:
+            _settings = Settings(version=_settings.version + 1)
+        s = settings()
+        if providers:
+            _merge(s.providers, {_canonical(k): v for k, v in providers.items()})
+        if custom_providers:
+            _merge(s.custom_providers, custom_providers)
+        if instances:
+            s.instances.extend(dict(i) for i in instances)
+        if retry is not None:
+            s.retry = retry
+        if max_connections is not None:
+            s.max_connections = max_connections
+        if http_client is not None:
+            s.http_client = http_client
+        if async_http_client is not None:
+            s.async_http_client = async_http_client
+        s.version += 1
+    if reset or max_connections is not None or http_client is not None or async_http_client is not None:
+        from sycophant_py._transport import reset_clients
+
+        reset_clients()
+
+
+def _canonical(provider: str) -> str:
+    from sycophant_py._catalog import canonical_provider
+
+    return canonical_provider(provider)
+
+
+def bump() -> None:
+    """Invalidate resolution caches (after a run-time registration)."""
+    with _lock:
+        _settings.version += 1

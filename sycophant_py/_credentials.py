@@ -1,0 +1,76 @@
+"""Credential resolution: the one place that decides where a key and each setting come from."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from sycophant_py import _config
+from sycophant_py._exceptions import MissingCredentials
+from sycophant_py._headers import resolve_value
+from sycophant_py._models import ModelInfo
+from sycophant_py.auth._base import SECRET_FIELDS, Credentials
+
+__all__ = ["resolve_credentials"]
+
+
+def _env_layer(model: ModelInfo, environ: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for var in model.env:
+        if environ.get(var):
+            out["api_key"] = environ[var]
+            break
+    for name, names in model.settings_env.items():
+        for var in names:
+            if environ.get(var):
+                out[name] = environ[var]
+                break
+    return out
+
+
+def resolve_credentials(
+    model: ModelInfo,
+    per_request: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Credentials:
+    """Resolve the credentials and settings of one call.
+
+    Layers are consulted in this order (first match wins):
+
+    1. ``credentials={...}`` passed to the call (the per-request layer);
+    2. the config layer: ``configure(providers={provider: {...}})`` or ``[providers.<id>]`` in the
+       config file (and the ``config`` of a factory-built ``[[instances]]`` entry);
+    3. the ``api_key`` given to ``register_provider`` (a literal, or an env var name);
+    4. the environment variables the catalog names for the provider (``OPENAI_API_KEY``...).
+
+    Secrets (``api_key`` and the other token fields) come **whole** from the first layer that has
+    any of them: a per-request key is never mixed with a session token from the environment.
+    Non-secret settings (``base_url``, ``region``, ``api_version``, ``deployment``...) are taken per
+    field from the first layer that sets them.
+
+    The provider's auth mode then applies: ``none`` drops any secret, ``optional`` uses one when
+    found, ``required`` (the default) raises when none was found.
+
+    Raises:
+        MissingCredentials: auth is ``required`` and no layer has a key; the message names the env
+            var and the ``credentials`` keyword.
+    """
+    cfg = _config.settings().providers.get(model.provider, {})
+    instance = model.extra.get("_instance_credentials") or {}
+    env = os.environ if environ is None else environ
+    layers: list[Mapping[str, Any]] = [per_request or {}, {**instance, **cfg}]
+    ref = model.extra.get("_api_key_ref")
+    if ref and model.auth != "none" and not any(k in SECRET_FIELDS for layer in layers for k in layer):
+        # A registration's api_key (a literal or an env var name) sits just above the catalog's env vars.
+        layers.append({"api_key": resolve_value(str(ref), f"api_key of provider {model.provider!r}", env)})
+    layers.append(_env_layer(model, env))
+    creds = Credentials()
+    secret_layer = next((layer for layer in layers if any(k in SECRET_FIELDS for k in layer)), None)
+    if secret_layer is not None and model.auth != "none":
+        creds.update({k: v for k, v in secret_layer.items() if k in SECRET_FIELDS})
+    for layer in reversed(layers):
+        creds.update({k: v for k, v in layer.items() if k not in SECRET_FIELDS and v is not None})
+    if model.auth == "required" and not any(creds.get(k) for k in SECRET_FIELDS):
+        raise MissingCredentials(model.provider, model.env)
+    return creds

@@ -1,0 +1,242 @@
+"""The one exception tree of sycophant_py.
+
+Every error the library raises derives from :class:`SycophantError`, split by blame::
+
+    SycophantError
+    ├── InvalidError                 the caller's fault; nothing was sent
+    │   ├── MissingCredentials       no key in any credential layer
+    │   ├── InvalidParams            a param has the wrong type or range
+    │   ├── UnknownProvider          "provider:model" names no known provider
+    │   ├── UnknownName              a protocol/auth name is not registered
+    │   ├── InvalidSchema            a tool or response schema is not valid JSON Schema
+    │   ├── InvalidMessage           a message cannot be encoded for the provider
+    │   └── InvalidRegistration      a class registered as a behaviour does not implement it
+    └── ProviderError                the remote side failed; carries status_code, provider,
+        │                            model, request_id and body
+        ├── AuthenticationFailed     401 / 403
+        ├── NotFound                 404
+        ├── RateLimited              429 (``retry_after`` in seconds, when the provider said)
+        ├── Overloaded               529 / "overloaded" errors
+        ├── ServerError              other 5xx
+        ├── BadRequest               other 4xx the provider refused
+        ├── Timeout                  connect / read / stream-idle / total timeout
+        ├── ProviderConnectionError  the connection failed or dropped
+        ├── ResponseInvalid          a body or stream frame that cannot be decoded
+        ├── ContentFiltered          the provider refused on safety grounds
+        └── StreamError              an error event inside an otherwise successful stream
+
+No class shadows a builtin name (``Timeout``, not ``TimeoutError``). Causes are chained with
+``raise ... from``. No key ever appears in an exception message: bodies are kept as received from
+the provider, and the request that was sent is never attached.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "AuthenticationFailed",
+    "BadRequest",
+    "ContentFiltered",
+    "InvalidError",
+    "InvalidMessage",
+    "InvalidParams",
+    "InvalidRegistration",
+    "InvalidSchema",
+    "MissingCredentials",
+    "NotFound",
+    "Overloaded",
+    "ProviderConnectionError",
+    "ProviderError",
+    "RateLimited",
+    "ResponseInvalid",
+    "ServerError",
+    "StreamError",
+    "SycophantError",
+    "Timeout",
+    "UnknownName",
+    "UnknownProvider",
+]
+
+
+class SycophantError(Exception):
+    """Root of every error raised by sycophant_py."""
+
+
+class InvalidError(SycophantError):
+    """The call itself is wrong (the caller's fault); nothing was sent to the provider."""
+
+
+class MissingCredentials(InvalidError):
+    """No credential was found for a provider whose auth mode requires one.
+
+    Attributes:
+        provider: The provider id.
+        env_vars: The environment variables that were checked.
+        keyword: The keyword that would have supplied the value (``credentials={...}``).
+    """
+
+    def __init__(self, provider: str, env_vars: tuple[str, ...], keyword: str = "api_key") -> None:
+        self.provider = provider
+        self.env_vars = env_vars
+        self.keyword = keyword
+        where = " or ".join(env_vars) if env_vars else "no environment variable is known"
+        super().__init__(
+            f"No {keyword} for provider {provider!r}: set {where}, pass credentials={{{keyword!r}: ...}}, "
+            f"or configure(providers={{{provider!r}: {{{keyword!r}: ...}}}})"
+        )
+
+
+class InvalidParams(InvalidError):
+    """A param has the wrong type or is out of range.
+
+    Attributes:
+        param: The offending param name.
+    """
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        self.param = param
+        super().__init__(message)
+
+
+class UnknownName(InvalidError):
+    """A protocol, auth strategy or other registered name is unknown.
+
+    Attributes:
+        name: The unknown name.
+        known: The names that are known.
+    """
+
+    def __init__(self, what: str, name: str, known: list[str]) -> None:
+        import difflib
+
+        self.name = name
+        self.known = sorted(known)
+        close = difflib.get_close_matches(name, self.known, n=3, cutoff=0.5)
+        hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        listing = ", ".join(self.known) if self.known else "none"
+        super().__init__(f"Unknown {what} {name!r}.{hint} Known: {listing}.")
+
+
+class UnknownProvider(UnknownName):
+    """A model spec names a provider that is neither in the catalog nor configured."""
+
+    def __init__(self, name: str, known: list[str]) -> None:
+        super().__init__("provider", name, known)
+
+
+class InvalidSchema(InvalidError):
+    """A tool parameter schema or response schema is not usable JSON Schema."""
+
+
+class InvalidMessage(InvalidError):
+    """A message or part cannot be represented for the selected provider."""
+
+
+class InvalidRegistration(InvalidError):
+    """A class registered as a wire protocol or auth strategy does not implement the behaviour."""
+
+
+class ProviderError(SycophantError):
+    """The provider (or the network to it) failed.
+
+    Attributes:
+        status_code: HTTP status, when there was a response.
+        provider: Provider id.
+        model: Model id.
+        request_id: The provider's request id header, when present.
+        body: The decoded error body (dict) or raw text, as the provider sent it.
+    """
+
+    default_status: int | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        provider: str | None = None,
+        model: str | None = None,
+        request_id: str | None = None,
+        body: Any = None,
+    ) -> None:
+        self.status_code = status_code if status_code is not None else self.default_status
+        self.provider = provider
+        self.model = model
+        self.request_id = request_id
+        self.body = body
+        self.message = message
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        where = ":".join(p for p in (self.provider, self.model) if p)
+        bits = [f"HTTP {self.status_code}"] if self.status_code else []
+        if where:
+            bits.append(where)
+        if self.request_id:
+            bits.append(f"request_id={self.request_id}")
+        return f"{self.message} ({', '.join(bits)})" if bits else self.message
+
+
+class AuthenticationFailed(ProviderError):
+    """The provider rejected the credentials (401) or the permission (403)."""
+
+    default_status = 401
+
+
+class NotFound(ProviderError):
+    """The model or endpoint does not exist (404)."""
+
+    default_status = 404
+
+
+class RateLimited(ProviderError):
+    """Too many requests (429).
+
+    Attributes:
+        retry_after: Seconds the provider asked to wait, when it said.
+    """
+
+    default_status = 429
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class Overloaded(ProviderError):
+    """The provider is temporarily overloaded (Anthropic 529, "overloaded_error")."""
+
+    default_status = 529
+
+
+class ServerError(ProviderError):
+    """The provider failed with a 5xx status."""
+
+    default_status = 500
+
+
+class BadRequest(ProviderError):
+    """The provider refused the request with a 4xx status not covered by a narrower class."""
+
+    default_status = 400
+
+
+class Timeout(ProviderError):
+    """A connect, read, stream-idle or total-call timeout expired."""
+
+
+class ProviderConnectionError(ProviderError):
+    """The connection could not be made or was dropped."""
+
+
+class ResponseInvalid(ProviderError):
+    """The provider answered with a body or stream frame that cannot be decoded."""
+
+
+class ContentFiltered(ProviderError):
+    """The provider refused to answer on content-safety grounds."""
+
+
+class StreamError(ProviderError):
+    """The provider reported an error inside a stream (an SSE ``error`` event and the like)."""

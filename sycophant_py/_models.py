@@ -1,0 +1,93 @@
+"""Resolved catalog rows: what one ``"provider:model-id"`` means.
+
+``ModelInfo`` is what ``get_model()`` returns and what wire protocols receive on the request:
+the base URL, the wire protocol name, the auth mode and strategy, the credential env vars, the
+capabilities, the limits and the prices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Literal, TypeAlias
+
+__all__ = ["AuthMode", "ModelCost", "ModelInfo"]
+
+AuthMode: TypeAlias = Literal["required", "optional", "none"]
+_EMPTY: Mapping[str, Any] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class ModelCost:
+    """Prices in USD per million tokens."""
+
+    input: float = 0.0
+    output: float = 0.0
+    cache_read: float = 0.0
+    cache_write: float = 0.0
+
+    @classmethod
+    def from_mapping(cls, d: Mapping[str, Any]) -> ModelCost:
+        """Build from a dict with snake_case or pi's camelCase keys."""
+        return cls(
+            float(d.get("input", 0) or 0),
+            float(d.get("output", 0) or 0),
+            float(d.get("cache_read", d.get("cacheRead", 0)) or 0),
+            float(d.get("cache_write", d.get("cacheWrite", 0)) or 0),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """A resolved model: the catalog row merged with its provider row and run-time overrides."""
+
+    provider: str
+    """Provider id (models.dev's spelling)."""
+    id: str
+    """Model id as sent to the provider."""
+    name: str = ""
+    """Display name."""
+    api: str = "openai_chat"
+    """Wire protocol name."""
+    base_url: str = ""
+    """Base URL (what it holds depends on the protocol: see DESIGN's table)."""
+    auth: AuthMode = "required"
+    """Auth mode."""
+    auth_strategy: str | None = None
+    """Name of the auth strategy (None: the one registered for the provider, else bearer)."""
+    env: tuple[str, ...] = ()
+    """Env vars holding the key, first found wins."""
+    settings_env: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: _EMPTY)
+    """Env vars for non-secret settings (``region``, ``api_version``...)."""
+    capabilities: Mapping[str, bool] = field(default_factory=lambda: _EMPTY)
+    """Known capabilities; absent means unknown (and unknown means try)."""
+    context_window: int | None = None
+    """Context window in tokens."""
+    max_tokens: int | None = None
+    """Maximum output tokens."""
+    cost: ModelCost | None = None
+    """Prices, when known."""
+    reasoning: bool | None = None
+    """Supports extended thinking/reasoning."""
+    input: tuple[str, ...] = ()
+    """Input modalities (``text``, ``image``, ``pdf``, ``audio``)."""
+    headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    """Extra headers sent with every request (values may name env vars)."""
+    compat: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    """``openai_chat`` compatibility flags."""
+    known: bool = True
+    """False when the provider accepted an id the catalog does not list."""
+    local: bool = False
+    """A local server (no key, any model id)."""
+    extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
+    """Anything else from the catalog or registration."""
+
+    @property
+    def spec(self) -> str:
+        """``provider:model-id``."""
+        return f"{self.provider}:{self.id}"
+
+    def supports(self, capability: str) -> bool:
+        """True unless the capability is known to be absent."""
+        return self.capabilities.get(capability, True)

@@ -1,0 +1,320 @@
+"""The pipeline: the steps of one call, in order, in one visible place.
+
+::
+
+    PREPARE = resolve_model → validate_params → resolve_credentials
+    (prepare_credentials: sync or async, may do I/O)
+    ENCODE  = encode_request → build_http_request
+    transport (retried) → decode → finish (cost, structured output, context)
+
+Each step is a small function ``(call) -> call`` over a :class:`Call`. The sync and async entry
+points in ``_api.py`` are thin shells that fold the same steps and differ only in the transport
+and ``prepare_credentials`` calls. Wire protocols and decoders are pure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sycophant_py import _config
+from sycophant_py._catalog import resolve_model
+from sycophant_py._credentials import resolve_credentials
+from sycophant_py._exceptions import (
+    AuthenticationFailed,
+    BadRequest,
+    ContentFiltered,
+    InvalidError,
+    NotFound,
+    Overloaded,
+    ProviderError,
+    RateLimited,
+    ResponseInvalid,
+    ServerError,
+    Timeout,
+)
+from sycophant_py._log import BoundLog, log
+from sycophant_py._models import ModelInfo
+from sycophant_py._registry import auth_for, get_protocol
+from sycophant_py._retry import parse_retry_after
+from sycophant_py._types import Context, Cost, Message, Response, Tool, Usage
+from sycophant_py.auth._base import Auth, Credentials, HttpRequest
+from sycophant_py.wire._base import EmbeddingRequest, Request
+
+__all__ = ["ENCODE", "PREPARE", "Call", "calculate_cost", "error_from_response", "finish_response", "run_steps"]
+
+_REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "apim-request-id", "cf-ray")
+_EMBED_DEFAULTS = {"openai_chat": "openai_embed", "openai_responses": "openai_embed", "ollama_native": "ollama_embed"}
+
+
+@dataclass(slots=True)
+class Call:
+    """Everything one call accumulates on its way through the pipeline."""
+
+    spec: str
+    kind: str = "chat"
+    messages: tuple[Message, ...] = ()
+    inputs: Sequence[str] = ()
+    raw_params: Mapping[str, Any] = field(default_factory=dict)
+    credentials_in: Mapping[str, Any] | None = None
+    tools: tuple[Tool, ...] = ()
+    api: str | None = None
+    stream: bool = False
+    response_schema: Mapping[str, Any] | None = None
+    schema_name: str = "response"
+    deadline: float | None = None
+    model: ModelInfo = field(default=None)  # type: ignore[assignment]
+    protocol: Any = None
+    params: dict[str, Any] = field(default_factory=dict)
+    credentials: Credentials = field(default_factory=Credentials)
+    auth: Auth = field(default=None)  # type: ignore[assignment]
+    body: dict[str, Any] = field(default_factory=dict)
+    http: HttpRequest = field(default=None)  # type: ignore[assignment]
+    log: BoundLog = field(default_factory=BoundLog)
+
+    def remaining(self) -> float | None:
+        """Seconds left of the call's total ``timeout=``, or None."""
+        if self.deadline is None:
+            return None
+        left = self.deadline - _clock()
+        if left <= 0:
+            raise Timeout(f"the call's timeout expired before it finished ({self.spec})")
+        return left
+
+
+def _clock() -> float:
+    clock = _config.settings().retry.clock
+    return clock() if clock is not None else time.monotonic()
+
+
+def deadline_for(timeout: float | None) -> float | None:
+    """The monotonic deadline for a total ``timeout=`` in seconds."""
+    if timeout is None:
+        return None
+    if timeout <= 0:
+        raise InvalidError(f"timeout must be positive seconds, got {timeout!r}")
+    return _clock() + timeout
+
+
+# -- steps before the provider-specific credential preparation --------------------------------
+
+
+def step_resolve_model(call: Call) -> Call:
+    """Resolve the model row and the wire protocol (``api=`` forces one)."""
+    call.model = model = resolve_model(call.spec)
+    name = call.api or model.api
+    if call.kind == "embedding":
+        if call.api is None and name not in _embedding_names():
+            name = str(model.extra.get("embed_api") or _EMBED_DEFAULTS.get(name, "openai_embed"))
+        call.protocol = get_protocol("embedding", name)
+    else:
+        call.protocol = get_protocol("chat", name)
+    call.log = log.bind(provider=model.provider, model=model.id, wire_protocol=name)
+    return call
+
+
+def _embedding_names() -> list[str]:
+    from sycophant_py._registry import known_protocols
+
+    return known_protocols("embedding")
+
+
+def step_validate_params(call: Call) -> Call:
+    """Strip unknown params (one warning naming them), then validate types and ranges."""
+    if not call.raw_params:
+        return call
+    from sycophant_py._params import validate_params
+
+    call.params, dropped = validate_params(call.protocol.param_schema(), call.raw_params)
+    if dropped:
+        call.log.warning("params.dropped", params=sorted(dropped))
+    return call
+
+
+def step_resolve_credentials(call: Call) -> Call:
+    """Per-request, then config, then environment (see ``resolve_credentials``)."""
+    call.credentials = resolve_credentials(call.model, call.credentials_in)
+    call.auth = auth_for(call.model.provider, call.model.auth_strategy)
+    return call
+
+
+def step_encode(call: Call) -> Call:
+    """Let the wire protocol build the JSON body."""
+    proto = call.protocol
+    if call.kind == "embedding":
+        return call
+    req = Request(call.model, call.messages, call.params, call.tools, call.stream, call.response_schema,
+                  call.schema_name)
+    call.body = proto.encode_request(req)
+    call.http = _http_request(call, proto.request_path(req))
+    return call
+
+
+def _http_request(call: Call, path: str) -> HttpRequest:
+    model, creds = call.model, call.credentials
+    base = str(creds.get("base_url") or model.base_url)
+    fix = getattr(call.protocol, "resolve_base_url", None)
+    if fix is not None:
+        base = fix(base)
+    url = base.rstrip("/") + path
+    if "{" in url:
+        values = {k: str(v) for k, v in creds.items() if isinstance(v, (str, int))}
+        values.update(call.auth.path_params(creds))
+        values.setdefault("model", model.id)
+        try:
+            url = url.format(**values)
+        except KeyError as exc:
+            raise InvalidError(f"{model.provider}: URL {url!r} needs a value for {exc.args[0]!r}") from None
+    headers = {"content-type": "application/json", "accept": "text/event-stream" if call.stream else "application/json"}
+    if model.headers:
+        from sycophant_py._headers import resolve_header_values
+
+        headers.update(resolve_header_values(model.headers))
+    return HttpRequest("POST", url, headers, {}, encode_json(call.body))
+
+
+_SURROGATES = re.compile("[\ud800-\udfff]")
+
+
+def encode_json(body: Any) -> bytes:
+    """JSON-encode a body as UTF-8, replacing lone surrogates (which no provider accepts)."""
+    text = json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        return _SURROGATES.sub("\ufffd", text).encode("utf-8")
+
+
+def apply_auth(call: Call) -> HttpRequest:
+    """A fresh copy of the request with the auth middlewares applied (once per attempt)."""
+    h = call.http
+    req = HttpRequest(h.method, h.url, dict(h.headers), dict(h.params), h.content)
+    for mw in call.auth.middlewares(call.credentials):
+        req = mw(req)
+    return req
+
+
+PREPARE: list[Callable[[Call], Call]] = [step_resolve_model, step_validate_params, step_resolve_credentials]
+ENCODE: list[Callable[[Call], Call]] = [step_encode]
+
+
+def run_steps(call: Call, steps: Sequence[Callable[[Call], Call]]) -> Call:
+    """Fold ``call`` through ``steps``."""
+    for step in steps:
+        call = step(call)
+    return call
+
+
+# -- after the transport ---------------------------------------------------------------------
+
+
+def calculate_cost(model: ModelInfo | str, usage: Usage) -> Cost | None:
+    """Cost in USD of ``usage`` at the model's catalog prices (None when prices are unknown).
+
+    Args:
+        model: A resolved model or a ``"provider:model-id"`` spec.
+        usage: Token counts (``input_tokens`` is uncached input).
+    """
+    info = resolve_model(model) if isinstance(model, str) else model
+    price = info.cost
+    if price is None:
+        return None
+    m = 1_000_000.0
+    cache_read = price.cache_read if price.cache_read else price.input
+    cache_write = price.cache_write if price.cache_write else price.input
+    return Cost(
+        usage.input_tokens * price.input / m,
+        usage.output_tokens * price.output / m,
+        usage.cache_read_tokens * cache_read / m,
+        usage.cache_write_tokens * cache_write / m,
+    )
+
+
+def request_id_of(headers: Mapping[str, str]) -> str | None:
+    """The provider's request id from the response headers."""
+    for h in _REQUEST_ID_HEADERS:
+        v = headers.get(h)
+        if v:
+            return v
+    return None
+
+
+def finish_response(call: Call, resp: Response, headers: Mapping[str, str] | None = None) -> Response:
+    """Fill what the protocol does not know: provider, model, request id, cost and context."""
+    model = call.model
+    resp.provider = model.provider
+    if resp.model is None:
+        resp.model = model.id
+    if headers is not None and resp.request_id is None:
+        resp.request_id = request_id_of(headers)
+    if resp.usage.cost is None and model.cost is not None:
+        resp.usage.cost = calculate_cost(model, resp.usage)
+    resp.context = Context(call.messages + (resp.message,), dict(call.params), call.tools)
+    return resp
+
+
+def _decode_body(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return body.decode("utf-8", "replace")
+
+
+def error_from_response(call: Call, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
+    """Map an error status and body to the exception tree."""
+    decoded = _decode_body(body)
+    message, err_type = call.protocol.decode_error(status, decoded)
+    kw: dict[str, Any] = {
+        "status_code": status,
+        "provider": call.model.provider,
+        "model": call.model.id,
+        "request_id": request_id_of(headers),
+        "body": decoded,
+    }
+    etype = (err_type or "").lower()
+    exc: ProviderError
+    if status in (401, 403):
+        exc = AuthenticationFailed(message, **kw)
+    elif status == 404:
+        exc = NotFound(message, **kw)
+    elif status == 429:
+        exc = RateLimited(message, retry_after=parse_retry_after(headers), **kw)
+    elif status == 529 or "overloaded" in etype:
+        exc = Overloaded(message, **kw)
+    elif status == 408:
+        exc = Timeout(message, **kw)
+    elif status >= 500:
+        exc = ServerError(message, **kw)
+    elif "content_filter" in etype or "content_policy" in etype or "safety" in etype:
+        exc = ContentFiltered(message, **kw)
+    else:
+        exc = BadRequest(message, **kw)
+    if headers.get("x-should-retry") == "false":
+        exc.should_retry = False  # type: ignore[attr-defined]
+    ra = parse_retry_after(headers)
+    if ra is not None and not isinstance(exc, RateLimited):
+        exc.retry_after = ra  # type: ignore[attr-defined]
+    return exc
+
+
+def decode_json_body(call: Call, status: int, headers: Mapping[str, str], body: bytes) -> Any:
+    """Decode a 2xx JSON body, or raise ``ResponseInvalid``."""
+    try:
+        return json.loads(body)
+    except ValueError as exc:
+        raise ResponseInvalid(
+            f"response body is not JSON: {body[:200]!r}", status_code=status, provider=call.model.provider,
+            model=call.model.id, request_id=request_id_of(headers), body=body[:2000].decode("utf-8", "replace"),
+        ) from exc
+
+
+def embedding_request(call: Call, inputs: Sequence[str]) -> tuple[EmbeddingRequest, HttpRequest]:
+    """Encode one embedding batch."""
+    req = EmbeddingRequest(call.model, inputs, call.params)
+    call.body = call.protocol.encode_request(req)
+    call.http = _http_request(call, call.protocol.request_path(req))
+    return req, call.http

@@ -1,0 +1,179 @@
+"""The registry of wire protocols and auth strategies: plain dicts, filled by ``register_*``.
+
+Built-ins are entered as lazy ``"module:Class"`` references and imported on first use, so
+``import sycophant_py`` stays light. A class registered at run time is checked against the
+behaviour it claims (a clear error lists what it lacks). Unknown names raise an error that lists
+the known ones and suggests close matches. Names in configuration are resolved at first use, so a
+provider may name a protocol that is registered later.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import threading
+from typing import Any, Literal, TypeAlias
+
+from sycophant_py._exceptions import InvalidRegistration, UnknownName
+
+__all__ = [
+    "Kind",
+    "auth_for",
+    "get_auth_class",
+    "get_protocol",
+    "known_protocols",
+    "register_auth",
+    "register_protocol",
+]
+
+Kind: TypeAlias = Literal["chat", "embedding"]
+
+_lock = threading.RLock()
+
+_PROTOCOLS: dict[str, dict[str, type[Any] | str]] = {
+    "chat": {
+        "openai_chat": "sycophant_py.wire.openai_chat:OpenAIChat",
+        "ollama_native": "sycophant_py.wire.ollama_native:OllamaNative",
+    },
+    "embedding": {
+        "openai_embed": "sycophant_py.wire.openai_embed:OpenAIEmbed",
+        "ollama_embed": "sycophant_py.wire.ollama_native:OllamaEmbed",
+    },
+}
+
+# Auth strategies by name (what ``auth_strategy`` in a provider row names).
+_AUTH_BY_NAME: dict[str, type[Any] | str] = {
+    "bearer": "sycophant_py.auth._base:BearerAuth",
+    "none": "sycophant_py.auth._base:NoAuth",
+}
+# Auth strategies by provider id (``register_auth(provider, cls)``).
+_AUTH_BY_PROVIDER: dict[str, type[Any] | str] = {}
+_instances: dict[type[Any], Any] = {}
+
+
+def _load(ref: type[Any] | str) -> type[Any]:
+    if isinstance(ref, str):
+        module, _, attr = ref.partition(":")
+        cls: type[Any] = getattr(importlib.import_module(module), attr)
+        return cls
+    return ref
+
+
+def _behaviour(kind: str) -> type[Any]:
+    if kind == "chat":
+        from sycophant_py.wire._base import WireProtocol
+
+        return WireProtocol
+    if kind == "embedding":
+        from sycophant_py.wire._base import EmbeddingWireProtocol
+
+        return EmbeddingWireProtocol
+    if kind == "auth":
+        from sycophant_py.auth._base import Auth
+
+        return Auth
+    raise UnknownName("protocol kind", kind, ["chat", "embedding"])
+
+
+def _check(cls: Any, kind: str) -> None:
+    base = _behaviour(kind)
+    if not inspect.isclass(cls):
+        raise InvalidRegistration(f"expected a class implementing {base.__name__}, got {cls!r}")
+    if not issubclass(cls, base):
+        required = sorted(getattr(base, "__abstractmethods__", ()))
+        missing = [m for m in required if not callable(getattr(cls, m, None))]
+        raise InvalidRegistration(
+            f"{cls.__qualname__} must subclass sycophant_py.{'auth' if kind == 'auth' else 'wire'}."
+            f"{base.__name__}" + (f" (it also lacks: {', '.join(missing)})" if missing else "")
+        )
+    missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    if missing:
+        raise InvalidRegistration(
+            f"{cls.__qualname__} does not implement {base.__name__}: missing {', '.join(missing)}"
+        )
+
+
+def register_protocol(kind: Kind, name: str, cls: type[Any]) -> None:
+    """Register a wire protocol class under ``name``.
+
+    Args:
+        kind: ``"chat"`` (a ``WireProtocol``) or ``"embedding"`` (an ``EmbeddingWireProtocol``).
+        name: The name providers and models use in ``api`` / ``wire_protocol``.
+        cls: The class; it must implement every method of the behaviour.
+
+    Raises:
+        InvalidRegistration: the class does not implement the behaviour.
+        UnknownName: ``kind`` is neither ``chat`` nor ``embedding``.
+    """
+    if kind not in _PROTOCOLS:
+        raise UnknownName("protocol kind", kind, list(_PROTOCOLS))
+    _check(cls, kind)
+    with _lock:
+        _PROTOCOLS[kind][name] = cls
+        _instances.pop(cls, None)
+
+
+def register_auth(provider: str, cls: type[Any]) -> None:
+    """Register an auth strategy for a provider id (also usable by name as ``auth_strategy``).
+
+    Raises:
+        InvalidRegistration: the class does not implement ``Auth``.
+    """
+    _check(cls, "auth")
+    with _lock:
+        _AUTH_BY_PROVIDER[provider] = cls
+        _AUTH_BY_NAME.setdefault(provider, cls)
+        _instances.pop(cls, None)
+
+
+def _register_builtin_auth(name: str, ref: str, providers: tuple[str, ...] = ()) -> None:
+    _AUTH_BY_NAME[name] = ref
+    for p in providers:
+        _AUTH_BY_PROVIDER[p] = ref
+
+
+def known_protocols(kind: Kind) -> list[str]:
+    """Names of the registered protocols of a kind."""
+    return sorted(_PROTOCOLS[kind])
+
+
+def get_protocol(kind: Kind, name: str) -> Any:
+    """The (shared, stateless) instance of the protocol registered under ``name``.
+
+    Raises:
+        UnknownName: no such protocol (the message lists the known ones).
+    """
+    table = _PROTOCOLS.get(kind)
+    if table is None:
+        raise UnknownName("protocol kind", kind, list(_PROTOCOLS))
+    ref = table.get(name)
+    if ref is None:
+        raise UnknownName(f"{kind} protocol", name, list(table))
+    cls = _load(ref)
+    inst = _instances.get(cls)
+    if inst is None:
+        with _lock:
+            inst = _instances.setdefault(cls, cls())
+    return inst
+
+
+def get_auth_class(name: str) -> type[Any]:
+    """The auth class registered under a strategy name."""
+    ref = _AUTH_BY_NAME.get(name)
+    if ref is None:
+        raise UnknownName("auth strategy", name, list(_AUTH_BY_NAME))
+    return _load(ref)
+
+
+def auth_for(provider: str, strategy: str | None = None) -> Any:
+    """The auth instance for a provider: its ``auth_strategy``, else the provider's own, else bearer."""
+    if strategy is not None:
+        cls = get_auth_class(strategy)
+    else:
+        ref = _AUTH_BY_PROVIDER.get(provider)
+        cls = _load(ref) if ref is not None else get_auth_class("bearer")
+    inst = _instances.get(cls)
+    if inst is None:
+        with _lock:
+            inst = _instances.setdefault(cls, cls())
+    return inst

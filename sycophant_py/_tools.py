@@ -1,0 +1,131 @@
+"""The automatic tool loop: run the functions the model asked for and send the results back.
+
+Arguments are validated against the tool's JSON Schema (jsonschema) before the call. A ``str``
+result is sent as it is, anything else as JSON; an exception (or invalid arguments, or an unknown
+tool) becomes an error result the model sees. The loop stops when the model stops calling tools,
+when it calls a tool that has no function (the caller handles that), or after ``max_steps``
+model calls (``stopped_early`` is then set). Usage and cost are summed over the steps, and every
+step is kept in ``steps``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from sycophant_py._types import Message, Response, Tool, ToolCall, Usage
+
+if TYPE_CHECKING:
+    from sycophant_py._pipeline import Call
+
+__all__ = ["arun_tool_loop", "run_tool_loop"]
+
+
+def _validation_error(tool: Tool, args: Mapping[str, Any]) -> str | None:
+    import jsonschema
+
+    validator_cls = jsonschema.validators.validator_for(tool.json_schema())
+    errors = sorted(validator_cls(tool.json_schema()).iter_errors(dict(args)), key=lambda e: list(e.path))
+    if not errors:
+        return None
+    return "; ".join(f"{'/'.join(map(str, e.path)) or '(root)'}: {e.message}" for e in errors[:5])
+
+
+def _encode_result(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    dump = getattr(value, "model_dump", None)
+    if dump is not None:
+        value = dump(mode="json")
+    return json.dumps(value, default=str, ensure_ascii=False)
+
+
+def _plan(tools: Sequence[Tool], call: ToolCall) -> tuple[Tool | None, Message | None]:
+    tool = next((t for t in tools if t.name == call.name), None)
+    if tool is None:
+        known = ", ".join(t.name for t in tools)
+        return None, Message.tool_result(call.id, f"Error: unknown tool {call.name!r} (tools: {known})",
+                                         name=call.name, is_error=True)
+    problem = _validation_error(tool, call.arguments)
+    if problem:
+        return None, Message.tool_result(call.id, f"Error: invalid arguments: {problem}", name=call.name,
+                                         is_error=True)
+    return tool, None
+
+
+def _error(call: ToolCall, exc: BaseException) -> Message:
+    return Message.tool_result(call.id, f"Error: {type(exc).__name__}: {exc}", name=call.name, is_error=True)
+
+
+def _run_sync(tools: Sequence[Tool], call: ToolCall) -> Message:
+    tool, early = _plan(tools, call)
+    if early is not None or tool is None or tool.function is None:
+        return early or Message.tool_result(call.id, "Error: tool has no function", name=call.name, is_error=True)
+    try:
+        result = tool.function(**call.arguments)
+        if inspect.isawaitable(result):
+            if inspect.iscoroutine(result):
+                result.close()
+            raise TypeError("async tool functions need an async entry point (agenerate_text)")
+    except Exception as exc:  # noqa: BLE001 - the model sees the error
+        return _error(call, exc)
+    return Message.tool_result(call.id, _encode_result(result), name=call.name)
+
+
+async def _run_async(tools: Sequence[Tool], call: ToolCall) -> Message:
+    tool, early = _plan(tools, call)
+    if early is not None or tool is None or tool.function is None:
+        return early or Message.tool_result(call.id, "Error: tool has no function", name=call.name, is_error=True)
+    try:
+        result = tool.function(**call.arguments)
+        if inspect.isawaitable(result):
+            result = await result
+    except Exception as exc:  # noqa: BLE001 - the model sees the error
+        return _error(call, exc)
+    return Message.tool_result(call.id, _encode_result(result), name=call.name)
+
+
+def _runnable(tools: Sequence[Tool], resp: Response) -> bool:
+    by_name = {t.name: t for t in tools}
+    return bool(resp.tool_calls) and all(
+        (by_name.get(c.name) is None) or by_name[c.name].function is not None for c in resp.tool_calls
+    )
+
+
+def _summarise(steps: list[Response], max_steps: int, tools: Sequence[Tool]) -> Response:
+    final = steps[-1]
+    usage = Usage()
+    for s in steps:
+        usage = usage + s.usage
+    final.usage = usage
+    final.steps = list(steps)
+    final.stopped_early = len(steps) >= max_steps and _runnable(tools, final)
+    return final
+
+
+def run_tool_loop(call: Call, resp: Response, max_steps: int, step: Callable[[Call], Response]) -> Response:
+    """Run the loop (sync entry points: sync tool functions only)."""
+    steps = [resp]
+    while _runnable(call.tools, resp) and len(steps) < max_steps:
+        results = [_run_sync(call.tools, c) for c in resp.tool_calls]
+        call.messages = (*call.messages, resp.message, *results)
+        resp = step(call)
+        steps.append(resp)
+    return _summarise(steps, max_steps, call.tools)
+
+
+async def arun_tool_loop(
+    call: Call, resp: Response, max_steps: int, step: Callable[[Call], Awaitable[Response]]
+) -> Response:
+    """Run the loop (async entry points: sync or async tool functions)."""
+    import asyncio
+
+    steps = [resp]
+    while _runnable(call.tools, resp) and len(steps) < max_steps:
+        results = await asyncio.gather(*(_run_async(call.tools, c) for c in resp.tool_calls))
+        call.messages = (*call.messages, resp.message, *results)
+        resp = await step(call)
+        steps.append(resp)
+    return _summarise(steps, max_steps, call.tools)

@@ -1,0 +1,237 @@
+"""HTTP transport: the only module that imports httpx.
+
+Keeping every ``import httpx`` here makes a switch to ``httpx2`` a one-file change. Clients are
+created once and reused: one sync client per process, one async client per running event loop
+(dropped with the loop). ``close()`` / ``aclose()`` release the pools. Users may hand in their own
+clients with ``configure(http_client=..., async_http_client=...)``; environment proxy settings
+are honoured (httpx's ``trust_env``).
+
+httpx exceptions never leave this module: they become ``Timeout`` or
+``ProviderConnectionError``.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from sycophant_py import _config
+from sycophant_py._exceptions import ProviderConnectionError, ProviderError, Timeout
+from sycophant_py.auth._base import HttpRequest
+
+if TYPE_CHECKING:
+    import asyncio
+
+__all__ = [
+    "RawResponse",
+    "StreamHandle",
+    "aclose",
+    "asend",
+    "astream",
+    "close",
+    "reset_clients",
+    "send",
+    "stream",
+]
+
+_USER_AGENT = "sycophant_py/0.1.0"
+_lock = threading.Lock()
+_sync_client: httpx.Client | None = None
+_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+@dataclass(slots=True)
+class RawResponse:
+    """A complete HTTP response."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def _limits() -> httpx.Limits:
+    n = _config.settings().max_connections
+    # No cap below what callers ask for unless configured: concurrency is the caller's choice.
+    return httpx.Limits(max_connections=n, max_keepalive_connections=min(n or 100, 100))
+
+
+def _timeout(read: float, remaining: float | None) -> httpx.Timeout:
+    policy = _config.settings().retry
+    connect = policy.connect_timeout
+    if remaining is not None:
+        remaining = max(remaining, 0.001)
+        connect, read = min(connect, remaining), min(read, remaining)
+    return httpx.Timeout(connect=connect, read=read, write=read, pool=None)
+
+
+def _client() -> httpx.Client:
+    global _sync_client
+    user = _config.settings().http_client
+    if user is not None:
+        return user  # type: ignore[no-any-return]
+    client = _sync_client
+    if client is None:
+        with _lock:
+            if _sync_client is None:
+                _sync_client = httpx.Client(limits=_limits(), headers={"user-agent": _USER_AGENT})
+            client = _sync_client
+    return client
+
+
+def _async_client() -> httpx.AsyncClient:
+    user = _config.settings().async_http_client
+    if user is not None:
+        return user  # type: ignore[no-any-return]
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    client = _async_clients.get(loop)
+    if client is None:
+        client = httpx.AsyncClient(limits=_limits(), headers={"user-agent": _USER_AGENT})
+        _async_clients[loop] = client
+    return client
+
+
+def _build(client: httpx.Client | httpx.AsyncClient, req: HttpRequest, timeout: httpx.Timeout) -> httpx.Request:
+    return client.build_request(
+        req.method, req.url, headers=req.headers, params=req.params or None, content=req.content,
+        timeout=timeout,
+    )
+
+
+def _map(exc: Exception, where: str) -> ProviderError:
+    if isinstance(exc, httpx.TimeoutException):
+        return Timeout(f"{type(exc).__name__} while {where}: {exc}")
+    return ProviderConnectionError(f"{type(exc).__name__} while {where}: {exc}")
+
+
+def _headers(resp: httpx.Response) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in resp.headers.raw}
+
+
+def send(req: HttpRequest, *, remaining: float | None = None) -> RawResponse:
+    """Send a request and read the whole body (sync)."""
+    client = _client()
+    try:
+        resp = client.send(_build(client, req, _timeout(_config.settings().retry.read_timeout, remaining)))
+    except httpx.HTTPError as exc:
+        raise _map(exc, "sending the request") from exc
+    return RawResponse(resp.status_code, _headers(resp), resp.content)
+
+
+async def asend(req: HttpRequest, *, remaining: float | None = None) -> RawResponse:
+    """Send a request and read the whole body (async)."""
+    client = _async_client()
+    try:
+        resp = await client.send(
+            _build(client, req, _timeout(_config.settings().retry.read_timeout, remaining))
+        )
+    except httpx.HTTPError as exc:
+        raise _map(exc, "sending the request") from exc
+    return RawResponse(resp.status_code, _headers(resp), resp.content)
+
+
+class StreamHandle:
+    """An open streamed response: status, headers, and the body as chunks."""
+
+    __slots__ = ("_resp", "headers", "status")
+
+    def __init__(self, resp: httpx.Response) -> None:
+        self._resp = resp
+        self.status = resp.status_code
+        self.headers = _headers(resp)
+
+    def iter_bytes(self) -> Iterator[bytes]:
+        """Body chunks as they arrive (sync); transport errors become library errors."""
+        try:
+            yield from self._resp.iter_raw()
+        except httpx.HTTPError as exc:
+            raise _map(exc, "reading the stream") from exc
+
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """Body chunks as they arrive (async)."""
+        try:
+            async for chunk in self._resp.aiter_raw():
+                yield chunk
+        except httpx.HTTPError as exc:
+            raise _map(exc, "reading the stream") from exc
+
+    def read(self) -> bytes:
+        """Read the rest of the body (sync; for error statuses)."""
+        try:
+            return self._resp.read()
+        except httpx.HTTPError as exc:
+            raise _map(exc, "reading the error body") from exc
+
+    async def aread(self) -> bytes:
+        """Read the rest of the body (async)."""
+        try:
+            return await self._resp.aread()
+        except httpx.HTTPError as exc:
+            raise _map(exc, "reading the error body") from exc
+
+    def close(self) -> None:
+        """Close the response (sync)."""
+        self._resp.close()
+
+    async def aclose(self) -> None:
+        """Close the response (async)."""
+        await self._resp.aclose()
+
+
+def stream(req: HttpRequest, *, remaining: float | None = None) -> StreamHandle:
+    """Open a streamed response (sync); the caller closes it."""
+    client = _client()
+    idle = _config.settings().retry.stream_idle_timeout
+    try:
+        resp = client.send(_build(client, req, _timeout(idle, remaining)), stream=True)
+    except httpx.HTTPError as exc:
+        raise _map(exc, "opening the stream") from exc
+    return StreamHandle(resp)
+
+
+async def astream(req: HttpRequest, *, remaining: float | None = None) -> StreamHandle:
+    """Open a streamed response (async); the caller closes it."""
+    client = _async_client()
+    idle = _config.settings().retry.stream_idle_timeout
+    try:
+        resp = await client.send(_build(client, req, _timeout(idle, remaining)), stream=True)
+    except httpx.HTTPError as exc:
+        raise _map(exc, "opening the stream") from exc
+    return StreamHandle(resp)
+
+
+def reset_clients() -> None:
+    """Forget cached clients (after a configuration change); the sync one is closed."""
+    global _sync_client
+    with _lock:
+        client, _sync_client = _sync_client, None
+    if client is not None:
+        client.close()
+    _async_clients.clear()
+
+
+def close() -> None:
+    """Release the sync connection pool (a new one is made on next use)."""
+    reset_clients()
+
+
+async def aclose() -> None:
+    """Release the async connection pool of the running loop (and the sync one)."""
+    import asyncio
+
+    try:
+        loop: Any = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    client = _async_clients.pop(loop, None) if loop is not None else None
+    if client is not None:
+        await client.aclose()
+    close()

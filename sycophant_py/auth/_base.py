@@ -1,0 +1,173 @@
+"""The auth behaviour: a small strategy over the library's own request type.
+
+``Auth.middlewares(credentials)`` returns callables applied, in order, to each outgoing
+:class:`HttpRequest` (adding headers or query params, or signing the final bytes). They run
+inside the retry loop, once per attempt. ``path_params`` fills URL templates (``{region}``,
+``{deployment}``); ``prepare_credentials`` / ``aprepare_credentials`` do token exchange and may set
+``base_url``. One definition serves the sync and the async pipeline.
+
+Secrets never print: :class:`Credentials` masks them in ``repr`` and ``str``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, TypeAlias
+
+__all__ = [
+    "Auth",
+    "BearerAuth",
+    "Credentials",
+    "HttpRequest",
+    "Middleware",
+    "NoAuth",
+    "SECRET_FIELDS",
+    "add_headers",
+    "add_query",
+    "mask",
+]
+
+SECRET_FIELDS = frozenset(
+    {
+        "api_key",
+        "token",
+        "access_token",
+        "refresh_token",
+        "github_token",
+        "copilot_token",
+        "secret_access_key",
+        "aws_secret_access_key",
+        "session_token",
+        "aws_session_token",
+        "bearer_token",
+        "client_secret",
+        "password",
+    }
+)
+
+
+def mask(value: object) -> str:
+    """Mask a secret for display: only the last four characters survive, for long values."""
+    s = str(value)
+    return f"***{s[-4:]}" if len(s) >= 16 else "***"
+
+
+class Credentials(dict[str, Any]):
+    """Resolved credentials and settings for one call; secret fields are masked in ``repr``."""
+
+    def __repr__(self) -> str:
+        shown = {k: (mask(v) if k in SECRET_FIELDS and v else v) for k, v in self.items()}
+        return f"Credentials({shown!r})"
+
+    __str__ = __repr__
+
+    @property
+    def api_key(self) -> str | None:
+        """The key or token, when there is one."""
+        v = self.get("api_key")
+        return None if v is None else str(v)
+
+
+@dataclass(slots=True)
+class HttpRequest:
+    """An outgoing HTTP request in the library's own terms (not httpx's)."""
+
+    method: str
+    """HTTP method."""
+    url: str
+    """Absolute URL, without the query params below."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Headers (lower-case names)."""
+    params: dict[str, str] = field(default_factory=dict)
+    """Query params."""
+    content: bytes = b""
+    """The body bytes, final (signers sign these)."""
+
+    def __repr__(self) -> str:
+        safe = {k: ("***" if _is_secret_header(k) else v) for k, v in self.headers.items()}
+        return f"HttpRequest({self.method} {self.url}, headers={safe})"
+
+
+def _is_secret_header(name: str) -> bool:
+    n = name.lower()
+    return n in {"authorization", "x-api-key", "api-key", "x-goog-api-key", "proxy-authorization"} or (
+        "key" in n or "token" in n or "secret" in n or "auth" in n
+    )
+
+
+Middleware: TypeAlias = Callable[[HttpRequest], HttpRequest]
+
+
+def add_headers(headers: Mapping[str, str]) -> Middleware:
+    """A middleware that sets headers."""
+    items = [(k.lower(), v) for k, v in headers.items()]
+
+    def apply(req: HttpRequest) -> HttpRequest:
+        for k, v in items:
+            req.headers[k] = v
+        return req
+
+    return apply
+
+
+def add_query(params: Mapping[str, str]) -> Middleware:
+    """A middleware that sets query params."""
+    items = list(params.items())
+
+    def apply(req: HttpRequest) -> HttpRequest:
+        for k, v in items:
+            req.params[k] = v
+        return req
+
+    return apply
+
+
+class Auth(ABC):
+    """Behaviour of an auth strategy.
+
+    Override ``prepare_credentials`` (and ``aprepare_credentials`` for non-blocking I/O) for token
+    exchange; the defaults return the credentials unchanged.
+    """
+
+    name: ClassVar[str] = ""
+    """The registry name."""
+
+    @abstractmethod
+    def middlewares(self, credentials: Credentials) -> list[Middleware]:
+        """What each outgoing request gets (headers, query params, a signing step)."""
+
+    def path_params(self, credentials: Credentials) -> dict[str, str]:
+        """Values for URL templates such as ``{region}`` or ``{deployment}``."""
+        return {}
+
+    def prepare_credentials(self, credentials: Credentials) -> Credentials:
+        """Token exchange or refresh before the request is built (sync; may do I/O)."""
+        return credentials
+
+    async def aprepare_credentials(self, credentials: Credentials) -> Credentials:
+        """Async twin of ``prepare_credentials`` (defaults to the sync one, which does no I/O)."""
+        return self.prepare_credentials(credentials)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+class BearerAuth(Auth):
+    """``Authorization: Bearer <api_key>``; nothing is sent when there is no key."""
+
+    name = "bearer"
+
+    def middlewares(self, credentials: Credentials) -> list[Middleware]:
+        key = credentials.api_key
+        return [add_headers({"authorization": f"Bearer {key}"})] if key else []
+
+
+class NoAuth(Auth):
+    """Sends no credentials."""
+
+    name = "none"
+
+    def middlewares(self, credentials: Credentials) -> list[Middleware]:
+        return []

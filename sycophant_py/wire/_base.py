@@ -1,0 +1,199 @@
+"""The wire-protocol behaviours: pure translators between our types and one API dialect.
+
+A ``WireProtocol`` never does I/O. The pipeline hands it a :class:`Request` and gets back a JSON
+body and a path; it hands it the decoded body (or each stream event) and gets back a
+:class:`~sycophant_py.Response` (or stream results). The same object serves sync and async calls.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
+
+from sycophant_py._events import StreamAccumulator, StreamEvent
+from sycophant_py._exceptions import ResponseInvalid
+from sycophant_py._models import ModelInfo
+from sycophant_py._types import EmbeddingResponse, Message, Response, Tool
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+__all__ = [
+    "EmbeddingRequest",
+    "EmbeddingWireProtocol",
+    "Request",
+    "StreamContinue",
+    "StreamDone",
+    "StreamFailed",
+    "StreamResult",
+    "StreamTransport",
+    "WireProtocol",
+]
+
+StreamTransport: TypeAlias = Literal["sse", "event_stream", "ndjson"]
+
+
+@dataclass(slots=True)
+class Request:
+    """One chat request in the library's own terms, as wire protocols receive it."""
+
+    model: ModelInfo
+    """The resolved model (id, provider, compat flags, limits...)."""
+    messages: Sequence[Message]
+    """The conversation."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """Validated params (shared and protocol-specific), None values removed."""
+    tools: Sequence[Tool] = ()
+    """Tools the model may call."""
+    stream: bool = False
+    """True for a streaming call."""
+    response_schema: Mapping[str, Any] | None = None
+    """JSON Schema the answer must follow (structured output), already normalised."""
+    schema_name: str = "response"
+    """A name for the response schema, where the provider wants one."""
+
+
+@dataclass(slots=True)
+class EmbeddingRequest:
+    """One embedding request (one batch) in the library's own terms."""
+
+    model: ModelInfo
+    """The resolved model."""
+    inputs: Sequence[str]
+    """The texts to embed."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    """Validated params (``dimensions``, ``encoding_format``...)."""
+
+
+@dataclass(slots=True)
+class StreamContinue:
+    """The stream goes on: the new state and the events this chunk produced."""
+
+    state: Any
+    events: list[StreamEvent]
+
+
+@dataclass(slots=True)
+class StreamDone:
+    """The stream is complete: the final response and the last events (``done`` among them)."""
+
+    response: Response
+    events: list[StreamEvent]
+
+
+@dataclass(slots=True)
+class StreamFailed:
+    """The provider reported an error in the stream; ``events`` end with the ``error`` event."""
+
+    error: Exception
+    events: list[StreamEvent]
+
+
+StreamResult: TypeAlias = StreamContinue | StreamDone | StreamFailed
+
+
+class WireProtocol(ABC):
+    """Behaviour of a chat wire protocol (one API dialect). Implementations are pure.
+
+    Subclasses set ``name`` and implement the abstract methods. ``init_stream`` returns a
+    :class:`~sycophant_py.wire.StreamAccumulator` (or a subclass holding extra decoder state) so the
+    pipeline can always turn a broken stream into an ``error`` event with the partial content.
+    """
+
+    name: ClassVar[str] = ""
+    """The registry name (``openai_chat``...)."""
+    stream_transport: ClassVar[StreamTransport] = "sse"
+    """How streamed bodies are framed."""
+
+    @classmethod
+    def param_schema(cls) -> type[BaseModel]:
+        """The pydantic model of accepted params (``SharedParams`` or a subclass)."""
+        from sycophant_py._params import SharedParams
+
+        return SharedParams
+
+    @abstractmethod
+    def request_path(self, request: Request) -> str:
+        """Path appended to the base URL (may include a query string)."""
+
+    @abstractmethod
+    def encode_request(self, request: Request) -> dict[str, Any]:
+        """Build the JSON body."""
+
+    @abstractmethod
+    def decode_response(self, body: Any) -> Response:
+        """Turn a non-streaming JSON body into a Response (``context`` is filled by the pipeline)."""
+
+    @abstractmethod
+    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
+        """Encode tool definitions."""
+
+    @abstractmethod
+    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
+        """Encode a JSON Schema for structured output (the body fragment the protocol merges)."""
+
+    @abstractmethod
+    def init_stream(self) -> StreamAccumulator:
+        """Fresh decoder state for one stream."""
+
+    @abstractmethod
+    def decode_stream_chunk(self, state: Any, event: Any) -> StreamResult:
+        """Decode one stream event (an SSE event, an NDJSON line or an event-stream frame)."""
+
+    def end_of_stream(self, state: Any) -> StreamResult:
+        """The body ended: by default that is an error unless the protocol saw its end marker."""
+        acc: StreamAccumulator = state
+        err = ResponseInvalid("stream ended before the provider's end marker", provider=acc.provider,
+                              model=acc.model)
+        acc.fail(err)
+        return StreamFailed(err, acc.drain())
+
+    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
+        """Extract ``(message, provider_error_type)`` from an error body."""
+        if isinstance(body, Mapping):
+            err = body.get("error", body)
+            if isinstance(err, Mapping):
+                msg = err.get("message") or err.get("msg") or err.get("detail")
+                typ = err.get("type") or err.get("code") or err.get("status")
+                return str(msg or body), None if typ is None else str(typ)
+            if isinstance(err, str):
+                return err, None
+        text = body if isinstance(body, str) else repr(body)
+        return text[:500] or f"HTTP {status}", None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}>"
+
+
+class EmbeddingWireProtocol(ABC):
+    """Behaviour of an embedding wire protocol. Implementations are pure."""
+
+    name: ClassVar[str] = ""
+    """The registry name (``openai_embed``...)."""
+    max_batch: ClassVar[int] = 2048
+    """Most inputs per request; the pipeline splits larger calls and joins the results."""
+
+    @classmethod
+    def param_schema(cls) -> type[BaseModel]:
+        """The pydantic model of accepted params."""
+        from sycophant_py._params import EmbeddingParams
+
+        return EmbeddingParams
+
+    @abstractmethod
+    def request_path(self, request: EmbeddingRequest) -> str:
+        """Path appended to the base URL."""
+
+    @abstractmethod
+    def encode_request(self, request: EmbeddingRequest) -> dict[str, Any]:
+        """Build the JSON body."""
+
+    @abstractmethod
+    def decode_response(self, body: Any) -> EmbeddingResponse:
+        """Turn the JSON body into vectors (in input order) and usage."""
+
+    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
+        """Extract ``(message, provider_error_type)`` from an error body."""
+        return WireProtocol.decode_error(self, status, body)  # type: ignore[arg-type]

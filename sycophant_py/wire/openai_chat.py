@@ -1,0 +1,486 @@
+"""OpenAI Chat Completions (``/chat/completions``) and the many servers that speak it.
+
+Compatibility flags (``ModelInfo.compat``) adapt the request to OpenAI-compatible servers:
+``supports_developer_role``, ``supports_reasoning_effort``, ``supports_usage_in_streaming``,
+``supports_store``, ``max_tokens_field``, ``requires_tool_result_name``,
+``requires_assistant_after_tool_result``, ``requires_thinking_as_text``,
+``requires_mistral_tool_ids`` and ``thinking_format`` (``openai`` / ``zai`` / ``qwen``).
+
+Reasoning arrives under several names (``reasoning_content``: DeepSeek, xAI; ``reasoning``:
+Groq, OpenRouter, Ollama; ``reasoning_text`` + ``reasoning_opaque``: GitHub Copilot). Usage
+counts prompt tokens *including* cached ones, so uncached input is ``prompt - cached``; cached
+counts appear as ``prompt_tokens_details.cached_tokens`` (OpenAI), ``prompt_cache_hit_tokens``
+(DeepSeek), ``num_cached_tokens`` (Mistral) or a top-level ``cached_tokens``. In a stream the
+usage arrives in a last chunk after ``finish_reason``, so decoding goes on until ``[DONE]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import Field
+from typing_extensions import override
+
+from sycophant_py._events import StreamAccumulator
+from sycophant_py._exceptions import InvalidMessage, StreamError
+from sycophant_py._models import ModelInfo
+from sycophant_py._params import SharedParams
+from sycophant_py._types import (
+    DocumentPart,
+    FinishReason,
+    ImagePart,
+    Message,
+    Response,
+    TextPart,
+    ThinkingPart,
+    Tool,
+    ToolCall,
+    Usage,
+)
+from sycophant_py.wire._base import (
+    Request,
+    StreamContinue,
+    StreamDone,
+    StreamFailed,
+    StreamResult,
+    WireProtocol,
+)
+
+__all__ = ["OpenAIChat", "OpenAIChatParams", "decode_usage", "map_finish_reason"]
+
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "end_turn": "stop",
+    "eos": "stop",
+    "length": "length",
+    "max_tokens": "length",
+    "model_length": "length",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "tool_use": "tool_use",
+    "content_filter": "content_filter",
+    "error": "error",
+    "insufficient_system_resource": "error",
+}
+_MAX_COMPLETION_PROVIDERS = frozenset({"openai", "azure", "github-copilot"})
+_REASONING_KEYS = ("reasoning_content", "reasoning", "reasoning_text")
+
+
+class OpenAIChatParams(SharedParams):
+    """Params of ``openai_chat`` beyond the shared ones."""
+
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    """Penalise repeated tokens by frequency."""
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    """Penalise tokens already present."""
+    logprobs: bool | None = None
+    """Return log probabilities."""
+    top_logprobs: int | None = Field(None, ge=0, le=20)
+    """How many alternatives per token when ``logprobs`` is on."""
+    logit_bias: dict[str, float] | None = None
+    """Token id to bias."""
+    user: str | None = None
+    """End-user id for abuse monitoring."""
+    store: bool | None = None
+    """Store the completion (OpenAI)."""
+    metadata: dict[str, str] | None = None
+    """Metadata stored with the completion."""
+    response_format: dict[str, Any] | None = None
+    """A raw ``response_format`` (``generate_object`` sets it for you)."""
+    verbosity: Literal["low", "medium", "high"] | None = None
+    """Answer verbosity (GPT-5 family)."""
+    extra_body: dict[str, Any] | None = None
+    """Extra top-level fields merged into the body as they are (server-specific options)."""
+
+
+def map_finish_reason(value: str | None, has_tool_calls: bool) -> FinishReason:
+    """Map a provider finish reason to the unified set (empty/absent: ``stop``)."""
+    reason = _FINISH.get(value or "", "stop")
+    if reason == "stop" and has_tool_calls:
+        return "tool_use"
+    return reason
+
+
+def _int(v: Any) -> int:
+    return int(v) if isinstance(v, (int, float)) else 0
+
+
+def decode_usage(u: Mapping[str, Any] | None) -> Usage:
+    """Usage from a chat-completions ``usage`` object (prompt counts include cached tokens)."""
+    if not u:
+        return Usage()
+    pdet = u.get("prompt_tokens_details") or {}
+    cdet = u.get("completion_tokens_details") or {}
+    cached = _int(pdet.get("cached_tokens") or u.get("prompt_cache_hit_tokens") or u.get("num_cached_tokens")
+                  or u.get("cached_tokens"))
+    written = _int(pdet.get("cache_write_tokens") or pdet.get("cache_creation_tokens"))
+    prompt = _int(u.get("prompt_tokens"))
+    return Usage(
+        input_tokens=max(prompt - cached - written, 0),
+        output_tokens=_int(u.get("completion_tokens")),
+        cache_read_tokens=cached,
+        cache_write_tokens=written,
+        reasoning_tokens=_int(cdet.get("reasoning_tokens") or u.get("reasoning_tokens")),
+    )
+
+
+def _mistral_id(tool_id: str) -> str:
+    """Mistral wants exactly 9 alphanumeric characters; derive them stably from the original."""
+    if len(tool_id) == 9 and tool_id.isalnum():
+        return tool_id
+    digest = hashlib.sha256(tool_id.encode()).hexdigest()
+    return digest[:9]
+
+
+class _Encoder:
+    """Turns our messages into chat-completions messages for one model's compat flags."""
+
+    def __init__(self, model: ModelInfo) -> None:
+        self.model = model
+        compat = model.compat
+        self.developer = bool(compat.get("supports_developer_role", model.provider == "openai")) and bool(
+            model.reasoning
+        )
+        self.tool_name = bool(compat.get("requires_tool_result_name"))
+        self.assistant_after_tool = bool(compat.get("requires_assistant_after_tool_result"))
+        self.thinking_as_text = bool(compat.get("requires_thinking_as_text"))
+        self.mistral_ids = bool(compat.get("requires_mistral_tool_ids"))
+
+    def tool_id(self, tool_id: str) -> str:
+        return _mistral_id(tool_id) if self.mistral_ids else tool_id
+
+    def messages(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        pending: dict[str, str] = {}  # tool-call id -> name, awaiting a result
+        for msg in messages:
+            if msg.role != "tool_result" and pending:
+                self._synthetic_results(out, pending)
+            if msg.role == "system":
+                out.append({"role": "developer" if self.developer else "system", "content": msg.text})
+            elif msg.role == "user":
+                if out and out[-1]["role"] == "tool" and self.assistant_after_tool:
+                    out.append({"role": "assistant", "content": "I have processed the tool results."})
+                out.append({"role": "user", "content": self.user_content(msg)})
+            elif msg.role == "assistant":
+                out.append(self.assistant(msg))
+                pending = {tc.id: tc.name for tc in msg.tool_calls}
+            else:
+                pending.pop(msg.tool_call_id or "", None)
+                out.append(self.tool_result(msg))
+        if pending:
+            self._synthetic_results(out, pending)
+        return out
+
+    def _synthetic_results(self, out: list[dict[str, Any]], pending: dict[str, str]) -> None:
+        # A call left without a result would make the provider answer 400: tell the model instead.
+        for call_id, name in pending.items():
+            out.append(self.tool_result(Message.tool_result(
+                call_id, "Error: no result was provided for this tool call.", name=name, is_error=True)))
+        pending.clear()
+
+    def user_content(self, msg: Message) -> str | list[dict[str, Any]]:
+        if isinstance(msg.content, str):
+            return msg.content
+        parts: list[dict[str, Any]] = []
+        for p in msg.content:
+            if isinstance(p, TextPart):
+                parts.append({"type": "text", "text": p.text})
+            elif isinstance(p, ImagePart):
+                image: dict[str, Any] = {"url": p.data_url()}
+                if p.detail:
+                    image["detail"] = p.detail
+                parts.append({"type": "image_url", "image_url": image})
+            elif isinstance(p, DocumentPart):
+                parts.append(self.document(p))
+            else:
+                raise InvalidMessage(f"openai_chat: a user message cannot hold a {p.kind} part")
+        return parts
+
+    def document(self, p: DocumentPart) -> dict[str, Any]:
+        if p.media_type.startswith("text/") and p.data is not None:
+            return {"type": "text", "text": p.data.decode("utf-8", "replace")}
+        if p.data is None:
+            raise InvalidMessage("openai_chat: documents must be given as bytes (URLs are not fetched)")
+        import base64
+
+        data = base64.b64encode(p.data).decode("ascii")
+        return {"type": "file", "file": {"filename": p.name or "document.pdf",
+                                         "file_data": f"data:{p.media_type};base64,{data}"}}
+
+    def assistant(self, msg: Message) -> dict[str, Any]:
+        texts: list[str] = []
+        calls: list[dict[str, Any]] = []
+        for p in msg.parts:
+            if isinstance(p, TextPart):
+                texts.append(p.text)
+            elif isinstance(p, ThinkingPart):
+                if self.thinking_as_text and p.text:
+                    texts.insert(0, p.text)
+            elif isinstance(p, ToolCall):
+                calls.append({"id": self.tool_id(p.id), "type": "function",
+                              "function": {"name": p.name, "arguments": p.arguments_json or "{}"}})
+        out: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+        if calls:
+            out["tool_calls"] = calls
+        return out
+
+    def tool_result(self, msg: Message) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": "tool", "tool_call_id": self.tool_id(msg.tool_call_id or ""),
+                               "content": msg.text}
+        if self.tool_name and msg.name:
+            out["name"] = msg.name
+        return out
+
+
+def _strict_ok(schema: Mapping[str, Any]) -> bool:
+    """True when a schema already meets OpenAI's strict-mode rules (closed objects, all required)."""
+    if schema.get("type") == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        if schema.get("additionalProperties") is not False or set(schema.get("required") or ()) != set(props):
+            return False
+        return all(_strict_ok(v) for v in props.values() if isinstance(v, Mapping))
+    items = schema.get("items")
+    if isinstance(items, Mapping):
+        return _strict_ok(items)
+    for key in ("anyOf", "oneOf", "allOf"):
+        subs = schema.get(key)
+        if isinstance(subs, list) and not all(_strict_ok(s) for s in subs if isinstance(s, Mapping)):
+            return False
+    return True
+
+
+class _ChatStream(StreamAccumulator):
+    """Stream state: the accumulator plus the finish reason seen before ``[DONE]``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finish_reason: str | None = None
+
+
+def _text_of(content: Any) -> tuple[str, str]:
+    """(text, thinking) of a message content that may be a string or a list of typed parts."""
+    if content is None:
+        return "", ""
+    if isinstance(content, str):
+        return content, ""
+    text, thinking = [], []
+    for part in content:
+        if not isinstance(part, Mapping):
+            continue
+        if part.get("type") == "thinking":
+            inner = part.get("thinking")
+            thinking.extend(t.get("text", "") for t in inner or () if isinstance(t, Mapping))
+            if isinstance(inner, str):
+                thinking.append(inner)
+        elif isinstance(part.get("text"), str):
+            text.append(part["text"])
+    return "".join(text), "".join(thinking)
+
+
+def _reasoning_of(obj: Mapping[str, Any]) -> str:
+    for key in _REASONING_KEYS:
+        v = obj.get(key)
+        if isinstance(v, str) and v:
+            return v
+    return ""
+
+
+def _arguments_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value)
+
+
+class OpenAIChat(WireProtocol):
+    """The ``openai_chat`` wire protocol."""
+
+    name = "openai_chat"
+    stream_transport = "sse"
+
+    @classmethod
+    @override
+    def param_schema(cls) -> type[OpenAIChatParams]:
+        return OpenAIChatParams
+
+    @override
+    def request_path(self, request: Request) -> str:
+        return "/chat/completions"
+
+    # -- encode ------------------------------------------------------------------------------
+    @override
+    def encode_request(self, request: Request) -> dict[str, Any]:
+        model = request.model
+        body: dict[str, Any] = {"model": model.id, "messages": _Encoder(model).messages(request.messages)}
+        self._params(body, request.params, model, bool(request.tools))
+        if request.tools:
+            body["tools"] = self.encode_tools(request.tools, model)
+        if request.response_schema is not None:
+            body["response_format"] = self.encode_response_schema(request.response_schema, request.schema_name)
+        if request.stream:
+            body["stream"] = True
+            if model.compat.get("supports_usage_in_streaming", True):
+                body["stream_options"] = {"include_usage": True}
+        return body
+
+    def _params(self, body: dict[str, Any], params: Mapping[str, Any], model: ModelInfo, tools: bool) -> None:
+        compat = model.compat
+        for key in ("temperature", "top_p", "seed", "frequency_penalty", "presence_penalty", "logprobs",
+                    "top_logprobs", "logit_bias", "user", "metadata", "service_tier", "verbosity",
+                    "response_format"):
+            if key in params:
+                body[key] = params[key]
+        if "stop" in params:
+            stop = params["stop"]
+            body["stop"] = [stop] if isinstance(stop, str) else list(stop)
+        if "max_tokens" in params:
+            default_field = "max_completion_tokens" if model.provider in _MAX_COMPLETION_PROVIDERS else "max_tokens"
+            body[str(compat.get("max_tokens_field", default_field))] = params["max_tokens"]
+        if "top_k" in params and (model.local or compat.get("supports_top_k")):
+            body["top_k"] = params["top_k"]
+        if "store" in params and compat.get("supports_store", True):
+            body["store"] = params["store"]
+        self._reasoning(body, params, compat)
+        if tools:
+            if "tool_choice" in params:
+                body["tool_choice"] = self._tool_choice(params["tool_choice"])
+            if "parallel_tool_calls" in params:
+                body["parallel_tool_calls"] = params["parallel_tool_calls"]
+        if params.get("extra_body"):
+            body.update(params["extra_body"])
+
+    @staticmethod
+    def _reasoning(body: dict[str, Any], params: Mapping[str, Any], compat: Mapping[str, Any]) -> None:
+        effort = params.get("reasoning_effort")
+        fmt = compat.get("thinking_format", "openai")
+        if fmt == "zai" and effort is not None:
+            body["thinking"] = {"type": "disabled" if effort == "none" else "enabled"}
+        elif fmt == "qwen" and effort is not None:
+            body["enable_thinking"] = effort != "none"
+        elif effort is not None and compat.get("supports_reasoning_effort", True):
+            body["reasoning_effort"] = effort
+
+    @staticmethod
+    def _tool_choice(choice: Any) -> Any:
+        if isinstance(choice, str) and choice not in ("auto", "none", "required"):
+            return {"type": "function", "function": {"name": choice}}
+        return choice
+
+    @override
+    def encode_tools(self, tools: Sequence[Tool], model: ModelInfo | None = None) -> list[dict[str, Any]]:
+        out = []
+        for t in tools:
+            schema = t.json_schema()
+            fn: dict[str, Any] = {"name": t.name, "parameters": schema}
+            if t.description:
+                fn["description"] = t.description
+            strict = t.strict
+            if strict is None and model is not None and model.provider == "openai" and _strict_ok(schema):
+                strict = True
+            if strict:
+                fn["strict"] = True
+            out.append({"type": "function", "function": fn})
+        return out
+
+    @override
+    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
+        spec: dict[str, Any] = {"name": name, "schema": dict(schema)}
+        if _strict_ok(schema):
+            spec["strict"] = True
+        return {"type": "json_schema", "json_schema": spec}
+
+    # -- decode ------------------------------------------------------------------------------
+    @override
+    def decode_response(self, body: Any) -> Response:
+        choices = body.get("choices") or [{}]
+        choice = choices[0]
+        msg = choice.get("message") or {}
+        text, thinking = _text_of(msg.get("content"))
+        thinking = thinking or _reasoning_of(msg)
+        parts: list[Any] = []
+        if thinking or msg.get("reasoning_opaque"):
+            parts.append(ThinkingPart(thinking, msg.get("reasoning_opaque"), provider=None))
+        if text:
+            parts.append(TextPart(text))
+        calls = [
+            ToolCall.from_json(tc.get("id") or f"call_{i}", (tc.get("function") or {}).get("name", ""),
+                               _arguments_text((tc.get("function") or {}).get("arguments")))
+            for i, tc in enumerate(msg.get("tool_calls") or ())
+        ]
+        parts.extend(calls)
+        raw_reason = choice.get("finish_reason")
+        return Response(
+            text=text,
+            finish_reason=map_finish_reason(raw_reason, bool(calls)),
+            usage=decode_usage(body.get("usage")),
+            tool_calls=calls,
+            reasoning=thinking,
+            parts=parts,
+            raw=body,
+            id=body.get("id"),
+            model=body.get("model"),
+            provider_finish_reason=raw_reason,
+        )
+
+    @override
+    def init_stream(self) -> _ChatStream:
+        return _ChatStream()
+
+    @override
+    def decode_stream_chunk(self, state: Any, event: Any) -> StreamResult:
+        acc: _ChatStream = state
+        data: str = event.data
+        if data == "[DONE]":
+            resp = acc.finish(map_finish_reason(acc.finish_reason, False))
+            return StreamDone(resp, acc.drain())
+        payload = json.loads(data)
+        if event.event == "error" or (isinstance(payload, Mapping) and payload.get("error")):
+            return self._stream_error(acc, payload)
+        acc.raw = payload
+        if acc.id is None and payload.get("id"):
+            acc.id = payload["id"]
+            acc.model = payload.get("model") or acc.model
+        usage = payload.get("usage") or (payload.get("x_groq") or {}).get("usage")
+        if usage:
+            acc.usage = decode_usage(usage)
+        for choice in payload.get("choices") or ():
+            if choice.get("index", 0) == 0:
+                self._delta(acc, choice)
+        return StreamContinue(acc, acc.drain())
+
+    @staticmethod
+    def _delta(acc: _ChatStream, choice: Mapping[str, Any]) -> None:
+        delta = choice.get("delta") or {}
+        reasoning = _reasoning_of(delta)
+        opaque = delta.get("reasoning_opaque")
+        content = delta.get("content")
+        text, thinking = (content, "") if isinstance(content, str) or content is None else _text_of(content)
+        if reasoning or thinking or opaque:
+            acc.thinking(reasoning or thinking, signature=opaque)
+        if text:
+            acc.text(text)
+        for pos, tc in enumerate(delta.get("tool_calls") or ()):
+            fn = tc.get("function") or {}
+            key = tc.get("index", tc.get("id") or pos)
+            acc.tool_call(("tc", key), id=tc.get("id"), name=fn.get("name"),
+                          arguments=_arguments_text(fn.get("arguments")))
+        reason = choice.get("finish_reason")
+        if reason:
+            acc.finish_reason = reason
+            acc.provider_finish_reason = reason
+
+    def _stream_error(self, acc: _ChatStream, payload: Any) -> StreamFailed:
+        message, err_type = self.decode_error(200, payload)
+        status = payload.get("status_code") if isinstance(payload, Mapping) else None
+        err = payload.get("error") if isinstance(payload, Mapping) else None
+        if isinstance(err, Mapping) and isinstance(err.get("code"), int):
+            status = status or err["code"]
+        exc = StreamError(message, status_code=status if isinstance(status, int) else None,
+                          provider=acc.provider, model=acc.model, body=payload)
+        exc.error_type = err_type  # type: ignore[attr-defined]
+        acc.fail(exc)
+        return StreamFailed(exc, acc.drain())
