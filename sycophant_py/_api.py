@@ -342,8 +342,15 @@ def _astream_from_call(call: Call) -> AsyncTextStream:
 # -- embeddings ------------------------------------------------------------------------------
 
 
-def _embed_call(model: str, inputs: Sequence[str] | str, params: Mapping[str, Any],
-                credentials: Mapping[str, Any] | None, timeout: float | None, api: str | None) -> Call:
+def _embed_call(
+    model: str,
+    inputs: Sequence[str] | str,
+    params: Mapping[str, Any],
+    *,
+    credentials: Mapping[str, Any] | None,
+    timeout: float | None,
+    api: str | None,
+) -> Call:
     texts = [inputs] if isinstance(inputs, str) else list(inputs)
     for i, t in enumerate(texts):
         if not isinstance(t, str):
@@ -393,7 +400,7 @@ def embed(
         api: Force an embedding protocol by name.
         **params: ``dimensions``, ``encoding_format`` (``float`` or ``base64``), ``batch_size``...
     """
-    call = _embed_call(model, inputs, params, credentials, timeout, api)
+    call = _embed_call(model, inputs, params, credentials=credentials, timeout=timeout, api=api)
     call.credentials = call.auth.prepare_credentials(call.credentials)
     parts = []
     for batch in _batches(call):
@@ -414,7 +421,7 @@ async def aembed(
     **params: Any,
 ) -> EmbeddingResponse:
     """Async twin of :func:`embed`."""
-    call = _embed_call(model, inputs, params, credentials, timeout, api)
+    call = _embed_call(model, inputs, params, credentials=credentials, timeout=timeout, api=api)
     call.credentials = await call.auth.aprepare_credentials(call.credentials)
     parts = []
     for batch in _batches(call):

@@ -10,6 +10,8 @@ response so far and queue the unified events (``start``; ``text_start`` / ``text
 
 from __future__ import annotations
 
+from typing_extensions import override
+
 import json
 from collections.abc import Hashable
 from typing import Any, Literal, TypeAlias
@@ -117,6 +119,8 @@ class PartialResponse:
         """The model id, once seen."""
         return self._acc.model
 
+    @override
+
     def __repr__(self) -> str:
         return f"PartialResponse(text={self.text[:40]!r}..., blocks={len(self._acc.blocks)})"
 
@@ -165,6 +169,8 @@ class StreamEvent:
     def content(self) -> str | None:
         """For ``*_end`` events: the block's complete text or raw JSON."""
         return self._block.text() if self._block is not None and self.type.endswith("_end") else None
+
+    @override
 
     def __repr__(self) -> str:
         extra = f", delta={self.delta!r}" if self.delta else ""

@@ -32,6 +32,8 @@ the provider, and the request that was sent is never attached.
 
 from __future__ import annotations
 
+from typing_extensions import override
+
 from typing import Any
 
 __all__ = [
@@ -149,6 +151,10 @@ class ProviderError(SycophantError):
     """
 
     default_status: int | None = None
+    retry_after: float | None = None
+    """Seconds the provider asked to wait before retrying, when it said."""
+    should_retry: bool | None = None
+    """False when the provider forbade a retry (``x-should-retry: false``)."""
 
     def __init__(
         self,
@@ -167,6 +173,8 @@ class ProviderError(SycophantError):
         self.body = body
         self.message = message
         super().__init__(message)
+
+    @override
 
     def __str__(self) -> str:
         where = ":".join(p for p in (self.provider, self.model) if p)

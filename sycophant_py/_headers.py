@@ -33,7 +33,7 @@ def resolve_value(value: str, what: str, environ: Mapping[str, str] | None = Non
         if not env.get(name):
             raise InvalidError(f"{what}: environment variable {name} is not set")
         return env[name]
-    if _ENV_NAME.match(value) and "_" in value or (_ENV_NAME.match(value) and value in env):
+    if _ENV_NAME.match(value) and ("_" in value or value in env):
         resolved = env.get(value)
         if not resolved:
             raise InvalidError(

@@ -11,6 +11,7 @@ structlog's ``ProcessorFormatter`` renders them too. Secret-looking fields are m
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 from typing import Any
 
 __all__ = ["BoundLog", "log"]
@@ -22,7 +23,7 @@ _SECRET_HINTS = ("key", "token", "secret", "password", "authorization", "credent
 _wrapped: Any = None
 
 
-def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for k in list(event_dict):
         if k != "event" and any(h in k.lower() for h in _SECRET_HINTS):
             event_dict[k] = "***"

@@ -13,6 +13,8 @@ import json
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._exceptions import InvalidSchema, ResponseInvalid
 from sycophant_py._partial_json import parse_partial_json
 from sycophant_py._types import Context, Message, Response, Tool, Usage, messages_of
@@ -50,7 +52,7 @@ def normalise_schema(schema: Schema) -> tuple[dict[str, Any], type[Any] | None, 
         import jsonschema
 
         try:
-            jsonschema.validators.validator_for(schema).check_schema(schema)
+            jsonschema.validators.validator_for(schema).check_schema(dict(schema))
         except jsonschema.SchemaError as exc:
             raise InvalidSchema(f"response schema is not valid JSON Schema: {exc.message}") from None
         return dict(schema), None, str(schema.get("title") or "response")
@@ -237,7 +239,7 @@ class ObjectStream:
 class AsyncObjectStream(ObjectStream):
     """Async iterator of partial objects."""
 
-    async def __aiter__(self) -> AsyncIterator[Any]:  # type: ignore[override]
+    async def __aiter__(self) -> AsyncIterator[Any]:
         last: Any = None
         async for ev in self._events:
             if ev.type in ("done", "error"):
@@ -248,6 +250,7 @@ class AsyncObjectStream(ObjectStream):
                 last = value
                 yield value
 
+    @override
     async def response(self) -> Response:  # type: ignore[override]
         """Drain the stream and return the validated response."""
         async for _ in self:

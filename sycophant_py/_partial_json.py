@@ -30,7 +30,7 @@ def parse_partial_json(text: str) -> Any:
         return None
 
 
-def _repair(text: str) -> str | None:  # noqa: C901, PLR0912 - a small hand-written scanner
+def _repair(text: str) -> str | None:  # noqa: C901, PLR0912, PLR0915 - one small hand-written scanner
     stack: list[str] = []  # "{" or "["
     in_string = False
     escape = False

@@ -253,7 +253,7 @@ def finish_response(call: Call, resp: Response, headers: Mapping[str, str] | Non
         resp.request_id = request_id_of(headers)
     if resp.usage.cost is None and model.cost is not None:
         resp.usage.cost = calculate_cost(model, resp.usage)
-    resp.context = Context(call.messages + (resp.message,), dict(call.params), call.tools)
+    resp.context = Context((*call.messages, resp.message), dict(call.params), call.tools)
     return resp
 
 
@@ -294,10 +294,10 @@ def error_from_response(call: Call, status: int, headers: Mapping[str, str], bod
     else:
         exc = BadRequest(message, **kw)
     if headers.get("x-should-retry") == "false":
-        exc.should_retry = False  # type: ignore[attr-defined]
+        exc.should_retry = False
     ra = parse_retry_after(headers)
     if ra is not None and not isinstance(exc, RateLimited):
-        exc.retry_after = ra  # type: ignore[attr-defined]
+        exc.retry_after = ra
     return exc
 
 

@@ -95,13 +95,12 @@ def _normalise_model(entry: ModelConfig | Mapping[str, Any]) -> tuple[str, dict[
             raise InvalidError(f"unknown model field {k!r} (known: {', '.join(sorted(_MODEL_KEYS))})")
         if v is None:
             continue
-        if key == "cost":
-            v = {_snake(ck): cv for ck, cv in v.items()}
-        if key == "compat":
-            v = {_snake(ck): cv for ck, cv in v.items()}
-        if key == "api":
-            v = _API_ALIASES.get(v, v)
-        row[key] = v
+        if key in ("cost", "compat"):
+            row[key] = {_snake(ck): cv for ck, cv in v.items()}
+        elif key == "api":
+            row[key] = _API_ALIASES.get(v, v)
+        else:
+            row[key] = v
     model_id = row.pop("id", None)
     if not model_id:
         raise InvalidError("every model entry needs an 'id'")

@@ -76,7 +76,7 @@ def compute_wait(policy: RetryPolicy, attempt: int, exc: BaseException | None) -
     if isinstance(retry_after, (int, float)) and retry_after >= 0:
         return float(min(retry_after, policy.max_retry_after))
     base = min(policy.initial_backoff * (2 ** (attempt - 1)), policy.max_backoff)
-    return base * (0.75 + random.random() * 0.25)  # noqa: S311 - jitter, not crypto
+    return float(base * (0.75 + random.random() * 0.25))  # jitter, not crypto
 
 
 def tenacity_kwargs(policy: RetryPolicy, before_sleep: Any) -> dict[str, Any]:

