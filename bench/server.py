@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import sys
 from pathlib import Path
 from typing import Any
@@ -159,9 +160,11 @@ NOT_FOUND = b"HTTP/1.1 404 Not Found\r\ncontent-length: 9\r\nconnection: keep-al
 class Server:
     """Connection handler over the pre-rendered responses."""
 
-    def __init__(self) -> None:
+    def __init__(self, pace: float = PACE_SECONDS) -> None:
         self.whole, self.paced = render()
         self.requests = 0
+        self.pace = pace
+        self.rng = random.Random(1234)
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """Serve requests on one keep-alive connection until the client closes it."""
@@ -188,12 +191,7 @@ class Server:
                 if route in self.whole:
                     writer.write(self.whole[route])
                 elif route in self.paced:
-                    writer.write(SSE_HEADERS)
-                    for part in self.paced[route]:
-                        writer.write(part)
-                        await writer.drain()
-                        await asyncio.sleep(PACE_SECONDS)
-                    writer.write(b"0\r\n\r\n")
+                    await self._paced(writer, self.paced[route])
                 else:
                     writer.write(NOT_FOUND)
                 await writer.drain()
@@ -201,6 +199,17 @@ class Server:
             pass
         finally:
             writer.close()
+
+    async def _paced(self, writer: asyncio.StreamWriter, parts: list[bytes]) -> None:
+        """One event per ``pace`` on average, jittered ±50% so that streams do not tick in lock-step."""
+        writer.write(SSE_HEADERS)
+        await writer.drain()
+        rnd = self.rng.random
+        for part in parts:
+            await asyncio.sleep(self.pace * (0.5 + rnd()))
+            writer.write(part)
+            await writer.drain()
+        writer.write(b"0\r\n\r\n")
 
     @staticmethod
     async def _drain_chunked(reader: asyncio.StreamReader) -> None:
@@ -213,7 +222,7 @@ class Server:
 
 async def main() -> None:
     """Bind a free loopback port, announce it, serve until stdin reaches EOF."""
-    server = Server()
+    server = Server(float(sys.argv[1]) if len(sys.argv) > 1 else PACE_SECONDS)
     srv = await asyncio.start_server(server.handle, "127.0.0.1", 0, backlog=4096, limit=1 << 20)
     port = srv.sockets[0].getsockname()[1]
     print(f"PORT {port}", flush=True)

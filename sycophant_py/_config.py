@@ -177,7 +177,7 @@ def configure(
     with _lock:
         if reset:
             _settings = Settings(version=_settings.version + 1)
-        s = settings()
+        s = _settings  # the file, when read later, goes underneath what is set here
         if providers:
             _merge(s.providers, {_canonical(k): v for k, v in providers.items()})
         if custom_providers:

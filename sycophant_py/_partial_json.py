@@ -8,11 +8,13 @@ literal is dropped; open objects and arrays are closed.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 __all__ = ["parse_partial_json"]
 
 _WS = " \t\r\n"
+_PARTIAL_UNICODE = re.compile(r"(\\+)u[0-9a-fA-F]{0,3}$")
 
 
 def parse_partial_json(text: str) -> Any:
@@ -83,10 +85,13 @@ def _repair(text: str) -> str | None:  # noqa: C901, PLR0912, PLR0915 - one smal
         i += 1
     if in_string and not expecting_key:
         body = text[string_start:]
-        # drop a dangling escape (a lone backslash or an incomplete \\uXXXX)
-        cut = body.rfind("\\")
-        if cut != -1 and (len(body) - cut <= 5 and body[cut + 1 : cut + 2] in ("u", "")):
-            body = body[:cut]
+        # drop a dangling escape: a lone backslash, or an incomplete \\uXXXX
+        if escape:
+            body = body[:-1]
+        else:
+            m = _PARTIAL_UNICODE.search(body)
+            if m and (len(m.group(1)) % 2 == 1):
+                body = body[: m.start() + len(m.group(1)) - 1]
         head = text[:string_start] + body + '"'
         return _close(head, stack)
     prefix = text[:safe].rstrip(_WS)

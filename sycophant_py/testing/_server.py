@@ -101,6 +101,7 @@ class ScriptedServer:
         self.requests: list[RecordedRequest] = []
         self.replies: list[Reply] = []
         self.handler = handler
+        self._last: Reply | None = None
         self._lock = threading.Lock()
         server = self
 
@@ -135,7 +136,7 @@ class ScriptedServer:
         return f"http://127.0.0.1:{self.port}"
 
     def add(self, *replies: Reply) -> ScriptedServer:
-        """Queue replies (served in order; the last one repeats when the queue runs out)."""
+        """Queue replies (served in order; the last one served repeats once the queue is empty)."""
         with self._lock:
             self.replies.extend(replies)
         return self
@@ -145,9 +146,11 @@ class ScriptedServer:
             self.requests.append(rec)
             if self.handler is not None:
                 return self.handler(rec)
-            if not self.replies:
+            if self.replies:
+                self._last = self.replies.pop(0)
+            if self._last is None:
                 return Reply.json({"error": {"message": "no scripted reply"}}, status=500)
-            return self.replies.pop(0) if len(self.replies) > 1 else self.replies[0]
+            return self._last
 
     def _reply(self, h: BaseHTTPRequestHandler, rec: RecordedRequest) -> None:
         reply = self._next(rec)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,8 +32,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def _require(*modules: str) -> None:
     for module in modules:
         if importlib.util.find_spec(module) is None:
-            pytest.fail(f"Python module {module!r} is not installed in {sys.executable}; {SETUP_HINT}",
-                        pytrace=False)
+            pytest.fail(f"Python module {module!r} is not installed in {sys.executable}; {SETUP_HINT}", pytrace=False)
 
 
 def _serve(server: LocalServer, what: str) -> Iterator[LocalServer]:
@@ -56,7 +56,7 @@ def smollm2_path() -> Path:
     """The SmolLM2-135M-Instruct gguf, from the model cache (fetched on first use)."""
     try:
         return _local.smollm2_model_path()
-    except Exception as exc:
+    except (RuntimeError, OSError, zipfile.BadZipFile) as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         pytest.fail(f"could not fetch the SmolLM2 model: {first}", pytrace=False)
 
@@ -65,8 +65,12 @@ def smollm2_path() -> Path:
 def llama_server(smollm2_path: Path) -> Iterator[LocalServer]:
     """llama.cpp serving SmolLM2 as ``smollm2`` (chatml-function-calling, n_ctx 2048) for the session."""
     _require("llama_cpp", "uvicorn", "fastapi", "sse_starlette", "pydantic_settings")
-    model = {"model": str(smollm2_path), "model_alias": LLAMA_ALIAS,
-             "chat_format": "chatml-function-calling", "n_ctx": 2048}
+    model = {
+        "model": str(smollm2_path),
+        "model_alias": LLAMA_ALIAS,
+        "chat_format": "chatml-function-calling",
+        "n_ctx": 2048,
+    }
     yield from _serve(_local.llama_cpp_server([model]), "the llama.cpp server")
 
 

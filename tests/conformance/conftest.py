@@ -1,0 +1,133 @@
+"""Results registry of the recorded-traffic conformance replays, and the summary printed at the end.
+
+Tests append one :class:`Result` per check to :data:`RESULTS` (through the ``conformance_log`` fixture or
+the :func:`record` context manager); ``pytest_terminal_summary`` prints one table per protocol: how many
+interactions were replayed per source and provider (streamed and not), how many checks passed or failed,
+and every skip with its reason.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import pytest
+
+__all__ = ["RESULTS", "Result", "record"]
+
+SECTIONS = {
+    "decode": "decoder replay (bodies and streams, every split)",
+    "error": "error mapping (non-2xx bodies)",
+    "e2e": "end to end through ScriptedServer and the public API",
+    "request": "request encoding golden tests (rebuilt calls vs recorded bodies)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """The outcome of one check of one recorded interaction."""
+
+    protocol: str
+    """Wire protocol under test (``openai_chat``)."""
+    section: str
+    """One of :data:`SECTIONS`."""
+    interaction: str
+    """The corpus id of the interaction."""
+    source: str
+    provider: str
+    streamed: bool
+    variant: str
+    """Which replay of the interaction (``whole``, ``split-seed1``, ``bytes1``...)."""
+    outcome: str
+    """``passed``, ``failed`` or ``skipped``."""
+    reason: str = ""
+    """Why it was skipped (or the first line of the failure)."""
+
+
+RESULTS: list[Result] = []
+"""Every result of the session, in the order the tests ran."""
+
+
+@contextmanager
+def record(
+    protocol: str, section: str, interaction: str, source: str, provider: str, streamed: bool, variant: str
+) -> Iterator[None]:
+    """Run a check and append its outcome (a ``pytest.skip`` inside is recorded with its reason)."""
+    fields = (protocol, section, interaction, source, provider, streamed, variant)
+    try:
+        yield
+    except pytest.skip.Exception as exc:
+        RESULTS.append(Result(*fields, "skipped", str(exc.msg)))
+        raise
+    except BaseException as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        RESULTS.append(Result(*fields, "failed", first[:160]))
+        raise
+    RESULTS.append(Result(*fields, "passed"))
+
+
+@pytest.fixture
+def conformance_log() -> list[Result]:
+    """The session's result registry (a module-level list)."""
+    return RESULTS
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    out = []
+    for n, row in enumerate(rows):
+        cells = [cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        out.append("  ".join(cells).rstrip())
+        if n == 0:
+            out.append("  ".join("-" * w for w in widths))
+    return out
+
+
+def summary_lines(results: list[Result], protocol: str) -> list[str]:
+    """The summary table of one protocol, as lines."""
+    mine = [r for r in results if r.protocol == protocol]
+    lines = [f"conformance: {protocol}"]
+    if not mine:
+        return [*lines, "  (no conformance results recorded)"]
+    for section, title in SECTIONS.items():
+        rows_of = [r for r in mine if r.section == section]
+        if not rows_of:
+            continue
+        lines.append("")
+        lines.append(f"{section}: {title}")
+        streamed: dict[tuple[str, str], set[str]] = defaultdict(set)
+        plain: dict[tuple[str, str], set[str]] = defaultdict(set)
+        outcomes: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        for r in rows_of:
+            key = (r.source, r.provider)
+            (streamed if r.streamed else plain)[key].add(r.interaction)
+            outcomes[key][r.outcome] += 1
+        header = ["source", "provider", "streamed", "non-streamed", "checks", "passed", "failed", "skipped"]
+        rows = [header]
+        totals = Counter[str]()
+        for key in sorted(outcomes):
+            c = outcomes[key]
+            n_s, n_p = len(streamed[key]), len(plain[key])
+            totals.update({"streamed": n_s, "plain": n_p, "checks": c.total(), **c})
+            rows.append([key[0], key[1], str(n_s), str(n_p), str(c.total()), str(c["passed"]), str(c["failed"]),
+                         str(c["skipped"])])
+        rows.append(["total", "", str(totals["streamed"]), str(totals["plain"]), str(totals["checks"]),
+                     str(totals["passed"]), str(totals["failed"]), str(totals["skipped"])])
+        lines.extend("  " + line for line in _table(rows))
+        reasons = Counter(r.reason for r in rows_of if r.outcome == "skipped")
+        for reason, n in reasons.most_common():
+            lines.append(f"    skipped {n:>4} x {reason}")
+        failures = [r for r in rows_of if r.outcome == "failed"]
+        for r in failures[:20]:
+            lines.append(f"    FAILED {r.interaction} [{r.variant}]: {r.reason}")
+    return lines
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print one table per protocol that recorded results."""
+    for protocol in sorted({r.protocol for r in RESULTS}):
+        terminalreporter.write_sep("=", f"conformance: {protocol}")
+        for line in summary_lines(RESULTS, protocol)[1:]:
+            terminalreporter.write_line(line)

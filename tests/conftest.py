@@ -1,0 +1,49 @@
+"""Test-wide guards: no real network, no user config file, and a clean library state per test."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+# Never read the developer's own config file.
+os.environ["SYCOPHANT_CONFIG"] = os.path.join(os.path.dirname(__file__), "does-not-exist.toml")
+for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OLLAMA_BASE_URL", "ANTHROPIC_API_KEY"):
+    os.environ.pop(_var, None)
+
+_real_connect = socket.socket.connect
+
+
+def _is_loopback(address: Any) -> bool:
+    if not isinstance(address, tuple):
+        return True  # unix sockets
+    host = address[0]
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _guarded_connect(self: socket.socket, address: Any) -> Any:
+    if not _is_loopback(address):
+        raise RuntimeError(f"tests may only connect to 127.0.0.1/localhost, not {address!r}")
+    return _real_connect(self, address)
+
+
+socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _clean_library_state() -> Iterator[None]:
+    yield
+    import sycophant_py as syc
+    from sycophant_py import _catalog
+
+    _catalog.REGISTERED.clear()
+    syc.configure(reset=True)
