@@ -97,7 +97,7 @@ def _emit_hook(name: str, **payload: Any) -> None:
 def _retrying(call: Call) -> Any:
     from tenacity import Retrying
 
-    return Retrying(**tenacity_kwargs(_config.settings().retry, _before_sleep(call)))
+    return Retrying(**tenacity_kwargs(_config.settings().retry, _before_sleep(call), call.deadline))
 
 
 def _attempt(call: Call) -> RawResponse:
@@ -230,7 +230,7 @@ def _stream_from_call(call: Call) -> TextStream:
 def _aretrying(call: Call) -> Any:
     from tenacity import AsyncRetrying
 
-    kw = tenacity_kwargs(_config.settings().retry, _before_sleep(call))
+    kw = tenacity_kwargs(_config.settings().retry, _before_sleep(call), call.deadline)
     kw.pop("sleep", None)
     asleep = _config.settings().retry.async_sleep
     if asleep is not None:

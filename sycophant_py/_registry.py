@@ -33,11 +33,17 @@ _lock = threading.RLock()
 _PROTOCOLS: dict[str, dict[str, type[Any] | str]] = {
     "chat": {
         "openai_chat": "sycophant_py.wire.openai_chat:OpenAIChat",
+        "openai_responses": "sycophant_py.wire.openai_responses:OpenAIResponses",
+        "anthropic_messages": "sycophant_py.wire.anthropic_messages:AnthropicMessages",
+        "google_gemini": "sycophant_py.wire.gemini:GoogleGemini",
+        "bedrock_converse": "sycophant_py.wire.bedrock_converse:BedrockConverse",
         "ollama_native": "sycophant_py.wire.ollama_native:OllamaNative",
     },
     "embedding": {
         "openai_embed": "sycophant_py.wire.openai_embed:OpenAIEmbed",
         "ollama_embed": "sycophant_py.wire.ollama_native:OllamaEmbed",
+        "google_embed": "sycophant_py.wire.gemini_embed:GoogleEmbed",
+        "bedrock_embed": "sycophant_py.wire.bedrock_embed:BedrockEmbed",
     },
 }
 
@@ -45,16 +51,32 @@ _PROTOCOLS: dict[str, dict[str, type[Any] | str]] = {
 _AUTH_BY_NAME: dict[str, type[Any] | str] = {
     "bearer": "sycophant_py.auth._base:BearerAuth",
     "none": "sycophant_py.auth._base:NoAuth",
+    "anthropic": "sycophant_py.auth.anthropic:AnthropicAuth",
+    "google": "sycophant_py.auth.google:GoogleAuth",
+    "azure": "sycophant_py.auth.azure:AzureAuth",
+    "bedrock": "sycophant_py.auth.bedrock:BedrockAuth",
+    "github_copilot": "sycophant_py.auth.github_copilot:GithubCopilotAuth",
 }
-# Auth strategies by provider id (``register_auth(provider, cls)``).
-_AUTH_BY_PROVIDER: dict[str, type[Any] | str] = {}
+# Auth strategies by provider id (``register_auth(provider, cls)``); built-ins by models.dev id.
+_AUTH_BY_PROVIDER: dict[str, type[Any] | str] = {
+    "anthropic": _AUTH_BY_NAME["anthropic"],
+    "google": _AUTH_BY_NAME["google"],
+    "azure": _AUTH_BY_NAME["azure"],
+    "amazon-bedrock": _AUTH_BY_NAME["bedrock"],
+    "github-copilot": _AUTH_BY_NAME["github_copilot"],
+}
 _instances: dict[type[Any], Any] = {}
 
 
 def _load(ref: type[Any] | str) -> type[Any]:
     if isinstance(ref, str):
         module, _, attr = ref.partition(":")
-        cls: type[Any] = getattr(importlib.import_module(module), attr)
+        try:
+            cls: type[Any] = getattr(importlib.import_module(module), attr)
+        except ModuleNotFoundError as exc:
+            if exc.name != module:
+                raise
+            raise InvalidRegistration(f"built-in {attr} ({module}) is not available in this version") from None
         return cls
     return ref
 
@@ -124,12 +146,6 @@ def register_auth(provider: str, cls: type[Any]) -> None:
         _AUTH_BY_PROVIDER[provider] = cls
         _AUTH_BY_NAME.setdefault(provider, cls)
         _instances.pop(cls, None)
-
-
-def _register_builtin_auth(name: str, ref: str, providers: tuple[str, ...] = ()) -> None:
-    _AUTH_BY_NAME[name] = ref
-    for p in providers:
-        _AUTH_BY_PROVIDER[p] = ref
 
 
 def known_protocols(kind: Kind) -> list[str]:

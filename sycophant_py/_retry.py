@@ -79,17 +79,35 @@ def compute_wait(policy: RetryPolicy, attempt: int, exc: BaseException | None) -
     return float(base * (0.75 + random.random() * 0.25))  # jitter, not crypto
 
 
-def tenacity_kwargs(policy: RetryPolicy, before_sleep: Any) -> dict[str, Any]:
-    """Keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` built from the policy."""
+def _now(policy: RetryPolicy) -> float:
+    return policy.clock() if policy.clock is not None else time.monotonic()
+
+
+def tenacity_kwargs(policy: RetryPolicy, before_sleep: Any, deadline: float | None = None) -> dict[str, Any]:
+    """Keyword arguments for ``tenacity.Retrying`` / ``AsyncRetrying`` built from the policy.
+
+    Args:
+        policy: Attempts, backoff, the Retry-After cap and the injectable sleep and clock.
+        before_sleep: Called before each wait (logging, hooks).
+        deadline: The call's total-timeout deadline (on the policy's clock): a retry whose wait
+            would end at or after it is not made, so ``timeout=`` bounds the whole call.
+    """
     from tenacity import retry_if_exception, stop_after_attempt
 
     def wait(state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
         return compute_wait(policy, state.attempt_number, exc)
 
+    attempts = stop_after_attempt(policy.max_retries + 1)
+
+    def stop(state: RetryCallState) -> bool:
+        if attempts(state):
+            return True
+        return deadline is not None and _now(policy) + state.upcoming_sleep >= deadline
+
     kw: dict[str, Any] = {
         "retry": retry_if_exception(is_retryable),
-        "stop": stop_after_attempt(policy.max_retries + 1),
+        "stop": stop,
         "wait": wait,
         "reraise": True,
         "before_sleep": before_sleep,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +42,11 @@ __all__ = [
 _USER_AGENT = "sycophant_py/0.1.0"
 _lock = threading.Lock()
 _sync_client: httpx.Client | None = None
-_async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+_async_clients: weakref.WeakKeyDictionary[
+    asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
+] = weakref.WeakKeyDictionary()
+# Clients replaced by a configuration change: still closed with their loop, never mid-request.
+_retired: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[AsyncGenerator[None, None]]] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -85,18 +89,33 @@ def _client() -> httpx.Client:
     return client
 
 
-def _async_client() -> httpx.AsyncClient:
+async def _close_with_loop(client: httpx.AsyncClient) -> AsyncIterator[None]:
+    """Keeps ``client`` open until the loop shuts down its async generators, then closes it.
+
+    Started once inside the loop, this generator is registered by the loop's async-generator hooks,
+    so ``asyncio.run()`` (``loop.shutdown_asyncgens()``) closes the client with the loop: no
+    connection outlives the loop that opened it.
+    """
+    try:
+        yield
+    finally:
+        await client.aclose()
+
+
+async def _async_client() -> httpx.AsyncClient:
     user = _config.settings().async_http_client
     if user is not None:
         return user  # type: ignore[no-any-return]
     import asyncio
 
     loop = asyncio.get_running_loop()
-    client = _async_clients.get(loop)
-    if client is None:
+    entry = _async_clients.get(loop)
+    if entry is None:
         client = httpx.AsyncClient(limits=_limits(), headers={"user-agent": _USER_AGENT})
-        _async_clients[loop] = client
-    return client
+        closer = _close_with_loop(client)
+        _async_clients[loop] = entry = (client, closer)
+        await closer.__anext__()  # registers the generator with the running loop; does not suspend
+    return entry[0]
 
 
 def _build(client: httpx.Client | httpx.AsyncClient, req: HttpRequest, timeout: httpx.Timeout) -> httpx.Request:
@@ -128,7 +147,7 @@ def send(req: HttpRequest, *, remaining: float | None = None) -> RawResponse:
 
 async def asend(req: HttpRequest, *, remaining: float | None = None) -> RawResponse:
     """Send a request and read the whole body (async)."""
-    client = _async_client()
+    client = await _async_client()
     try:
         resp = await client.send(
             _build(client, req, _timeout(_config.settings().retry.read_timeout, remaining))
@@ -199,7 +218,7 @@ def stream(req: HttpRequest, *, remaining: float | None = None) -> StreamHandle:
 
 async def astream(req: HttpRequest, *, remaining: float | None = None) -> StreamHandle:
     """Open a streamed response (async); the caller closes it."""
-    client = _async_client()
+    client = await _async_client()
     idle = _config.settings().retry.stream_idle_timeout
     try:
         resp = await client.send(_build(client, req, _timeout(idle, remaining)), stream=True)
@@ -209,13 +228,19 @@ async def astream(req: HttpRequest, *, remaining: float | None = None) -> Stream
 
 
 def reset_clients() -> None:
-    """Forget cached clients (after a configuration change); the sync one is closed."""
+    """Forget cached clients (after a configuration change); the sync one is closed.
+
+    Async clients may still be in use by a running loop: they are retired, and closed with their
+    loop (or by ``aclose()`` in it).
+    """
     global _sync_client
     with _lock:
         client, _sync_client = _sync_client, None
+        for loop, (_, closer) in list(_async_clients.items()):
+            _retired.setdefault(loop, []).append(closer)
+        _async_clients.clear()
     if client is not None:
         client.close()
-    _async_clients.clear()
 
 
 def close() -> None:
@@ -231,7 +256,13 @@ async def aclose() -> None:
         loop: Any = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
-    client = _async_clients.pop(loop, None) if loop is not None else None
-    if client is not None:
-        await client.aclose()
+    closers: list[AsyncGenerator[None, None]] = []
+    if loop is not None:
+        with _lock:
+            entry = _async_clients.pop(loop, None)
+            closers = _retired.pop(loop, [])
+        if entry is not None:
+            closers.append(entry[1])
+    for closer in closers:
+        await closer.aclose()
     close()

@@ -150,6 +150,12 @@ def _usage(body: Mapping[str, Any]) -> Usage:
     return Usage(input_tokens=_int(body.get("prompt_eval_count")), output_tokens=_int(body.get("eval_count")))
 
 
+def _error_text(body: Any) -> tuple[str, str | None] | None:
+    if isinstance(body, Mapping) and isinstance(body.get("error"), str):
+        return body["error"], None
+    return None
+
+
 def map_finish_reason(value: str | None, has_tool_calls: bool) -> FinishReason:
     """Map Ollama's ``done_reason`` (absent, ``load`` and ``unload`` mean ``stop``)."""
     reason = _FINISH.get(value or "", "stop")
@@ -262,17 +268,6 @@ def _options(params: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
-# -- stream state ----------------------------------------------------------------------------
-
-
-class _OllamaStream(StreamAccumulator):
-    """Stream state: the accumulator plus a count of the tool calls seen."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.tool_calls = 0
-
-
 class OllamaNative(WireProtocol):
     """The ``ollama_native`` wire protocol (``POST /api/chat``)."""
 
@@ -366,12 +361,12 @@ class OllamaNative(WireProtocol):
         return ToolCall(str(tc.get("id") or new_tool_call_id()), str(fn.get("name") or ""), args, raw_json)
 
     @override
-    def init_stream(self) -> _OllamaStream:
-        return _OllamaStream()
+    def init_stream(self) -> StreamAccumulator:
+        return StreamAccumulator()
 
     @override
     def decode_stream_chunk(self, state: Any, event: Any) -> StreamResult:
-        acc: _OllamaStream = state
+        acc: StreamAccumulator = state
         payload = json.loads(event) if isinstance(event, (str, bytes)) else event
         if not isinstance(payload, Mapping):
             raise ValueError(f"an NDJSON line is not a JSON object: {str(event)[:200]!r}")
@@ -396,17 +391,16 @@ class OllamaNative(WireProtocol):
         return StreamContinue(acc, acc.drain())
 
     @staticmethod
-    def _stream_tool_call(acc: _OllamaStream, tc: Mapping[str, Any]) -> None:
+    def _stream_tool_call(acc: StreamAccumulator, tc: Mapping[str, Any]) -> None:
         # A call arrives whole in one line: open it, give the arguments as one delta, close it.
         fn = tc.get("function") or {}
-        key = ("tc", acc.tool_calls)
-        acc.tool_calls += 1
+        key = ("tc", len(acc.blocks))  # a new block each time
         raw_json, _ = _arguments(fn.get("arguments"))
         acc.tool_call(key, id=str(tc.get("id") or new_tool_call_id()), name=str(fn.get("name") or ""),
                       arguments=raw_json)
         acc.end_key(key)
 
-    def _stream_error(self, acc: _OllamaStream, payload: Mapping[str, Any]) -> StreamFailed:
+    def _stream_error(self, acc: StreamAccumulator, payload: Mapping[str, Any]) -> StreamFailed:
         message, _ = self.decode_error(200, payload)
         exc = StreamError(message, provider=acc.provider, model=acc.model, body=dict(payload))
         acc.fail(exc)
@@ -415,9 +409,7 @@ class OllamaNative(WireProtocol):
     @override
     def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
         """Ollama's errors are ``{"error": "text"}``."""
-        if isinstance(body, Mapping) and isinstance(body.get("error"), str):
-            return body["error"], None
-        return super().decode_error(status, body)
+        return _error_text(body) or super().decode_error(status, body)
 
 
 class OllamaEmbed(EmbeddingWireProtocol):
@@ -469,6 +461,4 @@ class OllamaEmbed(EmbeddingWireProtocol):
     @override
     def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
         """Ollama's errors are ``{"error": "text"}``."""
-        if isinstance(body, Mapping) and isinstance(body.get("error"), str):
-            return body["error"], None
-        return super().decode_error(status, body)
+        return _error_text(body) or super().decode_error(status, body)

@@ -1,7 +1,7 @@
 """Results registry of the recorded-traffic conformance replays, and the summary printed at the end.
 
-Tests append one :class:`Result` per check to :data:`RESULTS` (through the ``conformance_log`` fixture or
-the :func:`record` context manager); ``pytest_terminal_summary`` prints one table per protocol: how many
+Tests append one :class:`Result` per check to :data:`RESULTS` (with the :func:`record` context manager that the
+``conformance_record`` fixture hands out); ``pytest_terminal_summary`` prints one table per protocol: how many
 interactions were replayed per source and provider (streamed and not), how many checks passed or failed,
 and every skip with its reason.
 """
@@ -9,8 +9,8 @@ and every skip with its reason.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -69,9 +69,9 @@ def record(
 
 
 @pytest.fixture
-def conformance_log() -> list[Result]:
-    """The session's result registry (a module-level list)."""
-    return RESULTS
+def conformance_record() -> Callable[..., AbstractContextManager[None]]:
+    """:func:`record`, appending to the session's module-level :data:`RESULTS`."""
+    return record
 
 
 def _table(rows: list[list[str]]) -> list[str]:

@@ -170,7 +170,7 @@ def test_encode_images_as_base64_list() -> None:
 
 def test_encode_image_url_is_refused() -> None:
     msg = Message.user(["look", ImagePart(url="https://example.com/cat.png")])
-    with pytest.raises(InvalidMessage, match="base64|bytes"):
+    with pytest.raises(InvalidMessage, match=r"base64|bytes"):
         encode([msg])
 
 
@@ -478,11 +478,19 @@ def _isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
     syc.configure(reset=True)
 
 
-@pytest.fixture
-def server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as srv:
-        syc.configure(custom_providers={"ollama": {"base_url": f"{srv.url}/v1"}})
+@pytest.fixture(scope="module")
+def _shared_server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as srv:   # one per module: stopping a server takes up to 0.5 s
         yield srv
+
+
+@pytest.fixture
+def server(_shared_server: ScriptedServer) -> Iterator[ScriptedServer]:
+    srv = _shared_server
+    srv.requests.clear()
+    srv.replies.clear()
+    syc.configure(custom_providers={"ollama": {"base_url": f"{srv.url}/v1"}})
+    yield srv
     syc.close()
 
 
