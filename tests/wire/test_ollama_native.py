@@ -480,7 +480,7 @@ def _isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 @pytest.fixture(scope="module")
 def _shared_server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as srv:   # one per module: stopping a server takes up to 0.5 s
+    with ScriptedServer() as srv:   # one server per module; each test clears its queues
         yield srv
 
 
