@@ -48,6 +48,8 @@ from sycophant_py.wire._base import EmbeddingRequest, Request
 __all__ = ["ENCODE", "PREPARE", "Call", "calculate_cost", "error_from_response", "finish_response", "run_steps"]
 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "apim-request-id", "cf-ray")
+_ACCEPT = {"sse": "text/event-stream", "ndjson": "application/x-ndjson",
+           "event_stream": "application/vnd.amazon.eventstream"}
 _EMBED_DEFAULTS = {"openai_chat": "openai_embed", "openai_responses": "openai_embed", "ollama_native": "ollama_embed"}
 
 
@@ -157,9 +159,7 @@ def step_encode(call: Call) -> Call:
 def _http_request(call: Call, path: str) -> HttpRequest:
     model, creds = call.model, call.credentials
     base = str(creds.get("base_url") or model.base_url)
-    fix = getattr(call.protocol, "resolve_base_url", None)
-    if fix is not None:
-        base = fix(base)
+    base = call.protocol.resolve_base_url(base)
     url = base.rstrip("/") + path
     if "{" in url:
         values = {k: str(v) for k, v in creds.items() if isinstance(v, (str, int))}
@@ -169,7 +169,8 @@ def _http_request(call: Call, path: str) -> HttpRequest:
             url = url.format(**values)
         except KeyError as exc:
             raise InvalidError(f"{model.provider}: URL {url!r} needs a value for {exc.args[0]!r}") from None
-    headers = {"content-type": "application/json", "accept": "text/event-stream" if call.stream else "application/json"}
+    accept = _ACCEPT[call.protocol.stream_transport] if call.stream else "application/json"
+    headers = {"content-type": "application/json", "accept": accept}
     if model.headers:
         from sycophant_py._headers import resolve_header_values
 

@@ -144,6 +144,10 @@ class WireProtocol(ABC):
     def decode_stream_chunk(self, state: Any, event: Any) -> StreamResult:
         """Decode one stream event (an SSE event, an NDJSON line or an event-stream frame)."""
 
+    def resolve_base_url(self, base_url: str) -> str:
+        """Adjust the provider's base URL for this protocol (default: unchanged)."""
+        return base_url
+
     def end_of_stream(self, state: Any) -> StreamResult:
         """The body ended: by default that is an error unless the protocol saw its end marker."""
         acc: StreamAccumulator = state
@@ -197,6 +201,10 @@ class EmbeddingWireProtocol(ABC):
     @abstractmethod
     def decode_response(self, body: Any) -> EmbeddingResponse:
         """Turn the JSON body into vectors (in input order) and usage."""
+
+    def resolve_base_url(self, base_url: str) -> str:
+        """Adjust the provider's base URL for this protocol (default: unchanged)."""
+        return base_url
 
     def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
         """Extract ``(message, provider_error_type)`` from an error body."""

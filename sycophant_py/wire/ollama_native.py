@@ -279,9 +279,10 @@ class OllamaNative(WireProtocol):
     def param_schema(cls) -> type[OllamaNativeParams]:
         return OllamaNativeParams
 
-    def resolve_base_url(self, base: str) -> str:
+    @override
+    def resolve_base_url(self, base_url: str) -> str:
         """The host root: the ``ollama`` row's ``/v1`` prefix is dropped."""
-        return strip_v1(base)
+        return strip_v1(base_url)
 
     @override
     def request_path(self, request: Request) -> str:
@@ -423,9 +424,10 @@ class OllamaEmbed(EmbeddingWireProtocol):
     def param_schema(cls) -> type[OllamaEmbedParams]:
         return OllamaEmbedParams
 
-    def resolve_base_url(self, base: str) -> str:
+    @override
+    def resolve_base_url(self, base_url: str) -> str:
         """The host root: the ``ollama`` row's ``/v1`` prefix is dropped."""
-        return strip_v1(base)
+        return strip_v1(base_url)
 
     @override
     def request_path(self, request: EmbeddingRequest) -> str:

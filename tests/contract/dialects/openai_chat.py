@@ -1,0 +1,102 @@
+"""Contract dialect for ``openai_chat``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sycophant_py.testing import Reply
+from tests.contract.dialect import Call, Dialect, U, split
+from tests.spec_validation import validate_openai_chat_request
+
+_FINISH = {"stop": "stop", "length": "length", "tool_use": "tool_calls", "content_filter": "content_filter"}
+
+
+def _usage(u: U) -> dict[str, Any]:
+    return {"prompt_tokens": u.input + u.cache_read, "completion_tokens": u.output,
+            "total_tokens": u.input + u.cache_read + u.output,
+            "prompt_tokens_details": {"cached_tokens": u.cache_read}}
+
+
+def _sse(payloads: list[dict[str, Any]], chunk_size: int | None) -> Reply:
+    body = "".join(f"data: {json.dumps(p)}\n\n" for p in payloads) + "data: [DONE]\n\n"
+    return Reply(200, {"content-type": "text/event-stream"}, split(body.encode(), chunk_size))
+
+
+class OpenAIChatDialect(Dialect):
+    protocol = "openai_chat"
+    reports_cache = False  # chat completions has no cache-write count
+
+    def provider(self, url: str) -> dict[str, Any]:
+        return {"base_url": url + "/v1", "auth": "none", "api": self.protocol}
+
+    def text(self, text: str, usage: U, finish: str = "stop") -> Reply:
+        return Reply.json({"id": "chatcmpl-1", "object": "chat.completion", "model": self.model,
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
+                                        "finish_reason": _FINISH[finish]}],
+                           "usage": _usage(usage)})
+
+    def stream(self, pieces: list[str], usage: U, chunk_size: int | None = None) -> Reply:
+        base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": self.model}
+        payloads = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
+        payloads += [{**base, "choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces]
+        payloads.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+        payloads.append({**base, "choices": [], "usage": _usage(usage)})
+        return _sse(payloads, chunk_size)
+
+    def tool_calls(self, calls: list[Call], usage: U) -> Reply:
+        tcs = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+               for c in calls]
+        return Reply.json({"id": "chatcmpl-2", "model": self.model,
+                           "choices": [{"index": 0, "message": {"role": "assistant", "content": None,
+                                                                "tool_calls": tcs},
+                                        "finish_reason": "tool_calls"}],
+                           "usage": _usage(usage)})
+
+    def tool_calls_stream(self, calls: list[Call], usage: U, chunk_size: int | None = None) -> Reply:
+        base = {"id": "chatcmpl-2", "model": self.model}
+        payloads: list[dict[str, Any]] = []
+        for i, c in enumerate(calls):
+            args = json.dumps(c.arguments)
+            head = {"index": i, "id": c.id, "type": "function", "function": {"name": c.name, "arguments": ""}}
+            payloads.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [head]}}]})
+            for j in range(0, len(args), 5):
+                frag = {"index": i, "function": {"arguments": args[j : j + 5]}}
+                payloads.append({**base, "choices": [{"index": 0, "delta": {"tool_calls": [frag]}}]})
+        payloads.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})
+        payloads.append({**base, "choices": [], "usage": _usage(usage)})
+        return _sse(payloads, chunk_size)
+
+    def error(self, status: int, message: str) -> Reply:
+        return Reply.json({"error": {"message": message, "type": "invalid_request_error", "code": None}},
+                          status=status)
+
+    def sent_messages(self, body: dict[str, Any]) -> list[tuple[str, str]]:
+        out: list[tuple[str, str]] = []
+        for m in body["messages"]:
+            role = m["role"]
+            content = m.get("content")
+            text = content if isinstance(content, str) else "".join(
+                p.get("text", "") for p in content or () if isinstance(p, dict))
+            if role in ("system", "developer"):
+                out.append(("system", text))
+            elif role == "tool":
+                out.append(("tool_result", text))
+            else:
+                if text:
+                    out.append((role, text))
+                out.extend(("tool_call", tc["function"]["name"]) for tc in m.get("tool_calls") or ())
+        return out
+
+    def sent_tools(self, body: dict[str, Any]) -> list[str]:
+        return [t["function"]["name"] for t in body.get("tools", ())]
+
+    def sent_schema(self, body: dict[str, Any]) -> dict[str, Any] | None:
+        rf = body.get("response_format")
+        return rf["json_schema"]["schema"] if rf and rf.get("type") == "json_schema" else None
+
+    def validate(self, body: dict[str, Any]) -> None:
+        validate_openai_chat_request(body)
+
+
+DIALECT = OpenAIChatDialect()
