@@ -28,6 +28,7 @@ from sycophant_py._retry import tenacity_kwargs
 from sycophant_py._stream import AsyncTextStream, StreamCore, TextStream
 from sycophant_py._transport import RawResponse, StreamHandle
 from sycophant_py._types import Context, EmbeddingResponse, Message, Response, Tool, Usage, messages_of
+from sycophant_py.auth._base import Credentials
 
 __all__ = [
     "aembed",
@@ -39,6 +40,11 @@ __all__ = [
 ]
 
 Messages = Sequence[Message] | Context | str
+
+
+def _masked(credentials: Mapping[str, Any] | None) -> Credentials | None:
+    """The caller's credentials in a mapping whose ``repr`` masks secrets (a ``Call`` is printable)."""
+    return None if credentials is None else Credentials(credentials)
 
 
 def _call(
@@ -61,7 +67,7 @@ def _call(
         spec=model,
         messages=messages_of(messages),
         raw_params=params,
-        credentials_in=credentials,
+        credentials_in=_masked(credentials),
         tools=tuple(tools or ()),
         api=api,
         stream=stream,
@@ -221,7 +227,7 @@ def _stream_from_call(call: Call) -> TextStream:
         assert handle is not None
         return handle, StreamCore(call, handle.headers)
 
-    return TextStream(opener)
+    return TextStream(opener, call)
 
 
 # -- async -----------------------------------------------------------------------------------
@@ -336,7 +342,7 @@ def _astream_from_call(call: Call) -> AsyncTextStream:
         assert handle is not None
         return handle, StreamCore(call, handle.headers)
 
-    return AsyncTextStream(opener)
+    return AsyncTextStream(opener, call)
 
 
 # -- embeddings ------------------------------------------------------------------------------
@@ -357,7 +363,7 @@ def _embed_call(
             from sycophant_py._exceptions import InvalidError
 
             raise InvalidError(f"embed inputs must be strings; input {i} is {type(t).__name__}")
-    call = Call(spec=model, kind="embedding", inputs=texts, raw_params=params, credentials_in=credentials,
+    call = Call(spec=model, kind="embedding", inputs=texts, raw_params=params, credentials_in=_masked(credentials),
                 api=api, deadline=deadline_for(timeout))
     return run_steps(call, PREPARE)
 

@@ -134,10 +134,12 @@ class StreamCore:
 class TextStream:
     """Iterator of unified events from ``stream_text``; also ``.response()`` and ``.close()``."""
 
-    def __init__(self, opener: Callable[[], tuple[StreamHandle, StreamCore]]) -> None:
+    def __init__(self, opener: Callable[[], tuple[StreamHandle, StreamCore]], call: Call) -> None:
         self._opener = opener
+        self._call = call
         self._core: StreamCore | None = None
         self._gen: Generator[StreamEvent, None, None] | None = None
+        self._closed = False
 
     def _events(self) -> Generator[StreamEvent, None, None]:
         handle, core = self._opener()
@@ -166,6 +168,8 @@ class TextStream:
         return self
 
     def __next__(self) -> StreamEvent:
+        if self._closed:
+            raise StopIteration
         if self._gen is None:
             self._gen = self._events()
         return next(self._gen)
@@ -185,20 +189,29 @@ class TextStream:
         return self._core.final
 
     def close(self) -> None:
-        """Stop reading and release the connection; the partial response becomes ``aborted``."""
+        """Stop reading and release the connection; the partial response becomes ``aborted``.
+
+        After ``close()`` iteration stops and ``response()`` returns that response (with
+        ``finish_reason == "aborted"``, or the final one when the stream had already ended).
+        Closing before iterating sends nothing.
+        """
+        self._closed = True
         if self._gen is not None:
             self._gen.close()
-        if self._core is not None:
-            self._core.abort()
+        if self._core is None:
+            self._core = StreamCore(self._call, {})
+        self._core.abort()
 
 
 class AsyncTextStream:
     """Async iterator of unified events from ``astream_text``; ``await .response()``, ``.aclose()``."""
 
-    def __init__(self, opener: Callable[[], Any]) -> None:
+    def __init__(self, opener: Callable[[], Any], call: Call) -> None:
         self._opener = opener
+        self._call = call
         self._core: StreamCore | None = None
         self._gen: AsyncGenerator[StreamEvent, None] | None = None
+        self._closed = False
 
     async def _events(self) -> AsyncGenerator[StreamEvent, None]:
         handle, core = await self._opener()
@@ -229,6 +242,8 @@ class AsyncTextStream:
         return self
 
     async def __anext__(self) -> StreamEvent:
+        if self._closed:
+            raise StopAsyncIteration
         if self._gen is None:
             self._gen = self._events()
         return await self._gen.__anext__()
@@ -248,8 +263,14 @@ class AsyncTextStream:
         return self._core.final
 
     async def aclose(self) -> None:
-        """Stop reading and release the connection; the partial response becomes ``aborted``."""
+        """Stop reading and release the connection; the partial response becomes ``aborted``.
+
+        After ``aclose()`` iteration stops and ``await response()`` returns that response (see
+        :meth:`TextStream.close`).
+        """
+        self._closed = True
         if self._gen is not None:
             await self._gen.aclose()
-        if self._core is not None:
-            self._core.abort()
+        if self._core is None:
+            self._core = StreamCore(self._call, {})
+        self._core.abort()

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 import sycophant_py as syc
+from sycophant_py.auth._base import Credentials
 from sycophant_py.testing import FakeClock, Reply, ScriptedServer
 
 MODES = ["sync", "async"]
@@ -485,10 +486,12 @@ def _reachable_reprs(root: object, limit: int = 2000) -> Iterator[str]:
         if id(obj) in seen or obj is None or isinstance(obj, (int, float, bool, type)) or callable(obj):
             continue
         seen.add(id(obj))
+        if isinstance(obj, (str, bytes)):
+            continue  # a string is data: what matters is how the objects holding it print
         yield repr(obj)
         yield str(obj)
-        if isinstance(obj, (str, bytes)):
-            continue
+        if isinstance(obj, Credentials):
+            continue  # it holds the key (as data) and masks it: checked by the repr above
         if isinstance(obj, dict):
             todo.extend(obj.keys())
             todo.extend(obj.values())

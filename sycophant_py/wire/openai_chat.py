@@ -116,14 +116,25 @@ def decode_usage(u: Mapping[str, Any] | None) -> Usage:
     cdet = u.get("completion_tokens_details") or {}
     cached = _int(pdet.get("cached_tokens") or u.get("prompt_cache_hit_tokens") or u.get("num_cached_tokens")
                   or u.get("cached_tokens"))
-    written = _int(pdet.get("cache_write_tokens") or pdet.get("cache_creation_tokens"))
     prompt = _int(u.get("prompt_tokens"))
+    # Cache reads and writes are both parts of the prompt count: a write count that would make them
+    # exceed it (OpenRouter has reported read = write = most of the prompt) is capped to what is left.
+    written = min(_int(pdet.get("cache_write_tokens") or pdet.get("cache_creation_tokens")),
+                  max(prompt - cached, 0))
+    output = _int(u.get("completion_tokens"))
+    reasoning = _int(cdet.get("reasoning_tokens") or u.get("reasoning_tokens"))
+    # xAI, GitHub Copilot (Gemini models) and Gemini's compatible endpoint leave reasoning out of
+    # completion_tokens while total_tokens counts it: output includes reasoning, so add it back.
+    hidden = _int(u.get("total_tokens")) - prompt - output
+    if hidden > 0 and reasoning in (0, hidden):
+        output += hidden
+        reasoning = hidden
     return Usage(
         input_tokens=max(prompt - cached - written, 0),
-        output_tokens=_int(u.get("completion_tokens")),
+        output_tokens=output,
         cache_read_tokens=cached,
         cache_write_tokens=written,
-        reasoning_tokens=_int(cdet.get("reasoning_tokens") or u.get("reasoning_tokens")),
+        reasoning_tokens=reasoning,
     )
 
 
@@ -473,12 +484,29 @@ class OpenAIChat(WireProtocol):
             acc.finish_reason = reason
             acc.provider_finish_reason = reason
 
+    @override
+    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
+        message, err_type = super().decode_error(status, body)
+        err = body.get("error") if isinstance(body, Mapping) else None
+        meta = err.get("metadata") if isinstance(err, Mapping) else None
+        raw = meta.get("raw") if isinstance(meta, Mapping) else None
+        if isinstance(raw, str) and raw and raw not in message:
+            # OpenRouter: "Provider returned error", with the upstream provider's own words in metadata.
+            upstream = meta.get("provider_name") if isinstance(meta, Mapping) else None
+            message = f"{message} ({upstream or 'upstream'}: {raw})"
+        return message, err_type
+
     def _stream_error(self, acc: _ChatStream, payload: Any) -> StreamFailed:
         message, err_type = self.decode_error(200, payload)
         status = payload.get("status_code") if isinstance(payload, Mapping) else None
         err = payload.get("error") if isinstance(payload, Mapping) else None
-        if isinstance(err, Mapping) and isinstance(err.get("code"), int):
-            status = status or err["code"]
+        if isinstance(err, Mapping):
+            for key in ("status_code", "code"):  # Groq: error.status_code; OpenRouter: numeric error.code
+                if not isinstance(status, int) and isinstance(err.get(key), int):
+                    status = err[key]
+        usage = payload.get("usage") if isinstance(payload, Mapping) else None
+        if isinstance(usage, Mapping) and usage:
+            acc.usage = decode_usage(usage)  # OpenRouter sends the final usage in the error chunk
         exc = StreamError(message, status_code=status if isinstance(status, int) else None,
                           provider=acc.provider, model=acc.model, body=payload)
         exc.error_type = err_type  # type: ignore[attr-defined]

@@ -632,6 +632,8 @@ def rebuild(body: Mapping[str, Any]) -> Request:
     if isinstance(fmt, dict):
         if fmt.get("type") == "json_schema" and set(fmt["json_schema"]) <= {"name", "schema", "strict"}:
             schema, schema_name = fmt["json_schema"]["schema"], fmt["json_schema"]["name"]
+        elif fmt == {"type": "json_object"}:  # JSON mode: only the raw ``response_format`` param says it
+            raw_params["response_format"] = fmt
         else:
             raise Unsupported(f"response_format {fmt.get('type')!r} with fields {sorted(fmt.get('json_schema', {}))}")
     params, dropped = validate_params(OpenAIChatParams, raw_params)
@@ -653,7 +655,8 @@ def normalise_request(body: Mapping[str, Any], *, recorded: Mapping[str, Any]) -
     * ``max_tokens`` vs ``max_completion_tokens``: the library sends the current name for OpenAI.
     * the ``developer`` vs ``system`` role: OpenAI treats ``system`` as ``developer`` for reasoning models,
       and the library picks ``developer`` for them.
-    * a tool's ``description: ""`` and ``strict: false``: the same as absent.
+    * a tool's ``description: ""`` and ``strict: false``, a response schema's ``strict: false``: the same
+      as absent.
     * an assistant message's ``content`` that is ``null``, ``""`` or absent next to ``tool_calls``.
     * a tool result's or assistant's content given as a list of plain text parts: the library sends
       the joined string, which the API treats the same.
@@ -676,6 +679,9 @@ def normalise_request(body: Mapping[str, Any], *, recorded: Mapping[str, Any]) -
                 m["content"] = text
         if m["role"] == "assistant" and m.get("tool_calls") and not m.get("content"):
             m.pop("content", None)
+    schema = (out.get("response_format") or {}).get("json_schema") or {}
+    if schema.get("strict") is False:
+        del schema["strict"]
     for t in out.get("tools") or ():
         fn = t.get("function") or {}
         if fn.get("description") == "":
