@@ -165,7 +165,9 @@ def get_protocol(kind: Kind, name: str) -> Any:
     ref = table.get(name)
     if ref is None:
         raise UnknownName(f"{kind} protocol", name, list(table))
-    cls = _load(ref)
+    if isinstance(ref, str):
+        ref = table[name] = _load(ref)  # resolve the lazy reference once
+    cls = ref
     inst = _instances.get(cls)
     if inst is None:
         with _lock:
@@ -178,7 +180,9 @@ def get_auth_class(name: str) -> type[Any]:
     ref = _AUTH_BY_NAME.get(name)
     if ref is None:
         raise UnknownName("auth strategy", name, list(_AUTH_BY_NAME))
-    return _load(ref)
+    if isinstance(ref, str):
+        ref = _AUTH_BY_NAME[name] = _load(ref)
+    return ref
 
 
 def auth_for(provider: str, strategy: str | None = None) -> Any:
@@ -187,7 +191,9 @@ def auth_for(provider: str, strategy: str | None = None) -> Any:
         cls = get_auth_class(strategy)
     else:
         ref = _AUTH_BY_PROVIDER.get(provider)
-        cls = _load(ref) if ref is not None else get_auth_class("bearer")
+        if isinstance(ref, str):
+            ref = _AUTH_BY_PROVIDER[provider] = _load(ref)
+        cls = ref if ref is not None else get_auth_class("bearer")
     inst = _instances.get(cls)
     if inst is None:
         with _lock:
