@@ -114,13 +114,17 @@ def decode_usage(u: Mapping[str, Any] | None) -> Usage:
         return Usage()
     pdet = u.get("prompt_tokens_details") or {}
     cdet = u.get("completion_tokens_details") or {}
-    cached = _int(pdet.get("cached_tokens") or u.get("prompt_cache_hit_tokens") or u.get("num_cached_tokens")
-                  or u.get("cached_tokens"))
+    cached = _int(
+        pdet.get("cached_tokens")
+        or u.get("prompt_cache_hit_tokens")
+        or u.get("num_cached_tokens")
+        or u.get("cached_tokens")
+    )
     prompt = _int(u.get("prompt_tokens"))
     # Cache reads and writes are both parts of the prompt count: a write count that would make them
     # exceed it (OpenRouter has reported read = write = most of the prompt) is capped to what is left.
-    written = min(_int(pdet.get("cache_write_tokens") or pdet.get("cache_creation_tokens")),
-                  max(prompt - cached, 0))
+    written = _int(pdet.get("cache_write_tokens") or pdet.get("cache_creation_tokens"))
+    written = min(written, max(prompt - cached, 0))
     output = _int(u.get("completion_tokens"))
     reasoning = _int(cdet.get("reasoning_tokens") or u.get("reasoning_tokens"))
     # xAI, GitHub Copilot (Gemini models) and Gemini's compatible endpoint leave reasoning out of
@@ -188,8 +192,13 @@ class _Encoder:
     def _synthetic_results(self, out: list[dict[str, Any]], pending: dict[str, str]) -> None:
         # A call left without a result would make the provider answer 400: tell the model instead.
         for call_id, name in pending.items():
-            out.append(self.tool_result(Message.tool_result(
-                call_id, "Error: no result was provided for this tool call.", name=name, is_error=True)))
+            out.append(
+                self.tool_result(
+                    Message.tool_result(
+                        call_id, "Error: no result was provided for this tool call.", name=name, is_error=True
+                    )
+                )
+            )
         pending.clear()
 
     def user_content(self, msg: Message) -> str | list[dict[str, Any]]:
@@ -218,8 +227,10 @@ class _Encoder:
         import base64
 
         data = base64.b64encode(p.data).decode("ascii")
-        return {"type": "file", "file": {"filename": p.name or "document.pdf",
-                                         "file_data": f"data:{p.media_type};base64,{data}"}}
+        return {
+            "type": "file",
+            "file": {"filename": p.name or "document.pdf", "file_data": f"data:{p.media_type};base64,{data}"},
+        }
 
     def assistant(self, msg: Message) -> dict[str, Any]:
         texts: list[str] = []
@@ -231,16 +242,24 @@ class _Encoder:
                 if self.thinking_as_text and p.text:
                     texts.insert(0, p.text)
             elif isinstance(p, ToolCall):
-                calls.append({"id": self.tool_id(p.id), "type": "function",
-                              "function": {"name": p.name, "arguments": p.arguments_json or "{}"}})
+                calls.append(
+                    {
+                        "id": self.tool_id(p.id),
+                        "type": "function",
+                        "function": {"name": p.name, "arguments": p.arguments_json or "{}"},
+                    }
+                )
         out: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
         if calls:
             out["tool_calls"] = calls
         return out
 
     def tool_result(self, msg: Message) -> dict[str, Any]:
-        out: dict[str, Any] = {"role": "tool", "tool_call_id": self.tool_id(msg.tool_call_id or ""),
-                               "content": msg.text}
+        out: dict[str, Any] = {
+            "role": "tool",
+            "tool_call_id": self.tool_id(msg.tool_call_id or ""),
+            "content": msg.text,
+        }
         if self.tool_name and msg.name:
             out["name"] = msg.name
         return out
@@ -277,7 +296,8 @@ def _text_of(content: Any) -> tuple[str, str]:
         return "", ""
     if isinstance(content, str):
         return content, ""
-    text, thinking = [], []
+    text: list[str] = []
+    thinking: list[str] = []
     for part in content:
         if not isinstance(part, Mapping):
             continue
@@ -330,8 +350,9 @@ class OpenAIChat(WireProtocol):
         self._params(body, request.params, model, bool(request.tools))
         if request.tools:
             body["tools"] = self.encode_tools(request.tools, model)
-        if request.response_schema is not None:
-            body["response_format"] = self.encode_response_schema(request.response_schema, request.schema_name)
+        schema = request.response_schema
+        if schema is not None:
+            body["response_format"] = self.encode_response_schema(schema, request.schema_name)
         if request.stream:
             body["stream"] = True
             if model.compat.get("supports_usage_in_streaming", True):
@@ -340,17 +361,29 @@ class OpenAIChat(WireProtocol):
 
     def _params(self, body: dict[str, Any], params: Mapping[str, Any], model: ModelInfo, tools: bool) -> None:
         compat = model.compat
-        for key in ("temperature", "top_p", "seed", "frequency_penalty", "presence_penalty", "logprobs",
-                    "top_logprobs", "logit_bias", "user", "metadata", "service_tier", "verbosity",
-                    "response_format"):
+        for key in (
+            "temperature",
+            "top_p",
+            "seed",
+            "frequency_penalty",
+            "presence_penalty",
+            "logprobs",
+            "top_logprobs",
+            "logit_bias",
+            "user",
+            "metadata",
+            "service_tier",
+            "verbosity",
+            "response_format",
+        ):
             if key in params:
                 body[key] = params[key]
         if "stop" in params:
             stop = params["stop"]
             body["stop"] = [stop] if isinstance(stop, str) else list(stop)
         if "max_tokens" in params:
-            default_field = "max_completion_tokens" if model.provider in _MAX_COMPLETION_PROVIDERS else "max_tokens"
-            body[str(compat.get("max_tokens_field", default_field))] = params["max_tokens"]
+            default = "max_completion_tokens" if model.provider in _MAX_COMPLETION_PROVIDERS else "max_tokens"
+            body[str(compat.get("max_tokens_field", default))] = params["max_tokens"]
         if "top_k" in params and (model.local or compat.get("supports_top_k")):
             body["top_k"] = params["top_k"]
         if "store" in params and compat.get("supports_store", True):
@@ -418,8 +451,11 @@ class OpenAIChat(WireProtocol):
         if text:
             parts.append(TextPart(text))
         calls = [
-            ToolCall.from_json(tc.get("id") or f"call_{i}", (tc.get("function") or {}).get("name", ""),
-                               _arguments_text((tc.get("function") or {}).get("arguments")))
+            ToolCall.from_json(
+                tc.get("id") or f"call_{i}",
+                (tc.get("function") or {}).get("name", ""),
+                _arguments_text((tc.get("function") or {}).get("arguments")),
+            )
             for i, tc in enumerate(msg.get("tool_calls") or ())
         ]
         parts.extend(calls)
@@ -477,8 +513,8 @@ class OpenAIChat(WireProtocol):
         for pos, tc in enumerate(delta.get("tool_calls") or ()):
             fn = tc.get("function") or {}
             key = tc.get("index", tc.get("id") or pos)
-            acc.tool_call(("tc", key), id=tc.get("id"), name=fn.get("name"),
-                          arguments=_arguments_text(fn.get("arguments")))
+            args = _arguments_text(fn.get("arguments"))
+            acc.tool_call(("tc", key), id=tc.get("id"), name=fn.get("name"), arguments=args)
         reason = choice.get("finish_reason")
         if reason:
             acc.finish_reason = reason
@@ -507,8 +543,13 @@ class OpenAIChat(WireProtocol):
         usage = payload.get("usage") if isinstance(payload, Mapping) else None
         if isinstance(usage, Mapping) and usage:
             acc.usage = decode_usage(usage)  # OpenRouter sends the final usage in the error chunk
-        exc = StreamError(message, status_code=status if isinstance(status, int) else None,
-                          provider=acc.provider, model=acc.model, body=payload)
+        exc = StreamError(
+            message,
+            status_code=status if isinstance(status, int) else None,
+            provider=acc.provider,
+            model=acc.model,
+            body=payload,
+        )
         exc.error_type = err_type  # type: ignore[attr-defined]
         acc.fail(exc)
         return StreamFailed(exc, acc.drain())

@@ -1,9 +1,9 @@
 """Results registry of the recorded-traffic conformance replays, and the summary printed at the end.
 
-Tests append one :class:`Result` per check to :data:`RESULTS` (with the :func:`record` context manager that the
-``conformance_record`` fixture hands out); ``pytest_terminal_summary`` prints one table per protocol: how many
-interactions were replayed per source and provider (streamed and not), how many checks passed or failed,
-and every skip with its reason.
+Tests append one :class:`Result` per check to :data:`RESULTS` (with the :func:`record` context manager
+that the ``conformance_record`` fixture hands out); ``pytest_terminal_summary`` prints one table per
+protocol: how many interactions were replayed per source and provider (streamed and not), how many
+checks passed or failed, and every skip with its reason.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 
-__all__ = ["RESULTS", "Result", "record"]
+__all__ = ["RESULTS", "Result", "Where", "record"]
 
 SECTIONS = {
     "decode": "decoder replay (bodies and streams, every split)",
@@ -50,12 +50,14 @@ RESULTS: list[Result] = []
 """Every result of the session, in the order the tests ran."""
 
 
+Where = tuple[str, str, str, bool]
+"""``(interaction id, source, provider, streamed)`` of the interaction a check replays."""
+
+
 @contextmanager
-def record(
-    protocol: str, section: str, interaction: str, source: str, provider: str, streamed: bool, variant: str
-) -> Iterator[None]:
+def record(protocol: str, section: str, where: Where, variant: str) -> Iterator[None]:
     """Run a check and append its outcome (a ``pytest.skip`` inside is recorded with its reason)."""
-    fields = (protocol, section, interaction, source, provider, streamed, variant)
+    fields = (protocol, section, *where, variant)
     try:
         yield
     except pytest.skip.Exception as exc:
@@ -78,7 +80,8 @@ def _table(rows: list[list[str]]) -> list[str]:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     out = []
     for n, row in enumerate(rows):
-        cells = [cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=True))]
+        pairs = enumerate(zip(row, widths, strict=True))
+        cells = [cell.ljust(w) if i < 2 else cell.rjust(w) for i, (cell, w) in pairs]
         out.append("  ".join(cells).rstrip())
         if n == 0:
             out.append("  ".join("-" * w for w in widths))
@@ -111,10 +114,30 @@ def summary_lines(results: list[Result], protocol: str) -> list[str]:
             c = outcomes[key]
             n_s, n_p = len(streamed[key]), len(plain[key])
             totals.update({"streamed": n_s, "plain": n_p, "checks": c.total(), **c})
-            rows.append([key[0], key[1], str(n_s), str(n_p), str(c.total()), str(c["passed"]), str(c["failed"]),
-                         str(c["skipped"])])
-        rows.append(["total", "", str(totals["streamed"]), str(totals["plain"]), str(totals["checks"]),
-                     str(totals["passed"]), str(totals["failed"]), str(totals["skipped"])])
+            rows.append(
+                [
+                    key[0],
+                    key[1],
+                    str(n_s),
+                    str(n_p),
+                    str(c.total()),
+                    str(c["passed"]),
+                    str(c["failed"]),
+                    str(c["skipped"]),
+                ]
+            )
+        rows.append(
+            [
+                "total",
+                "",
+                str(totals["streamed"]),
+                str(totals["plain"]),
+                str(totals["checks"]),
+                str(totals["passed"]),
+                str(totals["failed"]),
+                str(totals["skipped"]),
+            ]
+        )
         lines.extend("  " + line for line in _table(rows))
         reasons = Counter(r.reason for r in rows_of if r.outcome == "skipped")
         for reason, n in reasons.most_common():

@@ -423,14 +423,11 @@ def _cassette_request_body(request: dict[str, Any]) -> dict[str, Any] | None:
 def _load_pydantic_ai() -> list[ChatInteraction]:
     root = CONFORMANCE_DIR / "pydantic-ai"
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    rows = [
-        json.loads(line) for line in (root / "INDEX.jsonl").read_text(encoding="utf-8").splitlines() if line
-    ]
+    rows = [json.loads(line) for line in (root / "INDEX.jsonl").read_text(encoding="utf-8").splitlines() if line]
     wanted = [
         row
         for row in rows
-        if row["api"] in {"openai.chat_completions", "openai_compatible.chat_completions"}
-        and _is_chat_url(row["uri"])
+        if row["api"] in {"openai.chat_completions", "openai_compatible.chat_completions"} and _is_chat_url(row["uri"])
     ]
     cassettes: dict[str, Any] = {}
     found: list[ChatInteraction] = []
@@ -481,9 +478,7 @@ def _vercel_provider(package: str, name: str) -> str:
 
 def _load_vercel_ai() -> list[ChatInteraction]:
     root = CONFORMANCE_DIR / "vercel-ai"
-    rows = [
-        json.loads(line) for line in (root / "INDEX.jsonl").read_text(encoding="utf-8").splitlines() if line
-    ]
+    rows = [json.loads(line) for line in (root / "INDEX.jsonl").read_text(encoding="utf-8").splitlines() if line]
     paths = {row["file"]: row for row in rows if row["api"] in _VERCEL_CHAT_APIS}
     # The raw .sse stream is not in INDEX.jsonl; pick up any OpenAI-chat .sse next to the chat fixtures.
     for sse in sorted((root / "packages").rglob("*.sse")):

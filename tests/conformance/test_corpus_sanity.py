@@ -209,17 +209,11 @@ def test_reference_walk_merges_fragments_by_index() -> None:
                 }
             ]
         },
-        {
-            "choices": [
-                {"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": " 1}"}}]}}
-            ]
-        },
+        {"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0, "function": {"arguments": " 1}"}}]}}]},
         {"choices": [{"index": 0, "delta": {}, "finish_reason": "tool_calls"}]},
         {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2}},
     ]
-    body = (
-        "".join(f"data: {json.dumps(chunk)}\r\n\r\n" for chunk in chunks).encode() + b"data: [DONE]\r\n\r\n"
-    )
+    body = "".join(f"data: {json.dumps(chunk)}\r\n\r\n" for chunk in chunks).encode() + b"data: [DONE]\r\n\r\n"
     expected, edge, quirks = reference_walk(True, body)
     assert edge is None
     assert expected.text == "Hi"
