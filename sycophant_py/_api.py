@@ -171,8 +171,9 @@ def generate_text(
         InvalidError: bad input, before anything is sent.
         ProviderError: the provider failed (after retries, where retrying is allowed).
     """
-    call = _prepare(_call(model, messages, params, tools=tools, credentials=credentials, timeout=timeout,
-                          api=api, stream=False))
+    call = _prepare(
+        _call(model, messages, params, tools=tools, credentials=credentials, timeout=timeout, api=api, stream=False)
+    )
     resp = _complete(call)
     if call.tools and resp.tool_calls and any(t.function for t in call.tools):
         from sycophant_py._tools import run_tool_loop
@@ -212,8 +213,11 @@ def stream_text(
     Returns:
         An iterator of events with ``.response()`` and ``.close()``.
     """
-    return _stream_from_call(_prepare(_call(model, messages, params, tools=tools, credentials=credentials,
-                                            timeout=timeout, api=api, stream=True)))
+    return _stream_from_call(
+        _prepare(
+            _call(model, messages, params, tools=tools, credentials=credentials, timeout=timeout, api=api, stream=True)
+        )
+    )
 
 
 def _stream_from_call(call: Call) -> TextStream:
@@ -296,8 +300,9 @@ async def agenerate_text(
     **params: Any,
 ) -> Response:
     """Async twin of :func:`generate_text` (tool functions may be sync or async)."""
-    call = await _aprepare(_call(model, messages, params, tools=tools, credentials=credentials,
-                                 timeout=timeout, api=api, stream=False))
+    call = await _aprepare(
+        _call(model, messages, params, tools=tools, credentials=credentials, timeout=timeout, api=api, stream=False)
+    )
     resp = await _acomplete(call)
     if call.tools and resp.tool_calls and any(t.function for t in call.tools):
         from sycophant_py._tools import arun_tool_loop
@@ -324,8 +329,9 @@ def astream_text(
     Bad input raises at once (this function is not a coroutine); the request is sent when
     iteration begins.
     """
-    return _astream_from_call(_call(model, messages, params, tools=tools, credentials=credentials,
-                                    timeout=timeout, api=api, stream=True))
+    return _astream_from_call(
+        _call(model, messages, params, tools=tools, credentials=credentials, timeout=timeout, api=api, stream=True)
+    )
 
 
 def _astream_from_call(call: Call) -> AsyncTextStream:
@@ -363,8 +369,15 @@ def _embed_call(
             from sycophant_py._exceptions import InvalidError
 
             raise InvalidError(f"embed inputs must be strings; input {i} is {type(t).__name__}")
-    call = Call(spec=model, kind="embedding", inputs=texts, raw_params=params, credentials_in=_masked(credentials),
-                api=api, deadline=deadline_for(timeout))
+    call = Call(
+        spec=model,
+        kind="embedding",
+        inputs=texts,
+        raw_params=params,
+        credentials_in=_masked(credentials),
+        api=api,
+        deadline=deadline_for(timeout),
+    )
     return run_steps(call, PREPARE)
 
 

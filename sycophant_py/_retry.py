@@ -5,7 +5,8 @@
 forbids a retry. The wait honours ``retry-after-ms`` / ``Retry-After`` (seconds or an HTTP date)
 up to the policy's cap, else exponential backoff with jitter. Retries wrap a single transport
 attempt, and a stream is never retried once it delivered an event (the pipeline only retries the
-opening of a stream).
+opening of a stream). No retry is made whose wait would end past the call's ``timeout=``
+deadline: the last error is raised instead.
 """
 
 from __future__ import annotations

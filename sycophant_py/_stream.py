@@ -1,6 +1,6 @@
 """Streaming: the pure stream core, and the sync and async iterators users get.
 
-``StreamCore`` is sans-I/O: it takes body chunks and returns unified events, turning every way a
+``StreamCore`` is sans-I/O: it takes body chunks and yields unified events, turning every way a
 stream can end (the provider's end marker, an error event, a dropped connection, a body that
 ends early, a frame that cannot be decoded) into exactly one terminal event that keeps the
 partial content and usage. ``TextStream`` and ``AsyncTextStream`` are the two thin I/O loops.
@@ -9,7 +9,7 @@ partial content and usage. ``TextStream`` and ``AsyncTextStream`` are the two th
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncGenerator, Callable, Generator
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sycophant_py._events import StreamAccumulator, StreamEvent
@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from sycophant_py._transport import StreamHandle
 
 __all__ = ["AsyncTextStream", "StreamAborted", "StreamCore", "TextStream"]
+
+_DECODE_ERRORS = (ValueError, KeyError, TypeError, IndexError, AttributeError)
 
 
 class StreamAborted(SycophantError):
@@ -78,43 +80,55 @@ class StreamCore:
         self.final = finish_response(self.call, resp, self.headers)
         return events
 
-    def feed(self, chunk: bytes) -> list[StreamEvent]:
-        """Decode a body chunk; returns the events (the last is terminal once ``final`` is set)."""
-        out: list[StreamEvent] = []
+    def _invalid(self, exc: Exception) -> list[StreamEvent]:
+        err = ResponseInvalid(
+            f"cannot decode stream frame: {exc}", provider=self.call.model.provider, model=self.call.model.id
+        )
+        err.__cause__ = exc
+        return self.fail(err)
+
+    def _decode(self, frames: Iterable[Any]) -> Iterator[StreamEvent]:
+        # One frame at a time: its events are delivered before the next frame is decoded, so the
+        # live ``event.partial`` never runs ahead of the events the caller has seen.
+        for frame in frames:
+            try:
+                events = self._result(self.proto.decode_stream_chunk(self.state, frame))
+            except ProviderError as exc:
+                events = self.fail(exc)
+            except _DECODE_ERRORS as exc:
+                events = self._invalid(exc)
+            yield from events
+            if self.final is not None:
+                return
+
+    def feed(self, chunk: bytes) -> Iterator[StreamEvent]:
+        """Decode a body chunk; yields its events (the last is terminal once ``final`` is set)."""
         try:
             frames = self.decoder.feed(chunk)
-            for frame in frames:
-                out.extend(self._result(self.proto.decode_stream_chunk(self.state, frame)))
-                if self.final is not None:
-                    return out
-        except ProviderError as exc:
-            return out + self.fail(exc)
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
-            err = ResponseInvalid(f"cannot decode stream frame: {exc}", provider=self.call.model.provider,
-                                  model=self.call.model.id)
-            err.__cause__ = exc
-            return out + self.fail(err)
-        remaining_check = self.call.deadline
-        if remaining_check is not None:
+        except _DECODE_ERRORS as exc:
+            yield from self._invalid(exc)
+            return
+        yield from self._decode(frames)
+        if self.final is None and self.call.deadline is not None:
             try:
                 self.call.remaining()
             except ProviderError as exc:
-                return out + self.fail(exc)
-        return out
+                yield from self.fail(exc)
 
-    def end(self) -> list[StreamEvent]:
+    def end(self) -> Iterator[StreamEvent]:
         """The body ended: flush the decoder, then let the protocol judge the ending."""
-        out: list[StreamEvent] = []
         try:
-            for frame in self.decoder.flush():
-                out.extend(self._result(self.proto.decode_stream_chunk(self.state, frame)))
-                if self.final is not None:
-                    return out
-            return out + self._result(self.proto.end_of_stream(self.state))
-        except (ValueError, KeyError, TypeError, IndexError) as exc:
-            err = ResponseInvalid(f"cannot decode stream frame: {exc}", provider=self.call.model.provider,
-                                  model=self.call.model.id)
-            return out + self.fail(err)
+            frames = self.decoder.flush()
+        except _DECODE_ERRORS as exc:
+            yield from self._invalid(exc)
+            return
+        yield from self._decode(frames)
+        if self.final is None:
+            try:
+                events = self._result(self.proto.end_of_stream(self.state))
+            except _DECODE_ERRORS as exc:
+                events = self._invalid(exc)
+            yield from events
 
     def fail(self, exc: Exception) -> list[StreamEvent]:
         """End the stream with an ``error`` event keeping the partial content."""
@@ -155,9 +169,7 @@ class TextStream:
                 except ProviderError as exc:
                     yield from core.fail(exc)
                     return
-                events = core.feed(chunk)
-                if events:
-                    yield from events
+                yield from core.feed(chunk)
                 if core.final is not None:
                     return
             yield from core.end()

@@ -89,7 +89,7 @@ def _client() -> httpx.Client:
     return client
 
 
-async def _close_with_loop(client: httpx.AsyncClient) -> AsyncIterator[None]:
+async def _close_with_loop(client: httpx.AsyncClient) -> AsyncGenerator[None, None]:
     """Keeps ``client`` open until the loop shuts down its async generators, then closes it.
 
     Started once inside the loop, this generator is registered by the loop's async-generator hooks,
@@ -120,7 +120,11 @@ async def _async_client() -> httpx.AsyncClient:
 
 def _build(client: httpx.Client | httpx.AsyncClient, req: HttpRequest, timeout: httpx.Timeout) -> httpx.Request:
     return client.build_request(
-        req.method, req.url, headers=req.headers, params=req.params or None, content=req.content,
+        req.method,
+        req.url,
+        headers=req.headers,
+        params=req.params or None,
+        content=req.content,
         timeout=timeout,
     )
 
@@ -149,9 +153,7 @@ async def asend(req: HttpRequest, *, remaining: float | None = None) -> RawRespo
     """Send a request and read the whole body (async)."""
     client = await _async_client()
     try:
-        resp = await client.send(
-            _build(client, req, _timeout(_config.settings().retry.read_timeout, remaining))
-        )
+        resp = await client.send(_build(client, req, _timeout(_config.settings().retry.read_timeout, remaining)))
     except httpx.HTTPError as exc:
         raise _map(exc, "sending the request") from exc
     return RawResponse(resp.status_code, _headers(resp), resp.content)

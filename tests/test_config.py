@@ -73,10 +73,12 @@ def test_missing_credentials_names_env_var_and_keyword() -> None:
 
 
 def test_auth_modes() -> None:
-    syc.configure(custom_providers={
-        "none-p": {"base_url": "http://127.0.0.1:1/v1", "auth": "none", "env": ["NONE_KEY"]},
-        "opt-p": {"base_url": "http://127.0.0.1:1/v1", "auth": "optional", "env": ["OPT_KEY"]},
-    })
+    syc.configure(
+        custom_providers={
+            "none-p": {"base_url": "http://127.0.0.1:1/v1", "auth": "none", "env": ["NONE_KEY"]},
+            "opt-p": {"base_url": "http://127.0.0.1:1/v1", "auth": "optional", "env": ["OPT_KEY"]},
+        }
+    )
     assert resolve_credentials(syc.get_model("none-p:m"), None, {"NONE_KEY": "k"}) == {}
     assert resolve_credentials(syc.get_model("opt-p:m"), None, {}) == {}
     assert resolve_credentials(syc.get_model("opt-p:m"), None, {"OPT_KEY": "k"})["api_key"] == "k"
@@ -100,11 +102,17 @@ def test_configure_merges_and_reset_clears() -> None:
 
 
 def test_custom_providers_in_python_and_declared_models() -> None:
-    syc.configure(custom_providers={
-        "vllm": {"base_url": "http://localhost:8000/v1", "auth": "optional",
-                 "models": {"mistral-7b": {"wire_protocol": "openai_chat",
-                                           "capabilities": {"chat": True, "tools": True}}}},
-    })
+    syc.configure(
+        custom_providers={
+            "vllm": {
+                "base_url": "http://localhost:8000/v1",
+                "auth": "optional",
+                "models": {
+                    "mistral-7b": {"wire_protocol": "openai_chat", "capabilities": {"chat": True, "tools": True}}
+                },
+            },
+        }
+    )
     m = syc.get_model("vllm:mistral-7b")
     assert m.known
     assert m.capabilities["tools"] is True
@@ -200,8 +208,9 @@ def test_unknown_params_are_dropped_with_one_warning(server: ScriptedServer, cap
         ({"parallel_tool_calls": "yes"}, r"parallel_tool_calls"),
     ],
 )
-def test_invalid_params_name_the_param_and_nothing_is_sent(server: ScriptedServer, params: dict[str, Any],
-                                                           match: str) -> None:
+def test_invalid_params_name_the_param_and_nothing_is_sent(
+    server: ScriptedServer, params: dict[str, Any], match: str
+) -> None:
     with pytest.raises(syc.InvalidParams, match=match) as info:
         syc.generate_text("loc:m", "hi", **params)
     assert info.value.param == next(iter(params))

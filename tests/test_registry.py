@@ -31,13 +31,17 @@ class EchoProtocol(WireProtocol):
 
     @override
     def encode_request(self, request: Request) -> dict[str, Any]:
-        return {"prompt": "\n".join(m.text for m in request.messages), "stream": request.stream,
-                "max": request.params.get("max_tokens")}
+        return {
+            "prompt": "\n".join(m.text for m in request.messages),
+            "stream": request.stream,
+            "max": request.params.get("max_tokens"),
+        }
 
     @override
     def decode_response(self, body: Any) -> syc.Response:
-        return syc.Response(text=body["output"], usage=syc.Usage(*body["tokens"]), raw=body,
-                            parts=[syc.TextPart(body["output"])])
+        return syc.Response(
+            text=body["output"], usage=syc.Usage(*body["tokens"]), raw=body, parts=[syc.TextPart(body["output"])]
+        )
 
     @override
     def encode_tools(self, tools: Sequence[syc.Tool]) -> list[dict[str, Any]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import time
 from collections.abc import Iterator
 from email.utils import formatdate
@@ -40,10 +41,23 @@ def chunks(*pieces: str) -> list[dict[str, Any]]:
     return out
 
 
+def _ignore_client_aborts(server: ScriptedServer) -> None:
+    """A client giving up on a slow reply is what the timeout tests want: no traceback from the server."""
+    httpd = server._httpd
+    original = httpd.handle_error
+
+    def handle_error(request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            original(request, client_address)
+
+    httpd.handle_error = handle_error  # type: ignore[method-assign]
+
+
 @pytest.fixture
 def srv(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer]:
     monkeypatch.setenv("SYCOPHANT_CONFIG", "/nonexistent/sycophant-test-config.toml")
     with ScriptedServer() as server:
+        _ignore_client_aborts(server)
         syc.configure(reset=True)
         syc.configure(custom_providers={"fake": {"base_url": server.url + "/v1", "auth": "none"}})
         try:
@@ -200,6 +214,18 @@ def test_client_errors_are_mapped_and_never_retried(
 
 
 @pytest.mark.parametrize("mode", MODES)
+def test_invalid_success_body_is_response_invalid_and_not_retried(
+    srv: ScriptedServer, clock: FakeClock, mode: str
+) -> None:
+    srv.add(Reply.raw(b"<html>not json</html>", 200, "text/html", {"x-request-id": "req-html"}), Reply.json(chat()))
+    with pytest.raises(syc.ResponseInvalid) as info:
+        generate(mode)
+    assert info.value.request_id == "req-html"
+    assert len(srv.requests) == 1
+    assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("mode", MODES)
 def test_non_json_error_body_is_kept_as_text(srv: ScriptedServer, clock: FakeClock, mode: str) -> None:
     srv.add(Reply.raw(b"<html>bad gateway</html>", 400, "text/html"))
     with pytest.raises(syc.BadRequest) as info:
@@ -252,8 +278,9 @@ def test_x_should_retry_false_stops_retries(srv: ScriptedServer, clock: FakeCloc
 @pytest.mark.parametrize("mode", MODES)
 def test_retry_policy_is_configurable(srv: ScriptedServer, mode: str) -> None:
     with FakeClock() as clock:
-        syc.configure(retry=syc.RetryPolicy(max_retries=0, sleep=clock.sleep, async_sleep=clock.async_sleep,
-                                            clock=clock))
+        syc.configure(
+            retry=syc.RetryPolicy(max_retries=0, sleep=clock.sleep, async_sleep=clock.async_sleep, clock=clock)
+        )
         srv.add(Reply.json(ERR, 500), Reply.json(chat()))
         with pytest.raises(syc.ServerError):
             generate(mode)
@@ -343,8 +370,7 @@ def test_total_timeout_bounds_the_call(srv: ScriptedServer, mode: str) -> None:
 
 @pytest.mark.parametrize("mode", MODES)
 def test_total_timeout_counts_retry_waits(srv: ScriptedServer, clock: FakeClock, mode: str) -> None:
-    srv.add(Reply.json(ERR, 429, {"retry-after": "3"}), Reply.json(ERR, 429, {"retry-after": "3"}),
-            Reply.json(chat()))
+    srv.add(Reply.json(ERR, 429, {"retry-after": "3"}), Reply.json(ERR, 429, {"retry-after": "3"}), Reply.json(chat()))
     with pytest.raises(syc.RateLimited):
         generate(mode, timeout=5.0)
     assert clock.sleeps == [3.0]  # a second 3 s wait would pass the deadline

@@ -9,11 +9,19 @@ from sycophant_py import Context, Cost, DocumentPart, ImagePart, Message, Respon
 def _conversation() -> tuple[Message, ...]:
     return (
         Message.system("Be brief.", cache=True),
-        Message.user(["Look:", ImagePart(b"\x89PNG\r\n", media_type="image/png", detail="low"),
-                      DocumentPart(b"%PDF-1.4", name="a.pdf")]),
+        Message.user(
+            [
+                "Look:",
+                ImagePart(b"\x89PNG\r\n", media_type="image/png", detail="low"),
+                DocumentPart(b"%PDF-1.4", name="a.pdf"),
+            ]
+        ),
         Message.assistant(
-            [ThinkingPart("hmm", signature="sig==", provider="anthropic"),
-             ThinkingPart("", signature="opaque", redacted=True), "Calling."],
+            [
+                ThinkingPart("hmm", signature="sig==", provider="anthropic"),
+                ThinkingPart("", signature="opaque", redacted=True),
+                "Calling.",
+            ],
             tool_calls=[ToolCall("call_1", "weather", {"city": "Paris"}, '{"city": "Paris"}', {"thought": "x"})],
         ),
         Message.tool_result("call_1", "sunny", name="weather"),
@@ -41,9 +49,18 @@ def test_context_round_trip_and_add_is_immutable() -> None:
 def test_response_round_trip_keeps_signatures_and_usage() -> None:
     msgs = _conversation()
     resp = Response(
-        text="Calling.", finish_reason="tool_use", usage=Usage(10, 5, 3, 2, 1, Cost(0.1, 0.2, 0.01, 0.02)),
-        tool_calls=msgs[2].tool_calls, reasoning="hmm", parts=list(msgs[2].parts), raw={"id": "r"},
-        context=Context(msgs), id="r", model="m", provider="p", request_id="req",
+        text="Calling.",
+        finish_reason="tool_use",
+        usage=Usage(10, 5, 3, 2, 1, Cost(0.1, 0.2, 0.01, 0.02)),
+        tool_calls=msgs[2].tool_calls,
+        reasoning="hmm",
+        parts=list(msgs[2].parts),
+        raw={"id": "r"},
+        context=Context(msgs),
+        id="r",
+        model="m",
+        provider="p",
+        request_id="req",
     )
     again = Response.from_json(resp.to_json())
     assert again.parts == resp.parts

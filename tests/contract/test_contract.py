@@ -119,8 +119,15 @@ def test_tools_sent_and_calls_decoded(dialect: Dialect, server: ScriptedServer) 
     calls = [Call("call_a1", "get_weather", {"city": "Paris", "unit": "c"}), Call("call_b2", "get_time", {"tz": "CET"})]
     server.add(dialect.tool_calls(calls, U(40, 20)))
     tools = [
-        syc.Tool("get_weather", "Weather for a city", {"type": "object", "properties": {
-            "city": {"type": "string"}, "unit": {"type": "string"}}, "required": ["city"]}),
+        syc.Tool(
+            "get_weather",
+            "Weather for a city",
+            {
+                "type": "object",
+                "properties": {"city": {"type": "string"}, "unit": {"type": "string"}},
+                "required": ["city"],
+            },
+        ),
         syc.Tool("get_time", "Time in a zone", {"type": "object", "properties": {"tz": {"type": "string"}}}),
     ]
     resp = syc.generate_text(_model(dialect), "Weather and time?", tools=tools)
@@ -130,8 +137,10 @@ def test_tools_sent_and_calls_decoded(dialect: Dialect, server: ScriptedServer) 
     assert dialect.sent_tools(_sent(server, dialect)) == ["get_weather", "get_time"]
     # continue with results: the ids round-trip
     server.add(dialect.text("Sunny, 14:00.", U(60, 5)))
-    results = [syc.Message.tool_result(c.id, "sunny" if c.name == "get_weather" else "14:00", name=c.name)
-               for c in resp.tool_calls]
+    results = [
+        syc.Message.tool_result(c.id, "sunny" if c.name == "get_weather" else "14:00", name=c.name)
+        for c in resp.tool_calls
+    ]
     final = syc.generate_text(_model(dialect), resp.context.add(*results))
     assert final.text == "Sunny, 14:00."
     sent = dialect.sent_messages(_sent(server, dialect))
@@ -141,17 +150,21 @@ def test_tools_sent_and_calls_decoded(dialect: Dialect, server: ScriptedServer) 
 
 
 def test_tool_loop_runs_functions(dialect: Dialect, server: ScriptedServer) -> None:
-    server.add(dialect.tool_calls([Call("call_1", "add", {"a": 2, "b": 3})], U(10, 5)),
-               dialect.text("It is 5.", U(20, 3)))
+    server.add(
+        dialect.tool_calls([Call("call_1", "add", {"a": 2, "b": 3})], U(10, 5)), dialect.text("It is 5.", U(20, 3))
+    )
     seen: list[tuple[int, int]] = []
 
     def add(a: int, b: int) -> int:
         seen.append((a, b))
         return a + b
 
-    tool = syc.Tool("add", "Add numbers", {"type": "object", "properties": {"a": {"type": "integer"},
-                                                                             "b": {"type": "integer"}},
-                                            "required": ["a", "b"]}, function=add)
+    tool = syc.Tool(
+        "add",
+        "Add numbers",
+        {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}, "required": ["a", "b"]},
+        function=add,
+    )
     resp = syc.generate_text(_model(dialect), "2+3?", tools=[tool])
     assert seen == [(2, 3)]
     assert resp.text == "It is 5."
@@ -192,8 +205,12 @@ def test_stream_tool_calls(dialect: Dialect, server: ScriptedServer, chunk_size:
 
 
 def test_structured_output_at_protocol_level(dialect: Dialect, server: ScriptedServer) -> None:
-    schema = {"type": "object", "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
-              "required": ["name", "age"], "additionalProperties": False}
+    schema = {
+        "type": "object",
+        "properties": {"name": {"type": "string"}, "age": {"type": "integer"}},
+        "required": ["name", "age"],
+        "additionalProperties": False,
+    }
     server.add(dialect.text(json.dumps({"name": "Ada", "age": 36}), U(12, 8)))
     out = syc.generate_object(_model(dialect), "Who?", schema=schema)
     assert out.object == {"name": "Ada", "age": 36}
@@ -202,8 +219,13 @@ def test_structured_output_at_protocol_level(dialect: Dialect, server: ScriptedS
 
 @pytest.mark.parametrize(
     ("status", "exc"),
-    [(400, syc.BadRequest), (401, syc.AuthenticationFailed), (404, syc.NotFound), (429, syc.RateLimited),
-     (500, syc.ServerError)],
+    [
+        (400, syc.BadRequest),
+        (401, syc.AuthenticationFailed),
+        (404, syc.NotFound),
+        (429, syc.RateLimited),
+        (500, syc.ServerError),
+    ],
 )
 def test_error_mapping(dialect: Dialect, server: ScriptedServer, status: int, exc: type[Exception]) -> None:
     from sycophant_py.testing import FakeClock

@@ -22,16 +22,21 @@ class OllamaDialect(Dialect):
     reports_cache = False
 
     def _final(self, u: U, reason: str = "stop", message: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {"model": self.model, "created_at": "2026-01-01T00:00:00Z",
-                "message": message or {"role": "assistant", "content": ""}, "done": True,
-                "done_reason": reason, "prompt_eval_count": u.input, "eval_count": u.output}
+        return {
+            "model": self.model,
+            "created_at": "2026-01-01T00:00:00Z",
+            "message": message or {"role": "assistant", "content": ""},
+            "done": True,
+            "done_reason": reason,
+            "prompt_eval_count": u.input,
+            "eval_count": u.output,
+        }
 
     def text(self, text: str, usage: U, finish: str = "stop") -> Reply:
         return Reply.json(self._final(usage, _DONE[finish], {"role": "assistant", "content": text}))
 
     def stream(self, pieces: list[str], usage: U, chunk_size: int | None = None) -> Reply:
-        lines = [{"model": self.model, "message": {"role": "assistant", "content": p}, "done": False}
-                 for p in pieces]
+        lines = [{"model": self.model, "message": {"role": "assistant", "content": p}, "done": False} for p in pieces]
         return _ndjson([*lines, self._final(usage)], chunk_size)
 
     def _calls(self, calls: list[Call]) -> list[dict[str, Any]]:
@@ -42,8 +47,11 @@ class OllamaDialect(Dialect):
         return Reply.json(self._final(usage, "stop", msg))
 
     def tool_calls_stream(self, calls: list[Call], usage: U, chunk_size: int | None = None) -> Reply:
-        line = {"model": self.model, "message": {"role": "assistant", "content": "",
-                                                 "tool_calls": self._calls(calls)}, "done": False}
+        line = {
+            "model": self.model,
+            "message": {"role": "assistant", "content": "", "tool_calls": self._calls(calls)},
+            "done": False,
+        }
         return _ndjson([line, self._final(usage)], chunk_size)
 
     def error(self, status: int, message: str) -> Reply:

@@ -13,9 +13,12 @@ _FINISH = {"stop": "stop", "length": "length", "tool_use": "tool_calls", "conten
 
 
 def _usage(u: U) -> dict[str, Any]:
-    return {"prompt_tokens": u.input + u.cache_read, "completion_tokens": u.output,
-            "total_tokens": u.input + u.cache_read + u.output,
-            "prompt_tokens_details": {"cached_tokens": u.cache_read}}
+    return {
+        "prompt_tokens": u.input + u.cache_read,
+        "completion_tokens": u.output,
+        "total_tokens": u.input + u.cache_read + u.output,
+        "prompt_tokens_details": {"cached_tokens": u.cache_read},
+    }
 
 
 def _sse(payloads: list[dict[str, Any]], chunk_size: int | None) -> Reply:
@@ -31,10 +34,17 @@ class OpenAIChatDialect(Dialect):
         return {"base_url": url + "/v1", "auth": "none", "api": self.protocol}
 
     def text(self, text: str, usage: U, finish: str = "stop") -> Reply:
-        return Reply.json({"id": "chatcmpl-1", "object": "chat.completion", "model": self.model,
-                           "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                        "finish_reason": _FINISH[finish]}],
-                           "usage": _usage(usage)})
+        return Reply.json(
+            {
+                "id": "chatcmpl-1",
+                "object": "chat.completion",
+                "model": self.model,
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": _FINISH[finish]}
+                ],
+                "usage": _usage(usage),
+            }
+        )
 
     def stream(self, pieces: list[str], usage: U, chunk_size: int | None = None) -> Reply:
         base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": self.model}
@@ -45,13 +55,24 @@ class OpenAIChatDialect(Dialect):
         return _sse(payloads, chunk_size)
 
     def tool_calls(self, calls: list[Call], usage: U) -> Reply:
-        tcs = [{"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
-               for c in calls]
-        return Reply.json({"id": "chatcmpl-2", "model": self.model,
-                           "choices": [{"index": 0, "message": {"role": "assistant", "content": None,
-                                                                "tool_calls": tcs},
-                                        "finish_reason": "tool_calls"}],
-                           "usage": _usage(usage)})
+        tcs = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+            for c in calls
+        ]
+        return Reply.json(
+            {
+                "id": "chatcmpl-2",
+                "model": self.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": None, "tool_calls": tcs},
+                        "finish_reason": "tool_calls",
+                    }
+                ],
+                "usage": _usage(usage),
+            }
+        )
 
     def tool_calls_stream(self, calls: list[Call], usage: U, chunk_size: int | None = None) -> Reply:
         base = {"id": "chatcmpl-2", "model": self.model}
@@ -68,16 +89,18 @@ class OpenAIChatDialect(Dialect):
         return _sse(payloads, chunk_size)
 
     def error(self, status: int, message: str) -> Reply:
-        return Reply.json({"error": {"message": message, "type": "invalid_request_error", "code": None}},
-                          status=status)
+        return Reply.json({"error": {"message": message, "type": "invalid_request_error", "code": None}}, status=status)
 
     def sent_messages(self, body: dict[str, Any]) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         for m in body["messages"]:
             role = m["role"]
             content = m.get("content")
-            text = content if isinstance(content, str) else "".join(
-                p.get("text", "") for p in content or () if isinstance(p, dict))
+            text = (
+                content
+                if isinstance(content, str)
+                else "".join(p.get("text", "") for p in content or () if isinstance(p, dict))
+            )
             if role in ("system", "developer"):
                 out.append(("system", text))
             elif role == "tool":
