@@ -10,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sycophant_py import _config, _transport
+from sycophant_py import _config, _hooks, _transport
+from sycophant_py._exceptions import ProviderError
 from sycophant_py._log import log
 from sycophant_py._pipeline import (
     ENCODE,
@@ -92,9 +93,7 @@ def _before_sleep(call: Call) -> Any:
 
 
 def _emit_hook(name: str, **payload: Any) -> None:
-    from sycophant_py._hooks import emit
-
-    emit(name, payload)
+    _hooks.emit(name, payload)
 
 
 # -- sync ------------------------------------------------------------------------------------
@@ -109,6 +108,9 @@ def _retrying(call: Call) -> Any:
 def _attempt(call: Call) -> RawResponse:
     req = apply_auth(call)
     call.log.debug("request.sent", url=req.url)
+    if _hooks.active("request"):
+        _hooks.emit("request", {"provider": call.model.provider, "model": call.model.id, "url": req.url,
+                                "stream": False, "body": call.body})
     raw = _transport.send(req, remaining=call.remaining())
     if raw.status >= 400:
         raise error_from_response(call, raw.status, raw.headers, raw.body)
@@ -125,6 +127,9 @@ def _send(call: Call) -> RawResponse:
 def _open_stream(call: Call) -> StreamHandle:
     req = apply_auth(call)
     call.log.debug("request.sent", url=req.url, stream=True)
+    if _hooks.active("request"):
+        _hooks.emit("request", {"provider": call.model.provider, "model": call.model.id, "url": req.url,
+                                "stream": True, "body": call.body})
     handle = _transport.stream(req, remaining=call.remaining())
     if handle.status >= 400:
         body = handle.read()
@@ -187,11 +192,18 @@ def _reencode(call: Call) -> Call:
 
 
 def _complete(call: Call) -> Response:
-    raw = _send(call)
-    body = decode_json_body(call, raw.status, raw.headers, raw.body)
+    try:
+        raw = _send(call)
+        body = decode_json_body(call, raw.status, raw.headers, raw.body)
+    except ProviderError as exc:
+        _hooks.emit("error", {"provider": call.model.provider, "model": call.model.id, "error": exc})
+        raise
     resp = call.protocol.decode_response(body)
     call.log.debug("response.received", status=raw.status, finish_reason=resp.finish_reason)
-    return finish_response(call, resp, raw.headers)
+    resp = finish_response(call, resp, raw.headers)
+    if _hooks.active("response"):
+        _hooks.emit("response", {"provider": call.model.provider, "model": call.model.id, "response": resp})
+    return resp
 
 
 def stream_text(
@@ -251,6 +263,9 @@ def _aretrying(call: Call) -> Any:
 async def _aattempt(call: Call) -> RawResponse:
     req = apply_auth(call)
     call.log.debug("request.sent", url=req.url)
+    if _hooks.active("request"):
+        _hooks.emit("request", {"provider": call.model.provider, "model": call.model.id, "url": req.url,
+                                "stream": False, "body": call.body})
     raw = await _transport.asend(req, remaining=call.remaining())
     if raw.status >= 400:
         raise error_from_response(call, raw.status, raw.headers, raw.body)
@@ -267,6 +282,9 @@ async def _asend(call: Call) -> RawResponse:
 async def _aopen_stream(call: Call) -> StreamHandle:
     req = apply_auth(call)
     call.log.debug("request.sent", url=req.url, stream=True)
+    if _hooks.active("request"):
+        _hooks.emit("request", {"provider": call.model.provider, "model": call.model.id, "url": req.url,
+                                "stream": True, "body": call.body})
     handle = await _transport.astream(req, remaining=call.remaining())
     if handle.status >= 400:
         body = await handle.aread()
@@ -282,10 +300,16 @@ async def _aprepare(call: Call) -> Call:
 
 
 async def _acomplete(call: Call) -> Response:
-    raw = await _asend(call)
-    body = decode_json_body(call, raw.status, raw.headers, raw.body)
-    resp = call.protocol.decode_response(body)
-    return finish_response(call, resp, raw.headers)
+    try:
+        raw = await _asend(call)
+        body = decode_json_body(call, raw.status, raw.headers, raw.body)
+    except ProviderError as exc:
+        _hooks.emit("error", {"provider": call.model.provider, "model": call.model.id, "error": exc})
+        raise
+    resp = finish_response(call, call.protocol.decode_response(body), raw.headers)
+    if _hooks.active("response"):
+        _hooks.emit("response", {"provider": call.model.provider, "model": call.model.id, "response": resp})
+    return resp
 
 
 async def agenerate_text(

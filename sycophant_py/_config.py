@@ -49,7 +49,7 @@ class RetryPolicy:
     max_backoff: float = 8.0
     """Largest computed backoff."""
     max_retry_after: float = 60.0
-    """Cap on a provider's ``Retry-After``; a longer wait is not retried."""
+    """Cap on a provider's ``Retry-After``: a longer requested wait is shortened to this."""
     connect_timeout: float = 10.0
     """Connect timeout in seconds."""
     read_timeout: float = 600.0

@@ -14,7 +14,7 @@ from typing import Any, Literal, TypeAlias
 
 from sycophant_py._exceptions import UnknownName
 
-__all__ = ["HookName", "emit", "off", "on"]
+__all__ = ["HookName", "active", "emit", "off", "on"]
 
 HookName: TypeAlias = Literal["request", "response", "error", "retry"]
 Hook: TypeAlias = Callable[[dict[str, Any]], Any]
@@ -41,6 +41,11 @@ def off(name: HookName, fn: Hook) -> None:
     with _lock:
         if fn in _HOOKS.get(name, []):
             _HOOKS[name].remove(fn)
+
+
+def active(name: str) -> bool:
+    """True when hooks are registered for ``name`` (so payloads are built only when needed)."""
+    return bool(_HOOKS.get(name))
 
 
 def emit(name: str, payload: dict[str, Any]) -> None:

@@ -12,6 +12,7 @@ import importlib
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from sycophant_py import _hooks
 from sycophant_py._events import StreamAccumulator, StreamEvent
 from sycophant_py._exceptions import ProviderError, ResponseInvalid, SycophantError
 from sycophant_py._pipeline import Call, finish_response
@@ -69,6 +70,9 @@ class StreamCore:
             return result.events
         if isinstance(result, StreamDone):
             self.final = finish_response(self.call, result.response, self.headers)
+            if _hooks.active("response"):
+                _hooks.emit("response", {"provider": self.final.provider, "model": self.call.model.id,
+                                         "response": self.final})
             return result.events
         events = result.events
         terminal = events[-1] if events and events[-1].type == "error" else None
@@ -78,6 +82,8 @@ class StreamCore:
         else:
             resp = terminal.response
         self.final = finish_response(self.call, resp, self.headers)
+        _hooks.emit("error", {"provider": self.final.provider, "model": self.call.model.id, "error": result.error,
+                              "response": self.final})
         return events
 
     def _invalid(self, exc: Exception) -> list[StreamEvent]:

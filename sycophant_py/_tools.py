@@ -13,6 +13,7 @@ from __future__ import annotations
 import inspect
 import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from sycophant_py._types import Message, Response, Tool, ToolCall, Usage
@@ -95,14 +96,14 @@ def _runnable(tools: Sequence[Tool], resp: Response) -> bool:
 
 
 def _summarise(steps: list[Response], max_steps: int, tools: Sequence[Tool]) -> Response:
-    final = steps[-1]
+    """The loop's result: the last step's answer with summed usage; each step keeps its own usage."""
+    last = steps[-1]
     usage = Usage()
     for s in steps:
         usage = usage + s.usage
-    final.usage = usage
-    final.steps = list(steps)
-    final.stopped_early = len(steps) >= max_steps and _runnable(tools, final)
-    return final
+    return replace(
+        last, usage=usage, steps=list(steps), stopped_early=len(steps) >= max_steps and _runnable(tools, last)
+    )
 
 
 def run_tool_loop(call: Call, resp: Response, max_steps: int, step: Callable[[Call], Response]) -> Response:

@@ -94,6 +94,17 @@ def sse_body(events: Iterable[Any], *, done: bool = True) -> bytes:
     return "".join(out).encode()
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up early (a closed stream, a timeout) is not an error worth printing."""
+
+    @override
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            super().handle_error(request, client_address)
+
+
 class ScriptedServer:
     """An HTTP server on 127.0.0.1 answering from a queue of replies (or a handler function)."""
 
@@ -121,7 +132,7 @@ class ScriptedServer:
 
             do_POST = do_GET = do_PUT = do_DELETE = _serve  # noqa: N815
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
+        self._httpd = _QuietServer(("127.0.0.1", port), _Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.02,), daemon=True)
 
