@@ -109,8 +109,16 @@ def _attempt(call: Call) -> RawResponse:
     req = apply_auth(call)
     call.log.debug("request.sent", url=req.url)
     if _hooks.active("request"):
-        _hooks.emit("request", {"provider": call.model.provider, "model": call.model.id, "url": req.url,
-                                "stream": False, "body": call.body})
+        _hooks.emit(
+            "request",
+            {
+                "provider": call.model.provider,
+                "model": call.model.id,
+                "url": req.url,
+                "stream": False,
+                "body": call.body,
+            },
+        )
     raw = _transport.send(req, remaining=call.remaining())
     if raw.status >= 400:
         raise error_from_response(call, raw.status, raw.headers, raw.body)
@@ -128,8 +136,16 @@ def _open_stream(call: Call) -> StreamHandle:
     req = apply_auth(call)
     call.log.debug("request.sent", url=req.url, stream=True)
     if _hooks.active("request"):
-        _hooks.emit("request", {"provider": call.model.provider, "model": call.model.id, "url": req.url,
-                                "stream": True, "body": call.body})
+        _hooks.emit(
+            "request",
+            {
+                "provider": call.model.provider,
+                "model": call.model.id,
+                "url": req.url,
+                "stream": True,
+                "body": call.body,
+            },
+        )
     handle = _transport.stream(req, remaining=call.remaining())
     if handle.status >= 400:
         body = handle.read()
@@ -264,8 +280,16 @@ async def _aattempt(call: Call) -> RawResponse:
     req = apply_auth(call)
     call.log.debug("request.sent", url=req.url)
     if _hooks.active("request"):
-        _hooks.emit("request", {"provider": call.model.provider, "model": call.model.id, "url": req.url,
-                                "stream": False, "body": call.body})
+        _hooks.emit(
+            "request",
+            {
+                "provider": call.model.provider,
+                "model": call.model.id,
+                "url": req.url,
+                "stream": False,
+                "body": call.body,
+            },
+        )
     raw = await _transport.asend(req, remaining=call.remaining())
     if raw.status >= 400:
         raise error_from_response(call, raw.status, raw.headers, raw.body)
@@ -283,8 +307,16 @@ async def _aopen_stream(call: Call) -> StreamHandle:
     req = apply_auth(call)
     call.log.debug("request.sent", url=req.url, stream=True)
     if _hooks.active("request"):
-        _hooks.emit("request", {"provider": call.model.provider, "model": call.model.id, "url": req.url,
-                                "stream": True, "body": call.body})
+        _hooks.emit(
+            "request",
+            {
+                "provider": call.model.provider,
+                "model": call.model.id,
+                "url": req.url,
+                "stream": True,
+                "body": call.body,
+            },
+        )
     handle = await _transport.astream(req, remaining=call.remaining())
     if handle.status >= 400:
         body = await handle.aread()

@@ -10,11 +10,11 @@ response so far and queue the unified events (``start``; ``text_start`` / ``text
 
 from __future__ import annotations
 
-from typing_extensions import override
-
 import json
 from collections.abc import Hashable
 from typing import Any, Literal, TypeAlias
+
+from typing_extensions import override
 
 from sycophant_py._partial_json import parse_partial_json
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
@@ -120,7 +120,6 @@ class PartialResponse:
         return self._acc.model
 
     @override
-
     def __repr__(self) -> str:
         return f"PartialResponse(text={self.text[:40]!r}..., blocks={len(self._acc.blocks)})"
 
@@ -171,7 +170,6 @@ class StreamEvent:
         return self._block.text() if self._block is not None and self.type.endswith("_end") else None
 
     @override
-
     def __repr__(self) -> str:
         extra = f", delta={self.delta!r}" if self.delta else ""
         if self.reason:

@@ -32,9 +32,9 @@ the provider, and the request that was sent is never attached.
 
 from __future__ import annotations
 
-from typing_extensions import override
-
 from typing import Any
+
+from typing_extensions import override
 
 __all__ = [
     "AuthenticationFailed",
@@ -175,7 +175,6 @@ class ProviderError(SycophantError):
         super().__init__(message)
 
     @override
-
     def __str__(self) -> str:
         where = ":".join(p for p in (self.provider, self.model) if p)
         bits = [f"HTTP {self.status_code}"] if self.status_code else []

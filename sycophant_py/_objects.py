@@ -87,13 +87,19 @@ def _check(resp: Response, schema: dict[str, Any], model_cls: type[Any] | None, 
     try:
         value = json.loads(_strip_fences(text))
     except ValueError as exc:
-        raise InvalidObject(f"the answer is not JSON: {exc}", text=text, errors=[str(exc)],
-                            provider=resp.provider, model=resp.model) from None
+        raise InvalidObject(
+            f"the answer is not JSON: {exc}", text=text, errors=[str(exc)], provider=resp.provider, model=resp.model
+        ) from None
     validator = jsonschema.validators.validator_for(schema)(schema)
     errors = [f"{'/'.join(map(str, e.path)) or '(root)'}: {e.message}" for e in validator.iter_errors(value)]
     if errors:
-        raise InvalidObject(f"the answer does not match the schema: {'; '.join(errors[:5])}", text=text,
-                            errors=errors, provider=resp.provider, model=resp.model)
+        raise InvalidObject(
+            f"the answer does not match the schema: {'; '.join(errors[:5])}",
+            text=text,
+            errors=errors,
+            provider=resp.provider,
+            model=resp.model,
+        )
     resp.object = model_cls.model_validate(value) if model_cls is not None else value
     resp.text = text
     return resp
@@ -101,8 +107,10 @@ def _check(resp: Response, schema: dict[str, Any], model_cls: type[Any] | None, 
 
 def _repair_messages(messages: tuple[Message, ...], resp: Response, exc: InvalidObject) -> tuple[Message, ...]:
     listing = "\n".join(f"- {e}" for e in exc.errors[:10])
-    fix = Message.user(f"Your answer was not valid for the required JSON schema:\n{listing}\n"
-                       "Answer again with only the corrected JSON.")
+    fix = Message.user(
+        f"Your answer was not valid for the required JSON schema:\n{listing}\n"
+        "Answer again with only the corrected JSON."
+    )
     return (*messages, Message.assistant(exc.text[:20000]), fix)
 
 
@@ -149,8 +157,17 @@ def generate_object(
     msgs = messages_of(messages)
     prev: list[Response] = []
     for attempt in range(repair_retries + 1):
-        call = _call(model, messages if attempt == 0 else msgs, params, tools=tools, credentials=credentials,
-                     timeout=timeout, api=api, stream=False, response_schema=json_schema)
+        call = _call(
+            model,
+            messages if attempt == 0 else msgs,
+            params,
+            tools=tools,
+            credentials=credentials,
+            timeout=timeout,
+            api=api,
+            stream=False,
+            response_schema=json_schema,
+        )
         call.schema_name = name
         resp = _complete(_prepare(call))
         try:
@@ -182,8 +199,17 @@ async def agenerate_object(
     msgs = messages_of(messages)
     prev: list[Response] = []
     for attempt in range(repair_retries + 1):
-        call = _call(model, messages if attempt == 0 else msgs, params, tools=tools, credentials=credentials,
-                     timeout=timeout, api=api, stream=False, response_schema=json_schema)
+        call = _call(
+            model,
+            messages if attempt == 0 else msgs,
+            params,
+            tools=tools,
+            credentials=credentials,
+            timeout=timeout,
+            api=api,
+            stream=False,
+            response_schema=json_schema,
+        )
         call.schema_name = name
         resp = await _acomplete(await _aprepare(call))
         try:
@@ -274,8 +300,17 @@ def stream_object(
     from sycophant_py._api import _stream_from_call as stream_from_call
 
     json_schema, model_cls, name = normalise_schema(schema)
-    call = _call(model, messages, params, tools=None, credentials=credentials, timeout=timeout, api=api,
-                 stream=True, response_schema=json_schema)
+    call = _call(
+        model,
+        messages,
+        params,
+        tools=None,
+        credentials=credentials,
+        timeout=timeout,
+        api=api,
+        stream=True,
+        response_schema=json_schema,
+    )
     call.schema_name = name
     return ObjectStream(stream_from_call(_prepare(call)), json_schema, model_cls, name)
 
@@ -294,7 +329,16 @@ def astream_object(
     from sycophant_py._api import _astream_from_call, _call
 
     json_schema, model_cls, name = normalise_schema(schema)
-    call = _call(model, messages, params, tools=None, credentials=credentials, timeout=timeout, api=api,
-                 stream=True, response_schema=json_schema)
+    call = _call(
+        model,
+        messages,
+        params,
+        tools=None,
+        credentials=credentials,
+        timeout=timeout,
+        api=api,
+        stream=True,
+        response_schema=json_schema,
+    )
     call.schema_name = name
     return AsyncObjectStream(_astream_from_call(call), json_schema, model_cls, name)

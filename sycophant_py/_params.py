@@ -69,9 +69,7 @@ def _describe(schema: type[BaseModel], name: str) -> str:
     return f" (allowed: {ann}{'; ' + ', '.join(bounds) if bounds else ''})"
 
 
-def validate_params(
-    schema: type[BaseModel], params: Mapping[str, Any]
-) -> tuple[dict[str, Any], list[str]]:
+def validate_params(schema: type[BaseModel], params: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
     """Strip unknown keys and validate the rest.
 
     Returns:

@@ -48,8 +48,11 @@ from sycophant_py.wire._base import EmbeddingRequest, Request
 __all__ = ["ENCODE", "PREPARE", "Call", "calculate_cost", "error_from_response", "finish_response", "run_steps"]
 
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "apim-request-id", "cf-ray")
-_ACCEPT = {"sse": "text/event-stream", "ndjson": "application/x-ndjson",
-           "event_stream": "application/vnd.amazon.eventstream"}
+_ACCEPT = {
+    "sse": "text/event-stream",
+    "ndjson": "application/x-ndjson",
+    "event_stream": "application/vnd.amazon.eventstream",
+}
 _EMBED_DEFAULTS = {"openai_chat": "openai_embed", "openai_responses": "openai_embed", "ollama_native": "ollama_embed"}
 
 
@@ -149,8 +152,9 @@ def step_encode(call: Call) -> Call:
     proto = call.protocol
     if call.kind == "embedding":
         return call
-    req = Request(call.model, call.messages, call.params, call.tools, call.stream, call.response_schema,
-                  call.schema_name)
+    req = Request(
+        call.model, call.messages, call.params, call.tools, call.stream, call.response_schema, call.schema_name
+    )
     call.body = proto.encode_request(req)
     call.http = _http_request(call, proto.request_path(req))
     return call
@@ -308,8 +312,12 @@ def decode_json_body(call: Call, status: int, headers: Mapping[str, str], body: 
         return json.loads(body)
     except ValueError as exc:
         raise ResponseInvalid(
-            f"response body is not JSON: {body[:200]!r}", status_code=status, provider=call.model.provider,
-            model=call.model.id, request_id=request_id_of(headers), body=body[:2000].decode("utf-8", "replace"),
+            f"response body is not JSON: {body[:200]!r}",
+            status_code=status,
+            provider=call.model.provider,
+            model=call.model.id,
+            request_id=request_id_of(headers),
+            body=body[:2000].decode("utf-8", "replace"),
         ) from exc
 
 

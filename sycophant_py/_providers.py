@@ -38,8 +38,22 @@ _ALIASES = {
     "cacheRead": "cache_read",
     "cacheWrite": "cache_write",
 }
-_MODEL_KEYS = frozenset({"id", "name", "api", "reasoning", "input", "cost", "context_window", "max_tokens",
-                         "headers", "base_url", "compat", "capabilities"})
+_MODEL_KEYS = frozenset(
+    {
+        "id",
+        "name",
+        "api",
+        "reasoning",
+        "input",
+        "cost",
+        "context_window",
+        "max_tokens",
+        "headers",
+        "base_url",
+        "compat",
+        "capabilities",
+    }
+)
 _API_ALIASES = {
     "openai-completions": "openai_chat",
     "openai-responses": "openai_responses",

@@ -71,8 +71,9 @@ class StreamCore:
         if isinstance(result, StreamDone):
             self.final = finish_response(self.call, result.response, self.headers)
             if _hooks.active("response"):
-                _hooks.emit("response", {"provider": self.final.provider, "model": self.call.model.id,
-                                         "response": self.final})
+                _hooks.emit(
+                    "response", {"provider": self.final.provider, "model": self.call.model.id, "response": self.final}
+                )
             return result.events
         events = result.events
         terminal = events[-1] if events and events[-1].type == "error" else None
@@ -82,8 +83,15 @@ class StreamCore:
         else:
             resp = terminal.response
         self.final = finish_response(self.call, resp, self.headers)
-        _hooks.emit("error", {"provider": self.final.provider, "model": self.call.model.id, "error": result.error,
-                              "response": self.final})
+        _hooks.emit(
+            "error",
+            {
+                "provider": self.final.provider,
+                "model": self.call.model.id,
+                "error": result.error,
+                "response": self.final,
+            },
+        )
         return events
 
     def _invalid(self, exc: Exception) -> list[StreamEvent]:

@@ -47,12 +47,12 @@ def _plan(tools: Sequence[Tool], call: ToolCall) -> tuple[Tool | None, Message |
     tool = next((t for t in tools if t.name == call.name), None)
     if tool is None:
         known = ", ".join(t.name for t in tools)
-        return None, Message.tool_result(call.id, f"Error: unknown tool {call.name!r} (tools: {known})",
-                                         name=call.name, is_error=True)
+        return None, Message.tool_result(
+            call.id, f"Error: unknown tool {call.name!r} (tools: {known})", name=call.name, is_error=True
+        )
     problem = _validation_error(tool, call.arguments)
     if problem:
-        return None, Message.tool_result(call.id, f"Error: invalid arguments: {problem}", name=call.name,
-                                         is_error=True)
+        return None, Message.tool_result(call.id, f"Error: invalid arguments: {problem}", name=call.name, is_error=True)
     return tool, None
 
 

@@ -205,17 +205,21 @@ def _part_from_dict(d: Mapping[str, Any]) -> Part:
     if kind == "image":
         return ImagePart(_unb64(d.get("data")), d.get("url"), d.get("media_type", "image/png"), d.get("detail"))
     if kind == "document":
-        return DocumentPart(
-            _unb64(d.get("data")), d.get("url"), d.get("media_type", "application/pdf"), d.get("name")
-        )
+        return DocumentPart(_unb64(d.get("data")), d.get("url"), d.get("media_type", "application/pdf"), d.get("name"))
     if kind == "thinking":
         return ThinkingPart(
-            d.get("text", ""), d.get("signature"), bool(d.get("redacted")), d.get("provider"),
+            d.get("text", ""),
+            d.get("signature"),
+            bool(d.get("redacted")),
+            d.get("provider"),
             d.get("provider_data"),
         )
     if kind == "tool_call":
         return ToolCall(
-            d["id"], d["name"], d.get("arguments") or {}, d.get("arguments_json") or "{}",
+            d["id"],
+            d["name"],
+            d.get("arguments") or {},
+            d.get("arguments_json") or "{}",
             d.get("provider_data"),
         )
     raise ValueError(f"unknown message part kind {kind!r}")
@@ -259,9 +263,7 @@ class Message:
         return cls("user", _coerce_parts(content), cache=cache)
 
     @classmethod
-    def assistant(
-        cls, content: str | Iterable[Part | str] = "", *, tool_calls: Iterable[ToolCall] = ()
-    ) -> Message:
+    def assistant(cls, content: str | Iterable[Part | str] = "", *, tool_calls: Iterable[ToolCall] = ()) -> Message:
         """An assistant message, optionally with tool calls appended as parts."""
         calls = tuple(tool_calls)
         if not calls:
@@ -325,9 +327,7 @@ class Message:
         role = d["role"]
         if role not in ("system", "user", "assistant", "tool_result"):
             raise ValueError(f"unknown message role {role!r}")
-        return cls(
-            role, parts, d.get("tool_call_id"), d.get("name"), bool(d.get("is_error")), bool(d.get("cache"))
-        )
+        return cls(role, parts, d.get("tool_call_id"), d.get("name"), bool(d.get("is_error")), bool(d.get("cache")))
 
     def to_json(self) -> str:
         """Serialise to JSON text."""
@@ -476,8 +476,12 @@ class Tool:
 
     def to_dict(self) -> JSON:
         """Return a JSON-ready dict (the function itself is not serialisable and is left out)."""
-        return {"name": self.name, "description": self.description, "parameters": self.json_schema(),
-                "strict": self.strict}
+        return {
+            "name": self.name,
+            "description": self.description,
+            "parameters": self.json_schema(),
+            "strict": self.strict,
+        }
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Tool:

@@ -148,11 +148,11 @@ def test_registration_checks_the_behaviour() -> None:
         def request_path(self) -> str:
             return "/"
 
-    with pytest.raises(syc.InvalidRegistration, match="must subclass sycophant_py.wire.WireProtocol"):
+    with pytest.raises(syc.InvalidRegistration, match=r"must subclass sycophant_py\.wire\.WireProtocol"):
         syc.register_protocol("chat", "nope", NotAProtocol)
     with pytest.raises(syc.InvalidRegistration, match="expected a class"):
         syc.register_protocol("chat", "inst", EchoProtocol())  # type: ignore[arg-type]
-    with pytest.raises(syc.InvalidRegistration, match="must subclass sycophant_py.auth.Auth"):
+    with pytest.raises(syc.InvalidRegistration, match=r"must subclass sycophant_py\.auth\.Auth"):
         syc.register_auth("x", EchoProtocol)
     with pytest.raises(syc.UnknownName, match="protocol kind"):
         syc.register_protocol("vision", "x", EchoProtocol)  # type: ignore[arg-type]

@@ -11,12 +11,12 @@ Secrets never print: :class:`Credentials` masks them in ``repr`` and ``str``.
 
 from __future__ import annotations
 
-from typing_extensions import override
-
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeAlias
+
+from typing_extensions import override
 
 __all__ = [
     "Auth",
@@ -60,7 +60,6 @@ class Credentials(dict[str, Any]):
     """Resolved credentials and settings for one call; secret fields are masked in ``repr``."""
 
     @override
-
     def __repr__(self) -> str:
         shown = {k: (mask(v) if k in SECRET_FIELDS and v else v) for k, v in self.items()}
         return f"Credentials({shown!r})"
@@ -90,7 +89,6 @@ class HttpRequest:
     """The body bytes, final (signers sign these)."""
 
     @override
-
     def __repr__(self) -> str:
         safe = {k: ("***" if _is_secret_header(k) else v) for k, v in self.headers.items()}
         return f"HttpRequest({self.method} {self.url}, headers={safe})"
@@ -157,7 +155,6 @@ class Auth(ABC):
         return self.prepare_credentials(credentials)
 
     @override
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
@@ -168,7 +165,6 @@ class BearerAuth(Auth):
     name = "bearer"
 
     @override
-
     def middlewares(self, credentials: Credentials) -> list[Middleware]:
         key = credentials.api_key
         return [add_headers({"authorization": f"Bearer {key}"})] if key else []
@@ -180,6 +176,5 @@ class NoAuth(Auth):
     name = "none"
 
     @override
-
     def middlewares(self, credentials: Credentials) -> list[Middleware]:
         return []

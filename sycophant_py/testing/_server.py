@@ -16,8 +16,6 @@ Example::
 
 from __future__ import annotations
 
-from typing_extensions import override
-
 import json
 import threading
 import time
@@ -25,6 +23,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from typing_extensions import override
 
 __all__ = ["RecordedRequest", "Reply", "ScriptedServer", "sse_body"]
 
@@ -63,8 +63,15 @@ class Reply:
         return cls(status, {"content-type": "application/json", **(headers or {})}, [data])
 
     @classmethod
-    def sse(cls, events: Iterable[Any], *, done: bool = True, chunk_size: int | None = None,
-            drop_after: int | None = None, headers: dict[str, str] | None = None) -> Reply:
+    def sse(
+        cls,
+        events: Iterable[Any],
+        *,
+        done: bool = True,
+        chunk_size: int | None = None,
+        drop_after: int | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         """An SSE stream of JSON payloads (``str`` items are sent as raw data lines)."""
         body = sse_body(events, done=done)
         chunks = [body[i : i + chunk_size] for i in range(0, len(body), chunk_size)] if chunk_size else [body]
@@ -76,8 +83,13 @@ class Reply:
         return cls(status=0)
 
     @classmethod
-    def raw(cls, body: bytes, status: int = 200, content_type: str = "application/json",
-            headers: dict[str, str] | None = None) -> Reply:
+    def raw(
+        cls,
+        body: bytes,
+        status: int = 200,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
         """A reply with a literal body."""
         return cls(status, {"content-type": content_type, **(headers or {})}, [body])
 
@@ -120,14 +132,17 @@ class ScriptedServer:
             protocol_version = "HTTP/1.1"
 
             @override
-
             def log_message(self, *args: Any) -> None:
                 pass
 
             def _serve(self) -> None:
                 n = int(self.headers.get("content-length") or 0)
-                rec = RecordedRequest(self.command, self.path, {k.lower(): v for k, v in self.headers.items()},
-                                      self.rfile.read(n) if n else b"")
+                rec = RecordedRequest(
+                    self.command,
+                    self.path,
+                    {k.lower(): v for k, v in self.headers.items()},
+                    self.rfile.read(n) if n else b"",
+                )
                 server._reply(self, rec)
 
             do_POST = do_GET = do_PUT = do_DELETE = _serve  # noqa: N815

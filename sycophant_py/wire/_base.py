@@ -7,12 +7,12 @@ body and a path; it hands it the decoded body (or each stream event) and gets ba
 
 from __future__ import annotations
 
-from typing_extensions import override
-
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeAlias
+
+from typing_extensions import override
 
 from sycophant_py._events import StreamAccumulator, StreamEvent
 from sycophant_py._exceptions import ResponseInvalid
@@ -151,8 +151,7 @@ class WireProtocol(ABC):
     def end_of_stream(self, state: Any) -> StreamResult:
         """The body ended: by default that is an error unless the protocol saw its end marker."""
         acc: StreamAccumulator = state
-        err = ResponseInvalid("stream ended before the provider's end marker", provider=acc.provider,
-                              model=acc.model)
+        err = ResponseInvalid("stream ended before the provider's end marker", provider=acc.provider, model=acc.model)
         acc.fail(err)
         return StreamFailed(err, acc.drain())
 
@@ -170,7 +169,6 @@ class WireProtocol(ABC):
         return text[:500] or f"HTTP {status}", None
 
     @override
-
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}>"
 
