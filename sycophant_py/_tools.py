@@ -106,11 +106,20 @@ def _summarise(steps: list[Response], max_steps: int, tools: Sequence[Tool]) -> 
     )
 
 
+def _relax_tool_choice(call: Call) -> None:
+    """After the first step a forced tool choice (required / a named tool) becomes ``auto``,
+    otherwise the model could never answer and the loop would only end at ``max_steps``."""
+    choice = call.params.get("tool_choice")
+    if choice is not None and choice not in ("auto", "none"):
+        call.params = {**call.params, "tool_choice": "auto"}
+
+
 def run_tool_loop(call: Call, resp: Response, max_steps: int, step: Callable[[Call], Response]) -> Response:
     """Run the loop (sync entry points: sync tool functions only)."""
     steps = [resp]
     while _runnable(call.tools, resp) and len(steps) < max_steps:
         results = [_run_sync(call.tools, c) for c in resp.tool_calls]
+        _relax_tool_choice(call)
         call.messages = (*call.messages, resp.message, *results)
         resp = step(call)
         steps.append(resp)
@@ -126,6 +135,7 @@ async def arun_tool_loop(
     steps = [resp]
     while _runnable(call.tools, resp) and len(steps) < max_steps:
         results = await asyncio.gather(*(_run_async(call.tools, c) for c in resp.tool_calls))
+        _relax_tool_choice(call)
         call.messages = (*call.messages, resp.message, *results)
         resp = await step(call)
         steps.append(resp)

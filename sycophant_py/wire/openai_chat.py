@@ -249,7 +249,9 @@ class _Encoder:
                         "function": {"name": p.name, "arguments": p.arguments_json or "{}"},
                     }
                 )
-        out: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else None}
+        # Local servers (llama.cpp) refuse a null content next to tool calls; OpenAI takes either.
+        empty = "" if self.model.local or self.model.compat.get("requires_content_string") else None
+        out: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else empty}
         if calls:
             out["tool_calls"] = calls
         return out
