@@ -10,6 +10,7 @@ raises :class:`InvalidObject` carrying the raw text and the validation errors, u
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -46,6 +47,12 @@ class InvalidObject(ResponseInvalid):
         super().__init__(message, **kw)
 
 
+def _schema_name(title: str) -> str:
+    """A name every provider accepts for a schema or forced tool (``^[A-Za-z0-9_-]{1,64}$``)."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "_", title).strip("_")[:64]
+    return name or "response"
+
+
 def normalise_schema(schema: Schema) -> tuple[dict[str, Any], type[Any] | None, str]:
     """(JSON Schema dict, pydantic class or None, schema name) for what callers pass."""
     if isinstance(schema, Mapping):
@@ -55,11 +62,11 @@ def normalise_schema(schema: Schema) -> tuple[dict[str, Any], type[Any] | None, 
             jsonschema.validators.validator_for(schema).check_schema(dict(schema))
         except jsonschema.SchemaError as exc:
             raise InvalidSchema(f"response schema is not valid JSON Schema: {exc.message}") from None
-        return dict(schema), None, str(schema.get("title") or "response")
+        return dict(schema), None, _schema_name(str(schema.get("title") or "response"))
     fn = getattr(schema, "model_json_schema", None)
     if fn is None:
         raise InvalidSchema(f"schema must be a pydantic model class or a JSON Schema dict, not {schema!r}")
-    return dict(fn()), schema, getattr(schema, "__name__", "response")
+    return dict(fn()), schema, _schema_name(getattr(schema, "__name__", "response"))
 
 
 def _strip_fences(text: str) -> str:

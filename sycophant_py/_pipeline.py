@@ -18,7 +18,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sycophant_py import _config
@@ -29,6 +29,7 @@ from sycophant_py._exceptions import (
     BadRequest,
     ContentFiltered,
     InvalidError,
+    InvalidParams,
     NotFound,
     Overloaded,
     ProviderError,
@@ -41,7 +42,7 @@ from sycophant_py._log import BoundLog, log
 from sycophant_py._models import ModelInfo
 from sycophant_py._registry import auth_for, get_protocol
 from sycophant_py._retry import parse_retry_after
-from sycophant_py._types import Context, Cost, Message, Response, Tool, Usage
+from sycophant_py._types import Context, Cost, Message, Response, ThinkingPart, Tool, Usage
 from sycophant_py.auth._base import Auth, Credentials, HttpRequest
 from sycophant_py.wire._base import EmbeddingRequest, Request
 
@@ -140,6 +141,25 @@ def step_validate_params(call: Call) -> Call:
     return call
 
 
+_TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def step_check_tools(call: Call) -> Call:
+    """Tool names are valid and unique; a named ``tool_choice`` names one of the tools."""
+    names = [t.name for t in call.tools]
+    for name in names:
+        if not _TOOL_NAME.match(name):
+            raise InvalidParams(f"tool name {name!r} must be 1-64 letters, digits, '_' or '-'", param="tools")
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise InvalidParams(f"tool names must be unique; repeated: {', '.join(dupes)}", param="tools")
+    choice = call.params.get("tool_choice")
+    if isinstance(choice, str) and choice not in ("auto", "none", "required") and choice not in names:
+        known = ", ".join(names) or "no tools were given"
+        raise InvalidParams(f"tool_choice={choice!r} names no tool of this call ({known})", param="tool_choice")
+    return call
+
+
 def step_resolve_credentials(call: Call) -> Call:
     """Per-request, then config, then environment (see ``resolve_credentials``)."""
     call.credentials = resolve_credentials(call.model, call.credentials_in)
@@ -157,6 +177,9 @@ def step_encode(call: Call) -> Call:
     )
     call.body = proto.encode_request(req)
     call.http = _http_request(call, proto.request_path(req))
+    extra = proto.request_headers(req)
+    if extra:
+        call.http.headers.update(extra)
     return call
 
 
@@ -203,7 +226,12 @@ def apply_auth(call: Call) -> HttpRequest:
     return req
 
 
-PREPARE: list[Callable[[Call], Call]] = [step_resolve_model, step_validate_params, step_resolve_credentials]
+PREPARE: list[Callable[[Call], Call]] = [
+    step_resolve_model,
+    step_validate_params,
+    step_check_tools,
+    step_resolve_credentials,
+]
 ENCODE: list[Callable[[Call], Call]] = [step_encode]
 
 
@@ -256,10 +284,21 @@ def finish_response(call: Call, resp: Response, headers: Mapping[str, str] | Non
         resp.model = model.id
     if headers is not None and resp.request_id is None:
         resp.request_id = request_id_of(headers)
+    if resp.reasoning:
+        _own_thinking(resp, model.provider)
     if resp.usage.cost is None and model.cost is not None:
         resp.usage.cost = calculate_cost(model, resp.usage)
     resp.context = Context((*call.messages, resp.message), dict(call.params), call.tools)
     return resp
+
+
+def _own_thinking(resp: Response, provider: str) -> None:
+    """Mark thinking the protocol could not attribute as this provider's (replay needs to know)."""
+    if any(isinstance(p, ThinkingPart) and p.provider is None for p in resp.parts):
+        resp.parts = [
+            replace(p, provider=provider) if isinstance(p, ThinkingPart) and p.provider is None else p
+            for p in resp.parts
+        ]
 
 
 def _decode_body(body: bytes) -> Any:

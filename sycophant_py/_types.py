@@ -462,6 +462,32 @@ class Tool:
     strict: bool | None = None
     """Strict schema adherence: None means strict where the provider and schema allow it."""
 
+    @classmethod
+    def from_function(
+        cls,
+        function: Callable[..., Any],
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        strict: bool | None = None,
+    ) -> Tool:
+        """Build a tool from a typed function: the schema from its signature, the description and
+        parameter descriptions from its (Google-style) docstring.
+
+        Args:
+            function: A sync or async function with annotated parameters.
+            name: The tool name (default: the function's name).
+            description: Overrides the docstring summary.
+            strict: Strict schema adherence (see ``Tool.strict``).
+
+        Raises:
+            InvalidSchema: a parameter cannot be described in JSON Schema.
+        """
+        from sycophant_py._tool_schema import schema_from_function
+
+        schema, summary = schema_from_function(function)
+        return cls(name or function.__name__, description or summary, schema, function, strict)
+
     def json_schema(self) -> dict[str, Any]:
         """The parameters as a JSON Schema dict (an empty object schema when none)."""
         p = self.parameters

@@ -34,6 +34,8 @@ __all__ = [
 SECRET_FIELDS = frozenset(
     {
         "api_key",
+        "auth_token",
+        "azure_ad_token",
         "token",
         "access_token",
         "refresh_token",

@@ -148,6 +148,10 @@ class WireProtocol(ABC):
         """Adjust the provider's base URL for this protocol (default: unchanged)."""
         return base_url
 
+    def request_headers(self, request: Request) -> dict[str, str]:
+        """Headers the request needs beyond auth (lower-case names; default: none)."""
+        return {}
+
     def end_of_stream(self, state: Any) -> StreamResult:
         """The body ended: by default that is an error unless the protocol saw its end marker."""
         acc: StreamAccumulator = state

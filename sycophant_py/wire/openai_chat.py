@@ -354,7 +354,11 @@ class OpenAIChat(WireProtocol):
             body["tools"] = self.encode_tools(request.tools, model)
         schema = request.response_schema
         if schema is not None:
-            body["response_format"] = self.encode_response_schema(schema, request.schema_name)
+            if model.compat.get("response_format") == "json_object_schema":
+                # llama.cpp servers: {"type": "json_object", "schema": ...} (llama-cpp-python knows no json_schema)
+                body["response_format"] = {"type": "json_object", "schema": dict(schema)}
+            else:
+                body["response_format"] = self.encode_response_schema(schema, request.schema_name)
         if request.stream:
             body["stream"] = True
             if model.compat.get("supports_usage_in_streaming", True):

@@ -16,6 +16,8 @@ import json
 import pkgutil
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py.testing import Reply
 from tests.contract.dialect import Call, Dialect, U, split
 
@@ -45,7 +47,8 @@ def validate_request(body: dict[str, Any]) -> None:
     for key, types in _SAMPLING.items():
         if key in rest:
             value = rest.pop(key)
-            assert isinstance(value, types) and not isinstance(value, bool), f"{key}={value!r}"
+            assert isinstance(value, types), f"{key}={value!r}"
+            assert not isinstance(value, bool), f"{key}={value!r}"
     _adapter().validate_python(rest)
 
 
@@ -99,9 +102,11 @@ class AnthropicDialect(Dialect):
             {"type": "message_stop"},
         ]
 
+    @override
     def text(self, text: str, usage: U, finish: str = "stop") -> Reply:
         return Reply.json(self._message([{"type": "text", "text": text}], usage, _STOP[finish]))
 
+    @override
     def stream(self, pieces: list[str], usage: U, chunk_size: int | None = None) -> Reply:
         events = [
             self._start(usage, "msg_s1"),
@@ -114,10 +119,12 @@ class AnthropicDialect(Dialect):
         events += [{"type": "content_block_stop", "index": 0}, *self._end(usage, "end_turn")]
         return sse(events, chunk_size)
 
+    @override
     def tool_calls(self, calls: list[Call], usage: U) -> Reply:
         content = [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in calls]
         return Reply.json(self._message(content, usage, "tool_use", "msg_02"))
 
+    @override
     def tool_calls_stream(self, calls: list[Call], usage: U, chunk_size: int | None = None) -> Reply:
         events = [self._start(usage, "msg_s2")]
         for i, c in enumerate(calls):
@@ -143,6 +150,7 @@ class AnthropicDialect(Dialect):
             events.append({"type": "content_block_stop", "index": i})
         return sse(events + self._end(usage, "tool_use"), chunk_size)
 
+    @override
     def error(self, status: int, message: str) -> Reply:
         kind = {
             400: "invalid_request_error",
@@ -155,6 +163,7 @@ class AnthropicDialect(Dialect):
             {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_contract"}, status=status
         )
 
+    @override
     def sent_messages(self, body: dict[str, Any]) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         system = body.get("system")
@@ -178,9 +187,11 @@ class AnthropicDialect(Dialect):
             out.extend(("tool_call", b["name"]) for b in blocks if b["type"] == "tool_use")
         return out
 
+    @override
     def sent_tools(self, body: dict[str, Any]) -> list[str]:
         return [t["name"] for t in body.get("tools", ())]
 
+    @override
     def sent_schema(self, body: dict[str, Any]) -> dict[str, Any] | None:
         choice = body.get("tool_choice") or {}
         if choice.get("type") != "tool":
@@ -188,6 +199,7 @@ class AnthropicDialect(Dialect):
         forced = [t for t in body.get("tools", ()) if t["name"] == choice["name"]]
         return forced[0]["input_schema"] if forced else None
 
+    @override
     def validate(self, body: dict[str, Any]) -> None:
         validate_request(body)
 

@@ -1,0 +1,137 @@
+"""Anthropic Messages (``POST /v1/messages``) and the servers that speak it.
+
+The provider's base URL is the bare host (``https://api.anthropic.com``); a trailing ``/v1`` in
+source data is stripped and the path ``/v1/messages`` appended. The package is split the way
+STYLE P4 asks: ``encode`` (our types to a request body), ``decode`` (a response body to our
+types, usage, stop reasons and errors) and ``stream`` (one SSE event at a time into the shared
+accumulator). This module holds the protocol class and its params.
+
+Params beyond the shared ones: ``max_tokens`` is required by the API, so it is the caller's
+value, else the catalog's ``max_tokens``, else 4096, and it is raised above a thinking budget
+(which counts toward it). ``reasoning_budget`` (or ``reasoning_effort``, mapped to a budget:
+minimal 1024, low 2048, medium 8192, high 16384, xhigh 32768; ``none`` or a budget of 0 disables
+thinking) becomes ``thinking: {type: enabled, budget_tokens}``; a raw ``thinking`` dict wins.
+While thinking, ``temperature`` and ``top_k`` are not sent and ``top_p`` only from 0.95 (the API
+refuses anything else). ``stop`` becomes ``stop_sequences``; ``seed`` has no Anthropic
+equivalent and is not sent. ``tool_choice`` maps ``auto`` / ``none`` / ``required`` (``any``) /
+a tool name, and ``parallel_tool_calls=False`` sets ``disable_parallel_tool_use``; ``service_tier``
+(``auto`` / ``standard_only``) is sent as it is.
+
+Structured output uses a forced tool named after the schema whose input is the answer; the
+library reads that tool call's arguments when the text is empty. While thinking the API refuses
+a forced tool, so the model is then offered the tool with ``tool_choice: auto``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import Field
+from typing_extensions import override
+
+from sycophant_py._params import SharedParams
+from sycophant_py._types import Response, Tool
+from sycophant_py.wire._base import Request, StreamResult, WireProtocol
+from sycophant_py.wire.anthropic_messages.decode import (
+    decode_message,
+    decode_usage,
+    error_for,
+    error_message,
+    map_finish_reason,
+)
+from sycophant_py.wire.anthropic_messages.encode import encode_body, map_response_schema, map_tools
+from sycophant_py.wire.anthropic_messages.stream import AnthropicStream, decode_event
+
+__all__ = [
+    "AnthropicMessages",
+    "AnthropicParams",
+    "AnthropicStream",
+    "decode_usage",
+    "error_for",
+    "map_finish_reason",
+]
+
+
+class AnthropicParams(SharedParams):
+    """Params of ``anthropic_messages`` beyond the shared ones."""
+
+    user: str | None = Field(None, max_length=256)
+    """An opaque end-user id, sent as ``metadata.user_id`` (for abuse detection)."""
+    metadata: dict[str, str] | None = None
+    """Request ``metadata`` as the API defines it (``user_id``)."""
+    anthropic_beta: list[str] | None = None
+    """Beta features for the ``anthropic-beta`` header (see :meth:`AnthropicMessages.request_headers`)."""
+    thinking: dict[str, Any] | None = None
+    """A raw ``thinking`` config (``{"type": "adaptive"}``...), sent as it is instead of the mapping."""
+    extra_body: dict[str, Any] | None = None
+    """Extra top-level fields merged into the body as they are (``output_config``, ``container``...)."""
+
+
+class AnthropicMessages(WireProtocol):
+    """The ``anthropic_messages`` wire protocol (pure; see the package docstring)."""
+
+    name = "anthropic_messages"
+    stream_transport = "sse"
+
+    @classmethod
+    @override
+    def param_schema(cls) -> type[AnthropicParams]:
+        return AnthropicParams
+
+    @override
+    def resolve_base_url(self, base_url: str) -> str:
+        """The bare host: a trailing ``/v1`` (the path's own prefix) is stripped."""
+        base = base_url.rstrip("/")
+        return base[: -len("/v1")] if base.endswith("/v1") else base
+
+    @override
+    def request_path(self, request: Request) -> str:
+        return "/v1/messages"
+
+    @override
+    def request_headers(self, request: Request) -> dict[str, str]:
+        """Headers a request needs beyond auth: ``anthropic-beta`` from the ``anthropic_beta`` param.
+
+        Args:
+            request: The request being sent.
+
+        Returns:
+            Header names (lower case) and values; empty when there is nothing to add.
+        """
+        betas = request.params.get("anthropic_beta") or ()
+        return {"anthropic-beta": ",".join(dict.fromkeys(betas))} if betas else {}
+
+    # -- encode ------------------------------------------------------------------------------
+    @override
+    def encode_request(self, request: Request) -> dict[str, Any]:
+        """The JSON body (raises ``InvalidMessage`` for a part the API cannot take)."""
+        return encode_body(request)
+
+    @override
+    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
+        return map_tools(tools)
+
+    @override
+    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
+        """A ``tools`` + ``tool_choice`` fragment forcing a tool whose input follows ``schema``."""
+        return map_response_schema(schema, name)
+
+    # -- decode ------------------------------------------------------------------------------
+    @override
+    def decode_response(self, body: Any) -> Response:
+        return decode_message(body)
+
+    @override
+    def init_stream(self) -> AnthropicStream:
+        return AnthropicStream()
+
+    @override
+    def decode_stream_chunk(self, state: Any, event: Any) -> StreamResult:
+        return decode_event(state, event)
+
+    @override
+    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
+        """``(message, error type)`` of ``{"type": "error", "error": {"type", "message"}}``."""
+        message, err_type = error_message(body)
+        return message or f"HTTP {status}", err_type

@@ -1,0 +1,182 @@
+"""Response decoding for ``anthropic_messages``: a Messages body (or its parts) to our types.
+
+* Content blocks: ``text`` to text, ``thinking`` (with its ``signature``) and ``redacted_thinking``
+  (its ``data`` kept as the signature) to thinking, ``tool_use`` to tool calls. Server-side tool
+  blocks (``server_tool_use``, ``*_tool_result``, ``mcp_*``), ``compaction`` and ``fallback``
+  blocks are the provider's own bookkeeping: they stay in ``Response.raw`` only.
+* ``stop_reason``: ``end_turn`` / ``stop_sequence`` / ``pause_turn`` are ``stop``, ``max_tokens``
+  and ``model_context_window_exceeded`` are ``length``, ``tool_use`` is ``tool_use``, ``refusal``
+  is ``content_filter``. The raw value stays in ``provider_finish_reason``.
+* Usage: ``input_tokens`` already excludes cache reads (``cache_read_input_tokens``) and cache
+  writes (``cache_creation_input_tokens``), so each maps as it is; ``output_tokens`` includes
+  thinking, which ``output_tokens_details.thinking_tokens`` reports separately when present.
+* Errors: ``{"type": "error", "error": {"type": ..., "message": ...}}`` in a body or a stream
+  event; :func:`error_for` maps the error type to the exception tree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from sycophant_py._exceptions import (
+    AuthenticationFailed,
+    BadRequest,
+    NotFound,
+    Overloaded,
+    ProviderError,
+    RateLimited,
+    ResponseInvalid,
+    ServerError,
+    StreamError,
+    Timeout,
+)
+from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
+
+__all__ = ["decode_message", "decode_usage", "error_for", "error_message", "map_finish_reason"]
+
+_FINISH: dict[str, FinishReason] = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "model_context_window_exceeded": "length",
+    "tool_use": "tool_use",
+    "refusal": "content_filter",
+}
+
+# Anthropic error type -> (exception class, the HTTP status the API uses for it).
+_ERRORS: dict[str, tuple[type[ProviderError], int]] = {
+    "invalid_request_error": (BadRequest, 400),
+    "authentication_error": (AuthenticationFailed, 401),
+    "billing_error": (BadRequest, 402),
+    "permission_error": (AuthenticationFailed, 403),
+    "not_found_error": (NotFound, 404),
+    "request_too_large": (BadRequest, 413),
+    "rate_limit_error": (RateLimited, 429),
+    "api_error": (ServerError, 500),
+    "timeout_error": (Timeout, 504),
+    "overloaded_error": (Overloaded, 529),
+}
+
+
+def map_finish_reason(value: str | None, has_tool_calls: bool) -> FinishReason:
+    """Map a ``stop_reason`` to the unified set (absent or unknown: ``stop``, or ``tool_use``)."""
+    reason = _FINISH.get(value or "", "stop")
+    if reason == "stop" and has_tool_calls:
+        return "tool_use"
+    return reason
+
+
+def _int(value: Any) -> int:
+    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
+
+
+def decode_usage(u: Mapping[str, Any] | None) -> Usage:
+    """Usage from a Messages ``usage`` object (input counts exclude cache reads and writes)."""
+    if not u:
+        return Usage()
+    details = u.get("output_tokens_details")
+    thinking = _int(details.get("thinking_tokens")) if isinstance(details, Mapping) else 0
+    return Usage(
+        input_tokens=_int(u.get("input_tokens")),
+        output_tokens=_int(u.get("output_tokens")),
+        cache_read_tokens=_int(u.get("cache_read_input_tokens")),
+        cache_write_tokens=_int(u.get("cache_creation_input_tokens")),
+        reasoning_tokens=thinking,
+    )
+
+
+def _arguments_json(value: Any) -> str:
+    if value is None:
+        return "{}"
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _part(block: Mapping[str, Any]) -> Part | None:
+    kind = block.get("type")
+    if kind == "text":
+        return TextPart(str(block.get("text") or ""))
+    if kind == "thinking":
+        return ThinkingPart(
+            str(block.get("thinking") or ""), block.get("signature") or None, provider_data=dict(PROTOCOL_MARK)
+        )
+    if kind == "redacted_thinking":
+        return ThinkingPart("", block.get("data") or None, redacted=True, provider_data=dict(PROTOCOL_MARK))
+    if kind == "tool_use":
+        return ToolCall.from_json(
+            str(block.get("id") or ""), str(block.get("name") or ""), _arguments_json(block.get("input"))
+        )
+    return None  # server-side tool blocks, compaction, fallback...: kept in ``raw`` only
+
+
+def decode_message(body: Any) -> Response:
+    """Turn a non-streaming Messages body into a Response (``context`` is filled by the pipeline).
+
+    Raises:
+        ResponseInvalid: the body is not a message object.
+        ProviderError: the body is an error object (the class follows the error type).
+    """
+    if not isinstance(body, Mapping):
+        raise ResponseInvalid(f"anthropic_messages: expected a JSON object, got {type(body).__name__}", body=body)
+    if body.get("type") == "error":
+        raise error_for(body)
+    blocks = body.get("content")
+    if not isinstance(blocks, list):
+        raise ResponseInvalid("anthropic_messages: the message has no content list", body=body)
+    parts = [p for p in (_part(b) for b in blocks if isinstance(b, Mapping)) if p is not None]
+    calls = [p for p in parts if isinstance(p, ToolCall)]
+    raw_reason = body.get("stop_reason")
+    return Response(
+        text="".join(p.text for p in parts if isinstance(p, TextPart)),
+        finish_reason=map_finish_reason(raw_reason, bool(calls)),
+        usage=decode_usage(body.get("usage")),
+        tool_calls=calls,
+        reasoning="".join(p.text for p in parts if isinstance(p, ThinkingPart)),
+        parts=parts,
+        raw=body,
+        id=body.get("id"),
+        model=body.get("model"),
+        provider_finish_reason=raw_reason,
+    )
+
+
+def error_message(body: Any) -> tuple[str, str | None]:
+    """``(message, error type)`` of an Anthropic error body (or of anything else, best effort)."""
+    if isinstance(body, Mapping):
+        err = body.get("error", body)
+        if isinstance(err, Mapping):
+            message = err.get("message") or err.get("detail") or body.get("message")
+            typ = err.get("type") if err is not body else body.get("type")
+            if typ == "error":
+                typ = None
+            return str(message or json.dumps(body)[:500]), None if typ is None else str(typ)
+        if isinstance(err, str):
+            return err, None
+    text = body if isinstance(body, str) else repr(body)
+    return text[:500], None
+
+
+def error_for(body: Any, *, provider: str | None = None, model: str | None = None) -> ProviderError:
+    """The exception for an error body or stream event, by its error type.
+
+    ``overloaded_error`` is :class:`Overloaded`, ``rate_limit_error`` :class:`RateLimited`,
+    ``api_error`` :class:`ServerError`, ``invalid_request_error`` :class:`BadRequest`, and so on;
+    an unknown type is a :class:`StreamError`. ``status_code`` is the status the API uses for
+    that type, and ``error_type`` keeps the type itself.
+    """
+    message, err_type = error_message(body)
+    cls, status = _ERRORS.get(err_type or "", (StreamError, None))
+    request_id = body.get("request_id") if isinstance(body, Mapping) else None
+    exc = cls(
+        message,
+        status_code=status,
+        provider=provider,
+        model=model,
+        request_id=request_id if isinstance(request_id, str) else None,
+        body=body,
+    )
+    exc.error_type = err_type  # type: ignore[attr-defined]
+    return exc
