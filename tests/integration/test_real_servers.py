@@ -188,3 +188,34 @@ def test_async_embeddings(local: None) -> None:
         return len(emb.vectors[1])
 
     assert asyncio.run(main()) == 384
+
+
+CITY = {
+    "type": "object",
+    "properties": {"city": {"type": "string"}, "country": {"type": "string"}},
+    "required": ["city", "country"],
+}
+
+
+def test_structured_output(local: None) -> None:
+    out = syc.generate_object(
+        "llamacpp:smollm2",
+        "Give a city and the country it is in, as JSON.",
+        schema=CITY,
+        repair_retries=1,
+        max_tokens=60,
+        temperature=0,
+    )
+    assert set(out.object) >= {"city", "country"}
+    assert all(isinstance(out.object[k], str) for k in ("city", "country"))
+
+
+def test_stream_object(local: None) -> None:
+    stream = syc.stream_object(
+        "llamacpp:smollm2", "Give a city and its country as JSON.", schema=CITY, max_tokens=60, temperature=0
+    )
+    partials = list(stream)
+    assert len(partials) >= 2
+    final = stream.response()
+    assert partials[-1] == final.object
+    assert set(final.object) >= {"city", "country"}
