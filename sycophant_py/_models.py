@@ -29,12 +29,19 @@ class ModelCost:
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> ModelCost:
-        """Build from a dict with snake_case or pi's camelCase keys."""
+        """Build from a dict with snake_case or pi's camelCase keys.
+
+        An absent cache price means "no discount known": cache reads and writes are then billed at
+        the input price, so cost is never under-reported. An explicit 0 is kept.
+        """
+        price_in = float(d.get("input", 0) or 0)
+        read = d.get("cache_read", d.get("cacheRead"))
+        write = d.get("cache_write", d.get("cacheWrite"))
         return cls(
-            float(d.get("input", 0) or 0),
+            price_in,
             float(d.get("output", 0) or 0),
-            float(d.get("cache_read", d.get("cacheRead", 0)) or 0),
-            float(d.get("cache_write", d.get("cacheWrite", 0)) or 0),
+            price_in if read is None else float(read),
+            price_in if write is None else float(write),
         )
 
 

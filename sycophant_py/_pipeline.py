@@ -257,13 +257,11 @@ def calculate_cost(model: ModelInfo | str, usage: Usage) -> Cost | None:
     if price is None:
         return None
     m = 1_000_000.0
-    cache_read = price.cache_read if price.cache_read else price.input
-    cache_write = price.cache_write if price.cache_write else price.input
     return Cost(
         usage.input_tokens * price.input / m,
         usage.output_tokens * price.output / m,
-        usage.cache_read_tokens * cache_read / m,
-        usage.cache_write_tokens * cache_write / m,
+        usage.cache_read_tokens * price.cache_read / m,
+        usage.cache_write_tokens * price.cache_write / m,
     )
 
 

@@ -785,7 +785,7 @@ def normalise_request(body: Mapping[str, Any], *, recorded: Mapping[str, Any]) -
 
     Ignored, and why:
 
-    * ``n: 1``, ``stream: false``: the API defaults; the library never sends them.
+    * ``n: 1``, ``stream: false``, ``tools: []``: the API defaults; the library never sends them.
     * ``stream_options`` when the recorded streaming request had none: the library always asks for the
       usage chunk (DESIGN: streamed usage arrives in a final chunk; without it there is no usage).
     * ``max_tokens`` vs ``max_completion_tokens``: the library sends the current name for OpenAI.
@@ -802,6 +802,8 @@ def normalise_request(body: Mapping[str, Any], *, recorded: Mapping[str, Any]) -
         del out["n"]
     if out.get("stream") is False:
         del out["stream"]
+    if out.get("tools") == []:
+        del out["tools"]
     if "stream_options" not in recorded:
         out.pop("stream_options", None)
     if "max_tokens" in out:
