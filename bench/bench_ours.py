@@ -8,7 +8,7 @@ from typing import Any
 from common import MAX_TOKENS, MODEL, PROMPT, ROUTES, TOOL_SPEC, TOOL_SPEC_TIME
 from worker import Client, NotApplicableError, Result
 
-PROVIDER = {s: f"bench{route}" for s, route in ROUTES.items()}  # bench_json, bench_s50, ...
+PROVIDER = {s: f"bench{route}" for s, route in ROUTES.items()}  # benchjson, benchs50, ...
 ANTHROPIC_PROVIDER = "benchant"
 
 
@@ -21,8 +21,11 @@ def _tools(syc: Any) -> list[Any]:
 
 
 def _normalise(resp: Any, text: str | None = None) -> Result:
-    out: Result = {"text": resp.text if text is None else text,
-                   "input_tokens": resp.usage.input_tokens, "output_tokens": resp.usage.output_tokens}
+    out: Result = {
+        "text": resp.text if text is None else text,
+        "input_tokens": resp.usage.input_tokens,
+        "output_tokens": resp.usage.output_tokens,
+    }
     if resp.tool_calls:
         out["tool_calls"] = [[tc.name, tc.arguments] for tc in resp.tool_calls]
     return out
@@ -38,16 +41,20 @@ class Ours(Client):
         import sycophant_py as syc
 
         self.syc = syc
-        providers: dict[str, Any] = {
-            PROVIDER[s]: {"base_url": self.base(s), "auth": "none"} for s in ROUTES
-        }
+        providers: dict[str, Any] = {PROVIDER[s]: {"base_url": self.base(s), "auth": "none"} for s in ROUTES}
         self.anthropic_error: str | None = None
         try:
-            syc.configure(custom_providers={**providers, ANTHROPIC_PROVIDER: {
-                "base_url": f"{url}/anth", "auth": "none",
-                "models": {"claude": {"wire_protocol": "anthropic_messages"}},
-            }})
-        except Exception as e:  # the Anthropic protocol may not be built yet
+            syc.configure(
+                custom_providers={
+                    **providers,
+                    ANTHROPIC_PROVIDER: {
+                        "base_url": f"{url}/anth",
+                        "auth": "none",
+                        "models": {"claude": {"wire_protocol": "anthropic_messages"}},
+                    },
+                }
+            )
+        except Exception as e:  # noqa: BLE001 - the Anthropic protocol may not be built yet
             self.anthropic_error = f"{type(e).__name__}: {e}"[:200]
             syc.configure(custom_providers=providers)
         self.msgs = [syc.Message.user(PROMPT)]
@@ -86,6 +93,11 @@ class Ours(Client):
         if hasattr(resp, "__await__"):
             resp = await resp
         return _normalise(resp, "".join(parts))
+
+    async def aclose(self) -> None:
+        closer = getattr(self.syc, "aclose", None)
+        if closer is not None:
+            await closer()
 
     def decoders(self) -> Callable[[list[bytes]], int]:
         try:

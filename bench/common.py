@@ -25,10 +25,10 @@ ROUTES = {
     "stream1000": "s1000",
     "tools": "tools",
     "anthropic": "anth",
-    "concurrent": "p50",  # paced 50-chunk stream for the concurrency test
+    "concurrent": "paced",  # slow, long-lived stream for the concurrency test
 }
-CHUNKS = {"stream50": 50, "stream1000": 1000, "concurrent": 50}
-PACE_SECONDS = 0.02  # gap between events of the paced stream
+CHUNKS = {"stream50": 50, "stream1000": 1000, "concurrent": 20}
+PACE_SECONDS = 0.5  # mean gap between events of the paced stream (jittered ±50%)
 TOOL_CALLS = (
     ("get_weather", {"city": "Paris", "unit": "celsius", "days": 3}),
     ("get_time", {"timezone": "Europe/Paris"}),
@@ -110,18 +110,20 @@ def check(scenario: str, got: dict[str, Any]) -> str | None:
 def offline_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment for peer processes: no telemetry, no model-price downloads, no proxies."""
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    env.update({
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "LITELLM_TELEMETRY": "False",
-        "LITELLM_LOG": "ERROR",
-        "ANONYMIZED_TELEMETRY": "False",
-        "DO_NOT_TRACK": "1",
-        "OPENAI_API_KEY": "sk-bench",
-        "ANTHROPIC_API_KEY": "sk-bench",
-        "HF_HUB_OFFLINE": "1",
-        "NO_PROXY": "*",
-        "PYTHONDONTWRITEBYTECODE": "",
-    })
+    env.update(
+        {
+            "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+            "LITELLM_TELEMETRY": "False",
+            "LITELLM_LOG": "ERROR",
+            "ANONYMIZED_TELEMETRY": "False",
+            "DO_NOT_TRACK": "1",
+            "OPENAI_API_KEY": "sk-bench",
+            "ANTHROPIC_API_KEY": "sk-bench",
+            "HF_HUB_OFFLINE": "1",
+            "NO_PROXY": "*",
+            "PYTHONDONTWRITEBYTECODE": "",
+        }
+    )
     env.pop("PYTHONDONTWRITEBYTECODE")
     if extra:
         env.update(extra)

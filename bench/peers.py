@@ -32,11 +32,26 @@ class Peer:
 # (certifi is only a CA bundle and never touched on loopback), so litellm goes in with --no-deps on top of
 # its declared dependencies with that one pin relaxed.
 LITELLM_DEPS = (
-    "fastuuid>=0.14.0,<1.0", "filelock>=3.16.1,<5", "httpx[http2]>=0.28.0,<1.0", "openai>=2.20.0,<4.0.0",
-    "python-dotenv>=1.0.0,<2.0", "pyyaml>=6.0.3,<7.0", "packaging>=24.0", "importlib-metadata>=8.0.0,<9.0",
-    "tiktoken>=0.8.0,<1.0", "tokenizers>=0.21.0,<1.0", "huggingface-hub>=0.34.0,<2.0", "click>=8.0.0,<9.0",
-    "jinja2>=3.1.6,<4.0", "aiohttp>=3.14.2,<4.0", "anyio>=4.14.0,<5.0", "pydantic>=2.11.0,<3.0.0",
-    "pydantic-settings>=2.14.1,<3.0", "jsonschema>=4.0.0,<5.0", "boto3>=1.43.117,<2.0", "certifi",
+    "fastuuid>=0.14.0,<1.0",
+    "filelock>=3.16.1,<5",
+    "httpx[http2]>=0.28.0,<1.0",
+    "openai>=2.20.0,<4.0.0",
+    "python-dotenv>=1.0.0,<2.0",
+    "pyyaml>=6.0.3,<7.0",
+    "packaging>=24.0",
+    "importlib-metadata>=8.0.0,<9.0",
+    "tiktoken>=0.8.0,<1.0",
+    "tokenizers>=0.21.0,<1.0",
+    "huggingface-hub>=0.34.0,<2.0",
+    "click>=8.0.0,<9.0",
+    "jinja2>=3.1.6,<4.0",
+    "aiohttp>=3.14.2,<4.0",
+    "anyio>=4.14.0,<5.0",
+    "pydantic>=2.11.0,<3.0.0",
+    "pydantic-settings>=2.14.1,<3.0",
+    "jsonschema>=4.0.0,<5.0",
+    "boto3>=1.43.117,<2.0",
+    "certifi",
     "typing-extensions>=4.13.0,<5.0",
 )
 
@@ -44,14 +59,32 @@ LITELLM_DEPS = (
 PEERS: tuple[Peer, ...] = (
     Peer("ours", "sycophant_py", "sycophant_py", dists=("sycophant_py", "httpx", "pydantic")),
     Peer("httpx", "raw httpx", "httpx", dists=("httpx", "httpcore", "h11")),
-    Peer("openai", "openai", "openai", ("openai==3.54.0",), dists=("openai", "httpx2", "pydantic"),
-         venv="openai"),
-    Peer("litellm", "LiteLLM", "litellm", LITELLM_DEPS, ("litellm==1.109.1",),
-         dists=("litellm", "openai", "httpx", "aiohttp"), venv="litellm"),
-    Peer("any_llm", "any-llm", "any_llm", ("any-llm-sdk[openai]==1.40.2",), dists=("any-llm-sdk", "openai"),
-         venv="any_llm"),
-    Peer("pydantic_ai", "pydantic-ai", "pydantic_ai", ("pydantic-ai-slim[openai]==2.68.0",),
-         dists=("pydantic-ai-slim", "openai", "pydantic"), venv="pydantic_ai"),
+    Peer("openai", "openai", "openai", ("openai==3.54.0",), dists=("openai", "httpx2", "pydantic"), venv="openai"),
+    Peer(
+        "litellm",
+        "LiteLLM",
+        "litellm",
+        LITELLM_DEPS,
+        ("litellm==1.109.1",),
+        dists=("litellm", "openai", "httpx", "aiohttp"),
+        venv="litellm",
+    ),
+    Peer(
+        "any_llm",
+        "any-llm",
+        "any_llm",
+        ("any-llm-sdk[openai]==1.40.2",),
+        dists=("any-llm-sdk", "openai"),
+        venv="any_llm",
+    ),
+    Peer(
+        "pydantic_ai",
+        "pydantic-ai",
+        "pydantic_ai",
+        ("pydantic-ai-slim[openai]==2.68.0",),
+        dists=("pydantic-ai-slim", "openai", "pydantic"),
+        venv="pydantic_ai",
+    ),
 )
 PROFILER = Peer("tools", "profilers", "pyinstrument", ("py-spy==0.4.3", "pyinstrument==5.1.3"), venv="tools")
 
@@ -96,8 +129,13 @@ def ensure(peer: Peer, log: bool = True) -> InstallResult:
     python = venv_python(peer)
     if peer.venv is None:
         ok = python.exists()
-        return InstallResult(peer, python if ok else None, error=None if ok else f"{python} missing",
-                             reused=True, versions=_versions(python, peer.dists) if ok else {})
+        return InstallResult(
+            peer,
+            python if ok else None,
+            error=None if ok else f"{python} missing",
+            reused=True,
+            versions=_versions(python, peer.dists) if ok else {},
+        )
     root = VENVS_DIR / peer.venv
     marker = root / MARKER
     wanted = {"requirements": list(peer.requirements), "no_deps": list(peer.no_deps)}
@@ -109,10 +147,13 @@ def ensure(peer: Peer, log: bool = True) -> InstallResult:
             pass
     t0 = time.perf_counter()
     if log:
-        print(f"[bench] installing {peer.label} into {root.relative_to(BENCH_DIR.parent)} ...", flush=True)
+        print(
+            f"[bench] installing {peer.label} into {root.relative_to(BENCH_DIR.parent)} ...",
+            file=sys.stderr,
+            flush=True,
+        )
     base = getattr(sys, "_base_executable", sys.executable)
-    proc = subprocess.run([base, "-m", "venv", "--clear", str(root)], capture_output=True, text=True,
-                          check=False)
+    proc = subprocess.run([base, "-m", "venv", "--clear", str(root)], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         return InstallResult(peer, None, time.perf_counter() - t0, error=_reason(proc.stderr or proc.stdout))
     pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
@@ -122,13 +163,14 @@ def ensure(peer: Peer, log: bool = True) -> InstallResult:
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         return InstallResult(peer, None, seconds, error=_reason(proc.stderr or proc.stdout))
-    probe = subprocess.run([str(python), "-c", f"import {peer.module}"], capture_output=True, text=True,
-                           check=False, env=_quiet_env())
+    probe = subprocess.run(
+        [str(python), "-c", f"import {peer.module}"], capture_output=True, text=True, check=False, env=_quiet_env()
+    )
     if probe.returncode != 0:
         return InstallResult(peer, None, seconds, error="import failed: " + _reason(probe.stderr))
     marker.write_text(json.dumps(wanted))
     if log:
-        print(f"[bench] installed {peer.label} in {seconds:.0f} s", flush=True)
+        print(f"[bench] installed {peer.label} in {seconds:.0f} s", file=sys.stderr, flush=True)
     return InstallResult(peer, python, seconds, versions=_versions(python, peer.dists))
 
 
@@ -140,6 +182,6 @@ def _quiet_env() -> dict[str, str]:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(BENCH_DIR))
-    for p in (*PEERS, *( [PROFILER] if "--tools" in sys.argv else [])):
+    for p in (*PEERS, *([PROFILER] if "--tools" in sys.argv else [])):
         r = ensure(p)
         print(p.name, r.error or "ok", f"{r.seconds:.1f}s", r.versions)

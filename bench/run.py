@@ -29,10 +29,9 @@ sys.path.insert(0, str(BENCH_DIR))
 
 import peers  # noqa: E402
 import report  # noqa: E402
-from common import offline_env  # noqa: E402
+from common import PACE_SECONDS, offline_env  # noqa: E402
 
 SCENARIOS = ("json", "stream50", "stream1000", "tools", "anthropic")
-CONCURRENT_CLIENTS = ("ours", "httpx", "openai")
 DECODER_CLIENTS = ("ours", "httpx")
 SERVER_CPU, CLIENT_CPU = 0, 1
 
@@ -86,10 +85,14 @@ class Server:
     url: str
 
     @classmethod
-    def start(cls) -> Server:
+    def start(cls, pace: float) -> Server:
         """Start bench/server.py on a free loopback port (pinned to its own core)."""
-        proc = subprocess.Popen([sys.executable, str(BENCH_DIR / "server.py")], stdin=subprocess.PIPE,
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, str(BENCH_DIR / "server.py"), str(pace)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         pin(proc.pid, SERVER_CPU)
         assert proc.stdout is not None
         line = proc.stdout.readline().split()
@@ -121,9 +124,14 @@ class Worker:
     def start(cls, name: str, python: Path, url: str, logdir: Path) -> Worker:
         """Spawn ``worker.py NAME URL --serve`` with that client's interpreter."""
         err = (logdir / f"worker-{name}.log").open("w")
-        proc = subprocess.Popen([str(python), str(BENCH_DIR / "worker.py"), name, url, "--serve"],
-                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=err, text=True,
-                                env=offline_env())
+        proc = subprocess.Popen(
+            [str(python), str(BENCH_DIR / "worker.py"), name, url, "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            env=offline_env(),
+        )
         w = cls(name, proc, err)
         w.ready = w._read()
         return w
@@ -155,13 +163,21 @@ class Worker:
         self.stderr.close()
 
 
-def one_shot(name: str, python: Path, url: str, what: str, *, timeout: float, logdir: Path) -> dict[str, Any]:
+def one_shot(
+    name: str, python: Path, url: str, what: str, *, timeout: float, logdir: Path, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run ``worker.py NAME URL WHAT`` in a fresh process and return its JSON answer."""
     with (logdir / f"oneshot-{name}-{what}.log").open("w") as err:
         try:
-            proc = subprocess.run([str(python), str(BENCH_DIR / "worker.py"), name, url, what],
-                                  stdout=subprocess.PIPE, stderr=err, text=True, timeout=timeout, check=False,
-                                  env=offline_env())
+            proc = subprocess.run(
+                [str(python), str(BENCH_DIR / "worker.py"), name, url, what],
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                timeout=timeout,
+                check=False,
+                env=offline_env(env),
+            )
         except subprocess.TimeoutExpired:
             return {"error": f"timed out after {timeout:.0f} s"}
     lines = proc.stdout.strip().splitlines()
@@ -172,7 +188,7 @@ def one_shot(name: str, python: Path, url: str, what: str, *, timeout: float, lo
 
 
 def _rotate(items: list[str], k: int) -> list[str]:
-    return items[k % len(items):] + items[:k % len(items)] if items else items
+    return items[k % len(items) :] + items[: k % len(items)] if items else items
 
 
 def _wall(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
@@ -193,8 +209,7 @@ def measure_imports(clients: dict[str, peers.InstallResult], runs: int) -> dict[
     for name, inst in clients.items():
         assert inst.python is not None
         try:  # compile bytecode and warm the page cache first
-            for _ in range(2):
-                _wall([str(inst.python), "-c", f"import {inst.peer.module}"], env)
+            _wall([str(inst.python), "-c", f"import {inst.peer.module}"], env)
             ok.append(name)
             out[name] = {"diff": [], "inproc": []}
         except RuntimeError as e:
@@ -241,32 +256,73 @@ def run_decoders(workers: dict[str, Worker], rounds: int) -> dict[str, list[dict
     return out
 
 
-def run_concurrent(clients: dict[str, peers.InstallResult], url: str, rounds: int,
-                   logdir: Path) -> dict[str, list[dict[str, Any]]]:
+def run_concurrent(
+    clients: dict[str, peers.InstallResult], url: str, rounds: int, logdir: Path, *, which: list[str], ramp: float
+) -> dict[str, list[dict[str, Any]]]:
     """1,000 concurrent async streams, each run in a dedicated process (peak RSS is its own)."""
-    names = [n for n in CONCURRENT_CLIENTS if n in clients]
+    names = [n for n in which if n in clients]
     out: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     for r in range(rounds):
         for name in _rotate(names, r):
-            res = one_shot(name, clients[name].python, url, "concurrent", timeout=180, logdir=logdir)  # type: ignore[arg-type]
+            res = one_shot(
+                name,
+                clients[name].python,  # type: ignore[arg-type]
+                url,
+                "concurrent",
+                timeout=180,
+                logdir=logdir,
+                env={"BENCH_RAMP": str(ramp)},
+            )
             out[name].append(res)
-            log(f"concurrent {name}: " + (res.get("error") or res.get("reason") or
-                f"{res.get('wall', 0):.2f} s, {res.get('peak_rss_mb', 0):.0f} MB, lost {res.get('lost')}"))
+            log(
+                f"concurrent {name}: "
+                + (
+                    res.get("error")
+                    or res.get("reason")
+                    or f"{res.get('wall', 0):.1f} s, {res.get('peak_rss_mb', 0):.0f} MB, lost {res.get('lost')}, "
+                    f"lag p99 {res.get('lag_p99_ms', 0):.0f} ms (own CPU {res.get('cpu_lag_p99_ms', 0):.0f} ms)"
+                )
+            )
     return out
 
 
-def profile_ours(tools: peers.InstallResult, url: str, logdir: Path, scenario: str = "stream1000") -> str:
-    """Sample ours with py-spy for a few seconds of ``scenario``; return a summary of hot functions."""
+def profile_ours(tools: peers.InstallResult, url: str, logdir: Path, scenario: str) -> str:
+    """Sample ours with py-spy (GIL holder only, so socket waits drop out) after warm-up; hot functions."""
     import profile_summary
 
     if tools.python is None:
         return f"profiler not installed: {tools.error}"
-    spy = tools.python.parent / "py-spy"
+    seconds = 5
     raw = logdir / f"profile-ours-{scenario}.txt"
-    cmd = [str(spy), "record", "--rate", "1000", "--format", "raw", "--output", str(raw), "--",
-           str(peers.PROJECT_PYTHON), str(BENCH_DIR / "worker.py"), "ours", url, f"profile:{scenario}"]
-    p = subprocess.run(cmd, capture_output=True, text=True, env=offline_env(),
-                       check=False, timeout=120)
+    worker = subprocess.Popen(
+        [str(peers.PROJECT_PYTHON), str(BENCH_DIR / "worker.py"), "ours", url, f"profile:{scenario}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=offline_env({"BENCH_PROFILE_SECONDS": str(seconds + 2)}),
+    )
+    assert worker.stdout is not None
+    first = json.loads(worker.stdout.readline() or "{}")
+    if "profiling" not in first:
+        worker.kill()
+        return f"worker did not start profiling: {first}"
+    cmd = [
+        str(tools.python.parent / "py-spy"),
+        "record",
+        "--pid",
+        str(worker.pid),
+        "--duration",
+        str(seconds),
+        "--rate",
+        "1000",
+        "--gil",
+        "--format",
+        "raw",
+        "--output",
+        str(raw),
+    ]
+    p = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=60)
+    worker.wait(60)
     if p.returncode != 0 or not raw.exists():
         return f"py-spy failed: {(p.stderr or p.stdout).strip()[-300:]}"
     return profile_summary.summarise(raw.read_text(), focus="sycophant_py")
@@ -279,8 +335,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
     """Command line."""
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds of the CPU measurements")
-    ap.add_argument("--import-runs", type=int, default=9, help="fresh-process imports per client")
+    ap.add_argument("--import-runs", type=int, default=7, help="fresh-process imports per client")
     ap.add_argument("--concurrent-rounds", type=int, default=2)
+    ap.add_argument("--concurrent-clients", default="ours,httpx", help="clients of the 1,000-stream test")
+    ap.add_argument(
+        "--pace", type=float, default=PACE_SECONDS, help="mean seconds between events of a concurrent stream"
+    )
+    ap.add_argument(
+        "--ramp", type=float, default=0.0, help="start the 1,000 streams over this many seconds (0: one loop tick)"
+    )
     ap.add_argument("--min-cpu", type=float, default=0.15, help="CPU seconds per sample")
     ap.add_argument("--clients", default="", help="comma-separated subset, e.g. ours,httpx,openai")
     ap.add_argument("--quick", action="store_true", help="smoke run: 1 round, few imports, no docs update")
@@ -291,6 +354,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     args = ap.parse_args(argv)
     if args.quick:
         args.rounds, args.import_runs, args.concurrent_rounds, args.min_cpu = 1, 3, 1, 0.05
+        args.pace = min(args.pace, 0.05)
     return args
 
 
@@ -332,19 +396,29 @@ def main(argv: list[str]) -> int:
         info = installs.get(p.name)
         if info is None:
             continue
-        clients[p.name] = peers.InstallResult(p, None if info["error"] else peers.venv_python(p),
-                                              info["seconds"], info["reused"], info["error"],
-                                              info.get("versions", {}))
+        clients[p.name] = peers.InstallResult(
+            p,
+            None if info["error"] else peers.venv_python(p),
+            info["seconds"],
+            info["reused"],
+            info["error"],
+            info.get("versions", {}),
+        )
     tools = clients.pop("tools", None)
     usable = {n: c for n, c in clients.items() if c.python is not None}
 
     pin(0, CLIENT_CPU)  # this process and every client process it starts; the server moves to its own core
     logdir = BENCH_DIR / ".venvs" / "logs"
     logdir.mkdir(parents=True, exist_ok=True)
-    server = Server.start()
+    load_before = os.getloadavg()
+    server = Server.start(args.pace)
     log(f"server at {server.url}")
-    results: dict[str, Any] = {"installs": installs, "network": offline, "machine": report.machine(),
-                               "args": {k: v for k, v in vars(args).items() if k not in ("install_log",)}}
+    results: dict[str, Any] = {
+        "installs": installs,
+        "network": offline,
+        "machine": report.machine(),
+        "args": {k: v for k, v in vars(args).items() if k not in ("install_log",)},
+    }
     try:
         log("imports ...")
         results["imports"] = measure_imports(usable, args.import_runs)
@@ -364,17 +438,22 @@ def main(argv: list[str]) -> int:
             for w in workers.values():
                 w.stop()
         conc = {n: c for n, c in usable.items() if n in workers}
-        results["concurrent"] = run_concurrent(conc, server.url, args.concurrent_rounds, logdir)
+        results["concurrent"] = run_concurrent(
+            conc, server.url, args.concurrent_rounds, logdir, which=args.concurrent_clients.split(","), ramp=args.ramp
+        )
         if args.profile and "ours" in workers and tools is not None:
             log("profiling ours ...")
-            results["profile"] = {s: profile_ours(tools, server.url, logdir, s) for s in ("stream1000", "json")}
+            results["profile"] = {
+                s: profile_ours(tools, server.url, logdir, s) for s in ("json", "stream50", "stream1000")
+            }
     finally:
         server.stop()
     results["total_s"] = time.time() - install_info["t_start_wall"]
+    results["load"] = {"before": load_before, "after": os.getloadavg()}
     text = report.render(results, clients)
     print(text)
-    (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=1, default=str))
     if not args.quick:
+        (BENCH_DIR / "results.json").write_text(json.dumps(results, indent=1, default=str))
         (BENCH_DIR / "results.md").write_text(text)
         report.update_docs(BENCH_DIR.parent / "docs" / "performance.md", text)
         log("wrote bench/results.md, bench/results.json and docs/performance.md")

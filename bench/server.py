@@ -58,23 +58,37 @@ def _usage(out: int) -> dict[str, Any]:
 
 def _usage_chunk(out: int) -> dict[str, Any]:
     return {
-        "id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": CREATED, "model": MODEL,
-        "system_fingerprint": "fp_bench", "choices": [], "usage": _usage(out),
+        "id": "chatcmpl-bench",
+        "object": "chat.completion.chunk",
+        "created": CREATED,
+        "model": MODEL,
+        "system_fingerprint": "fp_bench",
+        "choices": [],
+        "usage": _usage(out),
     }
 
 
 def chat_json() -> bytes:
     """Non-streaming OpenAI chat completion."""
     text = "".join(words(12))
-    return _dump({
-        "id": "chatcmpl-bench", "object": "chat.completion", "created": CREATED, "model": MODEL,
-        "system_fingerprint": "fp_bench",
-        "choices": [{
-            "index": 0, "message": {"role": "assistant", "content": text, "refusal": None},
-            "logprobs": None, "finish_reason": "stop",
-        }],
-        "usage": _usage(12),
-    }).encode()
+    return _dump(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": CREATED,
+            "model": MODEL,
+            "system_fingerprint": "fp_bench",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text, "refusal": None},
+                    "logprobs": None,
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": _usage(12),
+        }
+    ).encode()
 
 
 def chat_stream_events(n: int) -> list[str]:
@@ -91,14 +105,26 @@ def tool_stream_events() -> list[str]:
     """Two tool calls streamed as ``tool_calls`` deltas addressed by index."""
     events = [_dump(_chunk({"role": "assistant", "content": None}))]
     for index, (name, args) in enumerate(TOOL_CALLS):
-        events.append(_dump(_chunk({"tool_calls": [{
-            "index": index, "id": f"call_{index}", "type": "function",
-            "function": {"name": name, "arguments": ""},
-        }]})))
+        events.append(
+            _dump(
+                _chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": index,
+                                "id": f"call_{index}",
+                                "type": "function",
+                                "function": {"name": name, "arguments": ""},
+                            }
+                        ]
+                    }
+                )
+            )
+        )
         raw = _dump(args)
         step = -(-len(raw) // TOOL_ARG_PIECES)
         for i in range(TOOL_ARG_PIECES):
-            piece = raw[i * step:(i + 1) * step]
+            piece = raw[i * step : (i + 1) * step]
             events.append(_dump(_chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})))
     events.append(_dump(_chunk({}, "tool_calls")))
     events.append(_dump(_usage_chunk(2 * TOOL_ARG_PIECES + 2)))
@@ -112,16 +138,33 @@ def anthropic_stream_events(n: int = 50) -> list[str]:
     def ev(kind: str, payload: dict[str, Any]) -> str:
         return f"event: {kind}\ndata: {_dump({'type': kind, **payload})}\n\n"
 
-    out = [ev("message_start", {"message": {
-        "id": "msg_bench", "type": "message", "role": "assistant", "model": ANTHROPIC_MODEL, "content": [],
-        "stop_reason": None, "stop_sequence": None, "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": 1},
-    }})]
+    out = [
+        ev(
+            "message_start",
+            {
+                "message": {
+                    "id": "msg_bench",
+                    "type": "message",
+                    "role": "assistant",
+                    "model": ANTHROPIC_MODEL,
+                    "content": [],
+                    "stop_reason": None,
+                    "stop_sequence": None,
+                    "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": 1},
+                }
+            },
+        )
+    ]
     out.append(ev("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}))
-    out.append("event: ping\ndata: {\"type\": \"ping\"}\n\n")
+    out.append('event: ping\ndata: {"type": "ping"}\n\n')
     out += [ev("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": w}}) for w in words(n)]
     out.append(ev("content_block_stop", {"index": 0}))
-    out.append(ev("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                                    "usage": {"output_tokens": n}}))
+    out.append(
+        ev(
+            "message_delta",
+            {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": n}},
+        )
+    )
     out.append(ev("message_stop", {}))
     return out
 
@@ -135,8 +178,10 @@ def _chunked(events: list[str]) -> list[bytes]:
 
 
 def _json_response(body: bytes) -> bytes:
-    head = (f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
-            "connection: keep-alive\r\n\r\n")
+    head = (
+        f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
+        "connection: keep-alive\r\n\r\n"
+    )
     return head.encode() + body
 
 
@@ -150,7 +195,7 @@ def render() -> tuple[dict[str, bytes], dict[str, list[bytes]]]:
     for name, n in CHUNKS.items():
         if name != "concurrent":
             whole[f"s{n}"] = SSE_HEADERS + b"".join(_chunked(chat_stream_events(n))) + b"0\r\n\r\n"
-    paced = {"p50": _chunked(chat_stream_events(CHUNKS["concurrent"]))}
+    paced = {"paced": _chunked(chat_stream_events(CHUNKS["concurrent"]))}
     return whole, paced
 
 

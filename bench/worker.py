@@ -169,18 +169,21 @@ class RawHttpx(Client):
         return True
 
     def json(self) -> Result:
-        r = self.client.post(self.base("json") + "/chat/completions", json=self._body(False),
-                             headers=self.headers)
+        r = self.client.post(self.base("json") + "/chat/completions", json=self._body(False), headers=self.headers)
         r.raise_for_status()
         obj = r.json()
         u = obj["usage"]
-        return {"text": obj["choices"][0]["message"]["content"], "input_tokens": u["prompt_tokens"],
-                "output_tokens": u["completion_tokens"]}
+        return {
+            "text": obj["choices"][0]["message"]["content"],
+            "input_tokens": u["prompt_tokens"],
+            "output_tokens": u["completion_tokens"],
+        }
 
     def _stream(self, scenario: str, tools: bool = False) -> Result:
         acc = Acc()
-        with self.client.stream("POST", self.base(scenario) + "/chat/completions",
-                                json=self._body(True, tools), headers=self.headers) as r:
+        with self.client.stream(
+            "POST", self.base(scenario) + "/chat/completions", json=self._body(True, tools), headers=self.headers
+        ) as r:
             r.raise_for_status()
             for line in r.iter_lines():
                 if not self._feed(acc, line):
@@ -220,8 +223,9 @@ class RawHttpx(Client):
             limits = self.httpx.Limits(max_connections=None, max_keepalive_connections=None)
             self.aclient = self.httpx.AsyncClient(timeout=120, limits=limits)
         acc = Acc()
-        async with self.aclient.stream("POST", self.base(scenario) + "/chat/completions",
-                                       json=self._body(True), headers=self.headers) as r:
+        async with self.aclient.stream(
+            "POST", self.base(scenario) + "/chat/completions", json=self._body(True), headers=self.headers
+        ) as r:
             r.raise_for_status()
             async for line in r.aiter_lines():
                 if not self._feed(acc, line):
@@ -276,21 +280,34 @@ class OpenAI(Client):
         import openai
 
         self.openai = openai
-        self.clients = {s: openai.OpenAI(base_url=self.base(s), api_key="sk-bench", max_retries=0)
-                        for s in ("json", "stream50", "stream1000", "tools")}
+        self.clients = {
+            s: openai.OpenAI(base_url=self.base(s), api_key="sk-bench", max_retries=0)
+            for s in ("json", "stream50", "stream1000", "tools")
+        }
         self.aclients: dict[str, Any] = {}
 
     def json(self) -> Result:
-        r = self.clients["json"].chat.completions.create(model=MODEL, messages=_msgs(),  # type: ignore[arg-type]
-                                                         max_tokens=MAX_TOKENS)
-        return {"text": r.choices[0].message.content, "input_tokens": r.usage.prompt_tokens,
-                "output_tokens": r.usage.completion_tokens}
+        r = self.clients["json"].chat.completions.create(
+            model=MODEL,
+            messages=_msgs(),  # type: ignore[arg-type]
+            max_tokens=MAX_TOKENS,
+        )
+        return {
+            "text": r.choices[0].message.content,
+            "input_tokens": r.usage.prompt_tokens,
+            "output_tokens": r.usage.completion_tokens,
+        }
 
     def _stream(self, scenario: str, **kw: Any) -> Result:
         acc = Acc()
         stream = self.clients[scenario].chat.completions.create(
-            model=MODEL, messages=_msgs(), max_tokens=MAX_TOKENS, stream=True,  # type: ignore[arg-type]
-            stream_options={"include_usage": True}, **kw)
+            model=MODEL,
+            messages=_msgs(),
+            max_tokens=MAX_TOKENS,
+            stream=True,  # type: ignore[arg-type]
+            stream_options={"include_usage": True},
+            **kw,
+        )
         for chunk in stream:
             _openai_chunk(acc, chunk)
         return acc.result()
@@ -306,12 +323,13 @@ class OpenAI(Client):
 
     async def astream(self, scenario: str) -> Result:
         if scenario not in self.aclients:
-            self.aclients[scenario] = self.openai.AsyncOpenAI(base_url=self.base(scenario), api_key="sk-bench",
-                                                              max_retries=0, timeout=120)
+            self.aclients[scenario] = self.openai.AsyncOpenAI(
+                base_url=self.base(scenario), api_key="sk-bench", max_retries=0, timeout=120
+            )
         acc = Acc()
         stream = await self.aclients[scenario].chat.completions.create(
-            model=MODEL, messages=_msgs(), max_tokens=MAX_TOKENS, stream=True,
-            stream_options={"include_usage": True})
+            model=MODEL, messages=_msgs(), max_tokens=MAX_TOKENS, stream=True, stream_options={"include_usage": True}
+        )
         async for chunk in stream:
             _openai_chunk(acc, chunk)
         return acc.result()
@@ -335,16 +353,31 @@ class LiteLLM(Client):
         litellm.telemetry = False
 
     def json(self) -> Result:
-        r = self.litellm.completion(model=f"openai/{MODEL}", messages=_msgs(), max_tokens=MAX_TOKENS,
-                                    api_base=self.base("json"), api_key="sk-bench")
-        return {"text": r.choices[0].message.content, "input_tokens": r.usage.prompt_tokens,
-                "output_tokens": r.usage.completion_tokens}
+        r = self.litellm.completion(
+            model=f"openai/{MODEL}",
+            messages=_msgs(),
+            max_tokens=MAX_TOKENS,
+            api_base=self.base("json"),
+            api_key="sk-bench",
+        )
+        return {
+            "text": r.choices[0].message.content,
+            "input_tokens": r.usage.prompt_tokens,
+            "output_tokens": r.usage.completion_tokens,
+        }
 
     def _stream(self, scenario: str, **kw: Any) -> Result:
         acc = Acc()
-        stream = self.litellm.completion(model=f"openai/{MODEL}", messages=_msgs(), max_tokens=MAX_TOKENS,
-                                         api_base=self.base(scenario), api_key="sk-bench", stream=True,
-                                         stream_options={"include_usage": True}, **kw)
+        stream = self.litellm.completion(
+            model=f"openai/{MODEL}",
+            messages=_msgs(),
+            max_tokens=MAX_TOKENS,
+            api_base=self.base(scenario),
+            api_key="sk-bench",
+            stream=True,
+            stream_options={"include_usage": True},
+            **kw,
+        )
         for chunk in stream:
             _openai_chunk(acc, chunk)
         return acc.result()
@@ -357,9 +390,15 @@ class LiteLLM(Client):
 
     def anthropic(self) -> Result:
         acc = Acc()
-        stream = self.litellm.completion(model=f"anthropic/{ANTHROPIC_MODEL}", messages=_msgs(),
-                                         max_tokens=MAX_TOKENS, api_base=f"{self.url}/anth/v1/messages",
-                                         api_key="sk-bench", stream=True, stream_options={"include_usage": True})
+        stream = self.litellm.completion(
+            model=f"anthropic/{ANTHROPIC_MODEL}",
+            messages=_msgs(),
+            max_tokens=MAX_TOKENS,
+            api_base=f"{self.url}/anth/v1/messages",
+            api_key="sk-bench",
+            stream=True,
+            stream_options={"include_usage": True},
+        )
         for chunk in stream:
             _openai_chunk(acc, chunk)
         return acc.result()
@@ -375,18 +414,29 @@ class AnyLLM(Client):
         super().__init__(url)
         from any_llm import AnyLLM as _AnyLLM
 
-        self.llms = {s: _AnyLLM.create("openai", api_key="sk-bench", api_base=self.base(s))
-                     for s in ("json", "stream50", "stream1000", "tools")}
+        self.llms = {
+            s: _AnyLLM.create("openai", api_key="sk-bench", api_base=self.base(s))
+            for s in ("json", "stream50", "stream1000", "tools")
+        }
 
     def json(self) -> Result:
         r = self.llms["json"].completion(model=MODEL, messages=_msgs(), max_tokens=MAX_TOKENS)
-        return {"text": r.choices[0].message.content, "input_tokens": r.usage.prompt_tokens,
-                "output_tokens": r.usage.completion_tokens}
+        return {
+            "text": r.choices[0].message.content,
+            "input_tokens": r.usage.prompt_tokens,
+            "output_tokens": r.usage.completion_tokens,
+        }
 
     def _stream(self, scenario: str, **kw: Any) -> Result:
         acc = Acc()
-        for chunk in self.llms[scenario].completion(model=MODEL, messages=_msgs(), max_tokens=MAX_TOKENS,
-                                                    stream=True, stream_options={"include_usage": True}, **kw):
+        for chunk in self.llms[scenario].completion(
+            model=MODEL,
+            messages=_msgs(),
+            max_tokens=MAX_TOKENS,
+            stream=True,
+            stream_options={"include_usage": True},
+            **kw,
+        ):
             _openai_chunk(acc, chunk)
         return acc.result()
 
@@ -412,8 +462,10 @@ class PydanticAI(Client):
         from pydantic_ai.providers.openai import OpenAIProvider
 
         self.agents = {
-            s: Agent(OpenAIChatModel(MODEL, provider=OpenAIProvider(base_url=self.base(s), api_key="sk-bench")),
-                     model_settings={"max_tokens": MAX_TOKENS})
+            s: Agent(
+                OpenAIChatModel(MODEL, provider=OpenAIProvider(base_url=self.base(s), api_key="sk-bench")),
+                model_settings={"max_tokens": MAX_TOKENS},
+            )
             for s in ("json", "stream50", "stream1000")
         }
         self.loop = asyncio.new_event_loop()
@@ -478,12 +530,14 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-async def _ticker(lags: list[float], stop: asyncio.Event, period: float = 0.01) -> None:
+async def _ticker(lags: list[tuple[float, float]], stop: asyncio.Event, period: float = 0.01) -> None:
+    """Sleep ``period`` in a loop; record (overshoot, this process's CPU time spent meanwhile)."""
     loop = asyncio.get_running_loop()
+    pt = time.process_time
     while not stop.is_set():
-        t = loop.time()
+        t, c = loop.time(), pt()
         await asyncio.sleep(period)
-        lags.append(loop.time() - t - period)
+        lags.append((loop.time() - t - period, pt() - c))
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -502,7 +556,7 @@ async def concurrent(client: Client, n: int, ramp: float) -> Result:
     if (err := check("concurrent", first)) is not None:
         return {"error": f"wrong output: {err}"}
     rss0 = _rss_mb()
-    lags: list[float] = []
+    lags: list[tuple[float, float]] = []
     stop = asyncio.Event()
     in_flight = [0, 0]  # now, peak
 
@@ -518,20 +572,39 @@ async def concurrent(client: Client, n: int, ramp: float) -> Result:
 
     ticker = asyncio.create_task(_ticker(lags, stop))
     await asyncio.sleep(0.05)
+    lags.clear()
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     c0, w0 = time.process_time(), time.perf_counter()
     results = await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
     stop.set()
     await ticker
+    wall_lag = [lag for lag, _ in lags]
+    # Lag the process caused itself: it cannot exceed the CPU it burnt while the ticker slept.  The rest is
+    # time the OS gave to other processes (a busy machine), not time the event loop was blocked.
+    cpu_lag = [max(0.0, min(lag, cpu)) for lag, cpu in lags]
     lost = [r for r in results if isinstance(r, BaseException)]
     wrong = [r for r in results if not isinstance(r, BaseException) and check("concurrent", r) is not None]
     await client.aclose()
     return {
-        "n": n, "ramp": ramp, "peak_in_flight": in_flight[1], "wall": wall, "cpu": cpu,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "rss_before_mb": rss0,
-        "lag_p50_ms": _pct(lags, 0.5) * 1e3, "lag_p99_ms": _pct(lags, 0.99) * 1e3,
-        "lag_max_ms": max(lags, default=0.0) * 1e3, "lag_samples": len(lags), "lost": len(lost),
-        "wrong": len(wrong), "first_error": repr(lost[0])[:200] if lost else (repr(wrong[0])[:200] if wrong else None),
+        "n": n,
+        "ramp": ramp,
+        "peak_in_flight": in_flight[1],
+        "wall": wall,
+        "cpu": cpu,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_before_mb": rss0,
+        "lag_p50_ms": _pct(wall_lag, 0.5) * 1e3,
+        "lag_p99_ms": _pct(wall_lag, 0.99) * 1e3,
+        "lag_max_ms": max(wall_lag, default=0.0) * 1e3,
+        "lag_samples": len(lags),
+        "cpu_lag_p50_ms": _pct(cpu_lag, 0.5) * 1e3,
+        "cpu_lag_p99_ms": _pct(cpu_lag, 0.99) * 1e3,
+        "involuntary_switches": ru1.ru_nivcsw - ru0.ru_nivcsw,
+        "lost": len(lost),
+        "wrong": len(wrong),
+        "first_error": repr(lost[0])[:200] if lost else (repr(wrong[0])[:200] if wrong else None),
     }
 
 
@@ -570,7 +643,7 @@ class Worker:
             got = self.client.run(scenario)
         except NotApplicableError as e:
             return {"status": "n/a", "reason": str(e)}
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any client failure is a result to report
             return {"status": "error", "reason": f"{type(e).__name__}: {e}"[:300]}
         err = check(scenario, got)
         return {"status": "ok"} if err is None else {"status": "wrong", "reason": err}
@@ -599,7 +672,7 @@ class Worker:
                 return asyncio.run(concurrent(self.client, cmd.get("n", 1000), cmd.get("ramp", 0.0)))
         except NotApplicableError as e:
             return {"status": "n/a", "reason": str(e)}
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - reported, the worker keeps serving
             return {"error": f"{type(e).__name__}: {e}"[:300]}
         return {"error": f"unknown op {op}"}
 
@@ -614,7 +687,7 @@ def main(argv: list[str]) -> int:
     t0 = time.perf_counter()
     try:
         worker = Worker(name, url)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - reported as a fatal result
         out.write(json.dumps({"fatal": f"{type(e).__name__}: {e}"[:300]}) + "\n")
         return 1
     setup = time.perf_counter() - t0
@@ -623,9 +696,12 @@ def main(argv: list[str]) -> int:
         cmd: Result = {"op": op} if op != "measure" else {"op": op, "scenario": what}
         if op == "concurrent":
             cmd["ramp"] = float(os.environ.get("BENCH_RAMP", "0"))
-        if what.startswith("profile:"):  # long run for a sampling profiler attached from outside
-            seconds = float(os.environ.get("BENCH_PROFILE_SECONDS", "8"))
-            cmd = {"op": "measure", "scenario": what.split(":", 1)[1], "min_cpu": seconds, "max_iters": 10**6}
+        if what.startswith("profile:"):  # warm up, say so, then run long for a profiler attached by pid
+            scenario = what.split(":", 1)[1]
+            worker.measure(scenario, min_cpu=0.5)
+            out.write(json.dumps({"profiling": os.getpid()}) + "\n")
+            seconds = float(os.environ.get("BENCH_PROFILE_SECONDS", "6"))
+            cmd = {"op": "measure", "scenario": scenario, "min_cpu": seconds, "max_iters": 10**6}
         out.write(json.dumps(worker.handle(cmd)) + "\n")
         return 0
     out.write(json.dumps({"ready": True, "setup_s": setup}) + "\n")

@@ -37,6 +37,10 @@ _EXPORTS: dict[str, str] = {
     "models": "sycophant_py._providers",
     "providers": "sycophant_py._providers",
     "calculate_cost": "sycophant_py._pipeline",
+    "StreamEmitter": "sycophant_py._custom_stream",
+    "StreamOptions": "sycophant_py._custom_stream",
+    "ExtensionAPI": "sycophant_py._extensions",
+    "InvalidObject": "sycophant_py._objects",
     "on": "sycophant_py._hooks",
     "off": "sycophant_py._hooks",
     # types
@@ -96,9 +100,11 @@ __all__ = [
     "DocumentPart",
     "EmbeddingResponse",
     "EmbeddingWireProtocol",
+    "ExtensionAPI",
     "ImagePart",
     "InvalidError",
     "InvalidMessage",
+    "InvalidObject",
     "InvalidParams",
     "InvalidRegistration",
     "InvalidSchema",
@@ -117,8 +123,10 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "StreamAborted",
+    "StreamEmitter",
     "StreamError",
     "StreamEvent",
+    "StreamOptions",
     "SycophantError",
     "TextPart",
     "TextStream",
@@ -159,6 +167,7 @@ if TYPE_CHECKING:
     from sycophant_py._api import aembed, agenerate_text, astream_text, embed, generate_text, stream_text
     from sycophant_py._catalog import get_model
     from sycophant_py._config import RetryPolicy, configure
+    from sycophant_py._custom_stream import StreamEmitter, StreamOptions
     from sycophant_py._events import StreamEvent
     from sycophant_py._exceptions import (
         AuthenticationFailed,
@@ -183,9 +192,10 @@ if TYPE_CHECKING:
         UnknownName,
         UnknownProvider,
     )
+    from sycophant_py._extensions import ExtensionAPI
     from sycophant_py._hooks import off, on
     from sycophant_py._models import ModelCost, ModelInfo
-    from sycophant_py._objects import agenerate_object, astream_object, generate_object, stream_object
+    from sycophant_py._objects import InvalidObject, agenerate_object, astream_object, generate_object, stream_object
     from sycophant_py._pipeline import calculate_cost
     from sycophant_py._providers import ModelConfig, models, providers, register_provider, unregister_provider
     from sycophant_py._registry import register_auth, register_protocol

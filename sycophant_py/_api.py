@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sycophant_py import _config, _hooks, _transport
+from sycophant_py import _config, _custom_stream, _hooks, _transport
 from sycophant_py._exceptions import ProviderError
 from sycophant_py._log import log
 from sycophant_py._pipeline import (
@@ -155,7 +155,7 @@ def _open_stream(call: Call) -> StreamHandle:
 
 
 def _prepare(call: Call) -> Call:
-    call = run_steps(call, PREPARE)
+    call = run_steps(call, _custom_stream.prepare_steps(call))
     call.credentials = call.auth.prepare_credentials(call.credentials)
     return run_steps(call, ENCODE)
 
@@ -208,6 +208,8 @@ def _reencode(call: Call) -> Call:
 
 
 def _complete(call: Call) -> Response:
+    if _custom_stream.is_custom(call):
+        return _custom_stream.complete(call)
     try:
         raw = _send(call)
         body = decode_json_body(call, raw.status, raw.headers, raw.body)
@@ -250,6 +252,8 @@ def stream_text(
 
 def _stream_from_call(call: Call) -> TextStream:
     """A sync event stream for a prepared and encoded call."""
+    if _custom_stream.is_custom(call):
+        return _custom_stream.text_stream(call)
 
     def opener() -> tuple[StreamHandle, StreamCore]:
         handle: StreamHandle | None = None
@@ -326,12 +330,14 @@ async def _aopen_stream(call: Call) -> StreamHandle:
 
 
 async def _aprepare(call: Call) -> Call:
-    call = run_steps(call, PREPARE)
+    call = run_steps(call, _custom_stream.prepare_steps(call))
     call.credentials = await call.auth.aprepare_credentials(call.credentials)
     return run_steps(call, ENCODE)
 
 
 async def _acomplete(call: Call) -> Response:
+    if _custom_stream.is_custom(call):
+        return await _custom_stream.acomplete(call)
     try:
         raw = await _asend(call)
         body = decode_json_body(call, raw.status, raw.headers, raw.body)
@@ -392,7 +398,9 @@ def astream_text(
 
 def _astream_from_call(call: Call) -> AsyncTextStream:
     """An async event stream for a call (prepared here; credentials are prepared on first use)."""
-    call = run_steps(call, PREPARE)
+    call = run_steps(call, _custom_stream.prepare_steps(call))
+    if _custom_stream.is_custom(call):
+        return _custom_stream.atext_stream(call)
 
     async def opener() -> tuple[StreamHandle, StreamCore]:
         call.credentials = await call.auth.aprepare_credentials(call.credentials)
@@ -440,7 +448,7 @@ def _embed_call(
 def _batches(call: Call) -> list[Sequence[str]]:
     size = int(call.params.pop("batch_size", 0) or call.protocol.max_batch)
     items = call.inputs
-    return [items[i : i + size] for i in range(0, len(items), size)] or [[]]
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 def _merge_embeddings(call: Call, parts: list[EmbeddingResponse]) -> EmbeddingResponse:

@@ -212,6 +212,9 @@ def provider_rows() -> dict[str, dict[str, Any]]:
 
 def known_providers() -> list[str]:
     """Ids of every known provider (no model data is read)."""
+    from sycophant_py._extensions import ensure_loaded
+
+    ensure_loaded()
     return sorted(set(_provider_ids()) | set(_instance_rows()))
 
 
@@ -285,6 +288,9 @@ def resolve_model(spec: str) -> ModelInfo:
     hit = _cache.get(spec)
     if hit is not None:
         return hit
+    from sycophant_py._extensions import ensure_loaded
+
+    ensure_loaded()  # third-party registrations apply from the first resolution on
     provider, sep, model_id = spec.partition(":")
     if not sep or not provider or not model_id:
         raise InvalidError(f"model spec must be 'provider:model-id', got {spec!r}")

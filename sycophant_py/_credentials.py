@@ -14,6 +14,9 @@ from sycophant_py.auth._base import SECRET_FIELDS, Credentials
 
 __all__ = ["resolve_credentials"]
 
+# Fields that belong to the secret and come from the same layer (an AWS key id pairs with its secret).
+_WITH_SECRET = SECRET_FIELDS | {"access_key_id", "aws_access_key_id"}
+
 
 def _env_layer(model: ModelInfo, environ: Mapping[str, str]) -> dict[str, Any]:
     out: dict[str, Any] = {}
@@ -44,8 +47,9 @@ def resolve_credentials(
     3. the ``api_key`` given to ``register_provider`` (a literal, or an env var name);
     4. the environment variables the catalog names for the provider (``OPENAI_API_KEY``...).
 
-    Secrets (``api_key`` and the other token fields) come **whole** from the first layer that has
-    any of them: a per-request key is never mixed with a session token from the environment.
+    Secrets (``api_key`` and the other token fields, and an AWS access key id with its secret) come
+    **whole** from the first layer that has any of them: a per-request key is never mixed with a
+    session token from the environment.
     Non-secret settings (``base_url``, ``region``, ``api_version``, ``deployment``...) are taken per
     field from the first layer that sets them.
 
@@ -68,9 +72,9 @@ def resolve_credentials(
     creds = Credentials()
     secret_layer = next((layer for layer in layers if any(k in SECRET_FIELDS for k in layer)), None)
     if secret_layer is not None and model.auth != "none":
-        creds.update({k: v for k, v in secret_layer.items() if k in SECRET_FIELDS})
+        creds.update({k: v for k, v in secret_layer.items() if k in _WITH_SECRET})
     for layer in reversed(layers):
-        creds.update({k: v for k, v in layer.items() if k not in SECRET_FIELDS and v is not None})
+        creds.update({k: v for k, v in layer.items() if k not in _WITH_SECRET and v is not None})
     if model.auth == "required" and not any(creds.get(k) for k in SECRET_FIELDS):
         raise MissingCredentials(model.provider, model.env)
     return creds

@@ -1,8 +1,8 @@
 """Values that may name environment variables (``api_key`` and header values of registrations).
 
-The seeds' form works: a value that looks like an env var name (``MY_API_KEY``: upper case,
-digits and underscores) resolves to that variable; if it is unset that is an error naming it,
-and the name is never sent as a key. Explicit forms: ``"env:NAME"`` always reads ``NAME``;
+The seeds' form works: a value that looks like an env var name (``MY_API_KEY``, ``PROXYKEY``:
+upper case, digits and underscores, two characters or more) resolves to that variable; if it is
+unset that is an error naming it, and the name is never sent as a key. Explicit forms: ``"env:NAME"`` always reads ``NAME``;
 ``"literal:TEXT"`` always sends ``TEXT`` as it is. Anything else is a literal.
 """
 
@@ -33,7 +33,7 @@ def resolve_value(value: str, what: str, environ: Mapping[str, str] | None = Non
         if not env.get(name):
             raise InvalidError(f"{what}: environment variable {name} is not set")
         return env[name]
-    if _ENV_NAME.match(value) and ("_" in value or value in env):
+    if _ENV_NAME.match(value) and len(value) >= 2:
         resolved = env.get(value)
         if not resolved:
             raise InvalidError(

@@ -43,7 +43,7 @@ from sycophant_py._models import ModelInfo
 from sycophant_py._registry import auth_for, get_protocol
 from sycophant_py._retry import parse_retry_after
 from sycophant_py._types import Context, Cost, Message, Response, ThinkingPart, Tool, Usage
-from sycophant_py.auth._base import Auth, Credentials, HttpRequest
+from sycophant_py.auth._base import SECRET_FIELDS, Auth, Credentials, HttpRequest
 from sycophant_py.wire._base import EmbeddingRequest, Request
 
 __all__ = ["ENCODE", "PREPARE", "Call", "calculate_cost", "error_from_response", "finish_response", "run_steps"]
@@ -163,7 +163,7 @@ def step_check_tools(call: Call) -> Call:
 def step_resolve_credentials(call: Call) -> Call:
     """Per-request, then config, then environment (see ``resolve_credentials``)."""
     call.credentials = resolve_credentials(call.model, call.credentials_in)
-    call.auth = auth_for(call.model.provider, call.model.auth_strategy)
+    call.auth = auth_for(call.model.provider, call.model.auth_strategy, call.protocol.name)
     return call
 
 
@@ -189,7 +189,8 @@ def _http_request(call: Call, path: str) -> HttpRequest:
     base = call.protocol.resolve_base_url(base)
     url = base.rstrip("/") + path
     if "{" in url:
-        values = {k: str(v) for k, v in creds.items() if isinstance(v, (str, int))}
+        # Secrets never go into a URL: only settings fill templates.
+        values = {k: str(v) for k, v in creds.items() if isinstance(v, (str, int)) and k not in SECRET_FIELDS}
         values.update(call.auth.path_params(creds))
         values.setdefault("model", model.id)
         try:
@@ -331,6 +332,8 @@ def error_from_response(call: Call, status: int, headers: Mapping[str, str], bod
         exc = Timeout(message, **kw)
     elif status >= 500:
         exc = ServerError(message, **kw)
+    elif status == 400 and any(k in etype for k in ("api_key_invalid", "authentication", "unauthenticated")):
+        exc = AuthenticationFailed(message, **kw)
     elif "content_filter" in etype or "content_policy" in etype or "safety" in etype:
         exc = ContentFiltered(message, **kw)
     else:

@@ -1,81 +1,146 @@
 """Run-time providers (pi-style ``registerProvider``) and catalog listings.
 
-``register_provider(name, ...)`` layers a registration over the provider row built from the
-catalog and the config layer:
+``register_provider(name, ...)`` layers a registration over the provider as it stands (catalog,
+config layer and earlier registrations) and stores the result as that provider's row:
 
-- ``base_url`` and/or ``headers`` without ``models``: every existing model is kept and uses them;
-- ``models=[...]``: they replace the provider's models (dicts or :class:`ModelConfig`, snake_case
-  keys with pi's camelCase names accepted as aliases);
-- ``api_key`` and header values may name env vars (see ``_headers.resolve_value``), resolved at
-  call time so an unset variable is an error, never a key;
-- ``auth_header=True`` sends ``Authorization: Bearer <key>``.
+- ``base_url`` and/or ``headers`` without ``models``: every existing model is kept and now uses
+  them (a model's own URL, and its own value of a header the registration sets, give way);
+- ``models=[...]``: they replace the provider's models. Entries are :class:`ModelConfig` or dicts
+  with snake_case keys; pi's camelCase names (``contextWindow``, ``maxTokens``, ``cacheRead``...)
+  are accepted as aliases, in entries and in their ``cost`` and ``compat``;
+- ``api``: a wire protocol name; pi's names are mapped (``openai-completions`` is
+  ``openai_chat``, ``anthropic-messages`` is ``anthropic_messages``...). A name that is neither
+  stays as it is and is resolved at first use (so the protocol may be registered later);
+- ``api_key`` and header values: a literal, or the name of an env var (``MY_API_KEY``), or the
+  explicit ``"env:NAME"`` / ``"literal:TEXT"`` forms. They are resolved at call time; a value
+  that looks like an env var name but is unset is an error naming it, never sent;
+- ``auth_header=True``: the key travels as ``Authorization: Bearer <key>`` (see below);
+- ``stream=fn``: a custom streaming function (pi's ``streamSimple``) for the models of *this*
+  provider whose protocol is the registration's ``api``; other providers never see it
+  (see ``_custom_stream``).
 
-``unregister_provider(name)`` drops the registration, which restores the built-in row exactly.
-Calls made after a registration see it at once: the resolution cache is invalidated.
+Two registrations of one provider layer (the second is applied over the first).
+``unregister_provider(name)`` drops every registration of the provider, which restores it exactly
+as the catalog and the config layer define it: ``get_model()`` answers as it did before the first
+registration. Both take effect at once: the resolution cache is invalidated.
+
+Defaults chosen here (pi leaves them to each provider's SDK):
+
+- an ``api`` (of the provider, or of one model) whose API has its own key header names that auth
+  strategy: ``anthropic`` (``x-api-key``) for ``anthropic_messages``, ``google``
+  (``x-goog-api-key``) for ``google_gemini``, ``bedrock`` (SigV4) for ``bedrock_converse``,
+  ``azure`` for pi's ``azure-openai-responses``. Other protocols keep the provider's registered
+  auth (``register_auth``), else bearer;
+- ``auth_header=True`` switches to bearer. pi adds the header beside the SDK's own key header; we
+  send the key once, as ``Authorization`` (a key in two headers is one more place for it to leak,
+  and gateways that want a bearer token ignore ``x-api-key``). For ``anthropic_messages`` the
+  ``anthropic-version`` header is kept;
+- a new provider whose base URL is a loopback address is treated as a local server: its auth mode
+  is ``optional`` and, for ``openai_chat``, it gets the local servers' compat flags
+  (``supports_developer_role: False``, ``max_tokens_field: "max_tokens"``,
+  ``supports_store: False``), unless the registration sets them;
+- a new provider accepts model ids it does not list, like ``custom_providers``;
+- an ``api_key`` given to a provider whose auth mode is ``none`` makes it ``optional``.
 """
 
 from __future__ import annotations
 
 import copy
+import ipaddress
 import threading
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, fields
 from typing import Any
+from urllib.parse import urlsplit
 
 from sycophant_py import _catalog, _config
-from sycophant_py._exceptions import InvalidError, UnknownProvider
+from sycophant_py._exceptions import InvalidError, UnknownName, UnknownProvider
+from sycophant_py._extensions import ensure_loaded
 from sycophant_py._models import ModelInfo
 
-__all__ = ["ModelConfig", "models", "providers", "register_provider", "unregister_provider"]
+__all__ = [
+    "COMPAT_FLAGS",
+    "ModelConfig",
+    "canonical_api",
+    "models",
+    "providers",
+    "register_provider",
+    "unregister_provider",
+]
 
-_lock = threading.Lock()
+_lock = threading.RLock()
+
+CUSTOM_STREAM_API = "custom_stream"
+"""The protocol name a ``stream=`` registration gets when it names none."""
 
 _ALIASES = {
     "contextWindow": "context_window",
     "maxTokens": "max_tokens",
     "baseUrl": "base_url",
     "wire_protocol": "api",
+    "wireProtocol": "api",
     "cacheRead": "cache_read",
     "cacheWrite": "cache_write",
 }
-_MODEL_KEYS = frozenset(
-    {
-        "id",
-        "name",
-        "api",
-        "reasoning",
-        "input",
-        "cost",
-        "context_window",
-        "max_tokens",
-        "headers",
-        "base_url",
-        "compat",
-        "capabilities",
-    }
-)
-_API_ALIASES = {
-    "openai-completions": "openai_chat",
-    "openai-responses": "openai_responses",
-    "anthropic-messages": "anthropic_messages",
-    "google-generative-ai": "google_gemini",
-    "bedrock-converse-stream": "bedrock_converse",
+_INPUTS = frozenset({"text", "image", "pdf", "audio"})
+_COST_KEYS = frozenset({"input", "output", "cache_read", "cache_write"})
+_PI_APIS: dict[str, tuple[str, str | None]] = {
+    # pi's api name: (our protocol, the auth strategy it implies)
+    "openai-completions": ("openai_chat", None),
+    "openai-responses": ("openai_responses", None),
+    "azure-openai-responses": ("openai_responses", "azure"),
+    "anthropic-messages": ("anthropic_messages", None),
+    "google-generative-ai": ("google_gemini", None),
+    "bedrock-converse-stream": ("bedrock_converse", None),
+}
+_PROTOCOL_AUTH = {"anthropic_messages": "anthropic", "google_gemini": "google", "bedrock_converse": "bedrock"}
+_IMPLIED = frozenset({*_PROTOCOL_AUTH.values(), "azure"})
+_LOCAL_COMPAT: dict[str, Any] = {
+    "supports_developer_role": False,
+    "max_tokens_field": "max_tokens",
+    "supports_store": False,
+}
+_BOOL = (True, False)
+COMPAT_FLAGS: Mapping[str, tuple[Any, ...]] = {
+    "supports_store": _BOOL,
+    "supports_developer_role": _BOOL,
+    "supports_reasoning_effort": _BOOL,
+    "supports_usage_in_streaming": _BOOL,
+    "supports_top_k": _BOOL,
+    "max_tokens_field": ("max_completion_tokens", "max_tokens"),
+    "requires_tool_result_name": _BOOL,
+    "requires_assistant_after_tool_result": _BOOL,
+    "requires_thinking_as_text": _BOOL,
+    "requires_mistral_tool_ids": _BOOL,
+    "thinking_format": ("openai", "zai", "qwen"),
+}
+"""The ``openai_chat`` compatibility flags and their allowed values."""
+
+_CONFIG_KEYS = {
+    "baseUrl": "base_url",
+    "apiKey": "api_key",
+    "authHeader": "auth_header",
+    "authStrategy": "auth_strategy",
+    "streamSimple": "stream",
 }
 
 
 @dataclass
 class ModelConfig:
-    """A model entry for ``register_provider(models=[...])`` or ``custom_providers``."""
+    """A model entry for ``register_provider(models=[...])`` or ``custom_providers``.
+
+    Unset fields (None) are unknown: the provider's value, or the library's default, applies.
+    """
 
     id: str
     """Model id sent to the provider."""
     name: str | None = None
-    """Display name."""
+    """Display name (the id when unset)."""
     api: str | None = None
-    """Wire protocol for this model (overrides the provider's)."""
+    """Wire protocol for this model (overrides the provider's; pi's names are accepted)."""
     reasoning: bool | None = None
-    """Supports extended thinking."""
-    input: list[str] = field(default_factory=lambda: ["text"])
+    """Supports extended thinking (also selects the ``developer`` role where compat allows)."""
+    input: list[str] | None = None
     """Input modalities: ``text``, ``image``, ``pdf``, ``audio``."""
     cost: dict[str, float] | None = None
     """USD per million tokens: ``input``, ``output``, ``cache_read``, ``cache_write``."""
@@ -84,47 +149,199 @@ class ModelConfig:
     max_tokens: int | None = None
     """Maximum output tokens."""
     headers: dict[str, str] | None = None
-    """Headers for this model only."""
+    """Headers for this model only (values may name env vars)."""
     base_url: str | None = None
     """Base URL for this model only."""
     compat: dict[str, Any] | None = None
-    """``openai_chat`` compatibility flags."""
+    """``openai_chat`` compatibility flags (see ``COMPAT_FLAGS``)."""
     capabilities: dict[str, bool] | None = None
-    """Capability flags."""
+    """Capability flags (``chat``, ``tools``, ``json``, ``vision``, ``pdf``, ``reasoning``...)."""
+
+
+_MODEL_KEYS = frozenset(f.name for f in fields(ModelConfig))
 
 
 def _snake(key: str) -> str:
     if key in _ALIASES:
         return _ALIASES[key]
-    out = "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
+
+
+def canonical_api(name: str) -> str:
+    """Our protocol name for a protocol name or one of pi's api names (others are kept as given)."""
+    return _PI_APIS[name][0] if name in _PI_APIS else name
+
+
+def _normalise_compat(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in raw.items():
+        key = _snake(k)
+        allowed = COMPAT_FLAGS.get(key)
+        if allowed is None:
+            raise UnknownName(f"compat flag ({where})", k, list(COMPAT_FLAGS))
+        if v not in allowed or (allowed is _BOOL and not isinstance(v, bool)):
+            raise InvalidError(f"{where}: compat flag {key} must be one of {list(allowed)}, not {v!r}")
+        out[key] = v
     return out
 
 
+def _normalise_cost(raw: Mapping[str, Any], where: str) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for k, v in raw.items():
+        key = _snake(k)
+        if key not in _COST_KEYS:
+            raise UnknownName(f"cost field ({where})", k, list(_COST_KEYS))
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise InvalidError(f"{where}: cost.{key} must be a number (USD per million tokens), not {v!r}")
+        out[key] = float(v)
+    return out
+
+
+def _check_field(key: str, v: Any, where: str) -> Any:
+    if key in ("context_window", "max_tokens") and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+        raise InvalidError(f"{where}: {key} must be a positive int, not {v!r}")
+    if key == "input":
+        items = [v] if isinstance(v, str) else list(v)
+        unknown = [i for i in items if i not in _INPUTS]
+        if unknown:
+            raise InvalidError(f"{where}: unknown input type(s) {unknown} (known: {sorted(_INPUTS)})")
+        return items
+    if key in ("headers", "capabilities") and not isinstance(v, Mapping):
+        raise InvalidError(f"{where}: {key} must be a mapping, not {type(v).__name__}")
+    if key in ("headers", "capabilities"):
+        return dict(v)
+    return v
+
+
 def _normalise_model(entry: ModelConfig | Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    raw = asdict(entry) if isinstance(entry, ModelConfig) else dict(entry)
+    raw: dict[str, Any] = (
+        {f.name: getattr(entry, f.name) for f in fields(ModelConfig)} if isinstance(entry, ModelConfig) else dict(entry)
+    )
+    where = f"model {raw.get('id')!r}"
     row: dict[str, Any] = {}
     for k, v in raw.items():
         key = _snake(k)
         if key not in _MODEL_KEYS:
-            raise InvalidError(f"unknown model field {k!r} (known: {', '.join(sorted(_MODEL_KEYS))})")
+            raise UnknownName(f"model field ({where})", k, list(_MODEL_KEYS))
         if v is None:
             continue
-        if key in ("cost", "compat"):
-            row[key] = {_snake(ck): cv for ck, cv in v.items()}
+        if key == "cost":
+            row[key] = _normalise_cost(v, where)
+        elif key == "compat":
+            row[key] = _normalise_compat(v, where)
         elif key == "api":
-            row[key] = _API_ALIASES.get(v, v)
+            row[key] = canonical_api(str(v))
         else:
-            row[key] = v
+            row[key] = _check_field(key, v, where)
     model_id = row.pop("id", None)
-    if not model_id:
-        raise InvalidError("every model entry needs an 'id'")
+    if not model_id or not isinstance(model_id, str):
+        raise InvalidError(f"every model entry needs a string 'id' (got {raw!r})")
+    caps: dict[str, bool] = row.setdefault("capabilities", {})
     if "image" in row.get("input", ()):
-        row.setdefault("capabilities", {}).setdefault("vision", True)
-    return str(model_id), row
+        caps.setdefault("vision", True)
+    if "pdf" in row.get("input", ()):
+        caps.setdefault("pdf", True)
+    if isinstance(row.get("reasoning"), bool):
+        caps.setdefault("reasoning", row["reasoning"])
+    if not caps:
+        del row["capabilities"]
+    return model_id, row
+
+
+def _normalise_models(entries: Sequence[ModelConfig | Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    if isinstance(entries, (str, Mapping)):
+        raise InvalidError("models must be a list of model entries (dicts or ModelConfig)")
+    out: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        model_id, row = _normalise_model(entry)
+        if model_id in out:
+            raise InvalidError(f"model {model_id!r} is listed twice")
+        out[model_id] = row
+    return out
+
+
+def _merge_headers(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, str]:
+    """``old`` updated with ``new``, header names compared case-insensitively."""
+    replaced = {k.lower() for k in new}
+    return {**{k: v for k, v in old.items() if k.lower() not in replaced}, **new}
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _from_config(config: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Merge a pi-style config mapping (camelCase or snake_case keys) under the keyword arguments."""
+    if config is None:
+        return kwargs
+    if not isinstance(config, Mapping):
+        raise InvalidError(f"register_provider: the config must be a mapping, not {type(config).__name__}")
+    out = {_CONFIG_KEYS.get(k, k): v for k, v in config.items()}
+    unknown = sorted(set(out) - set(kwargs))
+    if unknown:
+        raise UnknownName("register_provider option", unknown[0], list(kwargs))
+    return {k: (kwargs[k] if kwargs[k] is not None else out.get(k)) for k in kwargs}
+
+
+@dataclass
+class _Registration:
+    """One ``register_provider`` call, normalised."""
+
+    base_url: str | None
+    api_key: str | None
+    api: str | None
+    api_auth: str | None
+    headers: dict[str, str] | None
+    models: dict[str, dict[str, Any]] | None
+    auth_header: bool
+    auth: str | None
+    auth_strategy: str | None
+    compat: dict[str, Any] | None
+    stream: Callable[..., Any] | None
+
+
+def _validate(name: str, opts: dict[str, Any]) -> _Registration:
+    if opts["oauth"] is not None:
+        raise InvalidError(f"register_provider({name!r}): oauth= is not supported in this version")
+    for key in ("base_url", "api_key", "api", "auth", "auth_strategy"):
+        if opts[key] is not None and not isinstance(opts[key], str):
+            raise InvalidError(f"register_provider({name!r}): {key} must be a string, not {type(opts[key]).__name__}")
+    if opts["auth"] not in (None, "required", "optional", "none"):
+        raise InvalidError(f"register_provider({name!r}): auth must be 'required', 'optional' or 'none'")
+    stream = opts["stream"]
+    if stream is not None and not callable(stream):
+        raise InvalidError(f"register_provider({name!r}): stream must be a function, not {type(stream).__name__}")
+    headers = opts["headers"]
+    if headers is not None and (
+        not isinstance(headers, Mapping) or not all(isinstance(v, str) for v in headers.values())
+    ):
+        raise InvalidError(f"register_provider({name!r}): headers must map names to string values")
+    api = opts["api"]
+    return _Registration(
+        base_url=opts["base_url"],
+        api_key=opts["api_key"],
+        api=canonical_api(api) if api is not None else None,
+        api_auth=_PI_APIS[api][1] if api in _PI_APIS else None,
+        headers=dict(headers) if headers is not None else None,
+        models=_normalise_models(opts["models"]) if opts["models"] is not None else None,
+        auth_header=bool(opts["auth_header"]),
+        auth=opts["auth"],
+        auth_strategy=opts["auth_strategy"],
+        compat=_normalise_compat(opts["compat"], f"provider {name!r}") if opts["compat"] is not None else None,
+        stream=stream,
+    )
 
 
 def register_provider(
     name: str,
+    config: Mapping[str, Any] | None = None,
+    /,
     *,
     base_url: str | None = None,
     api_key: str | None = None,
@@ -136,73 +353,137 @@ def register_provider(
     auth_strategy: str | None = None,
     compat: Mapping[str, Any] | None = None,
     oauth: Any = None,
-    stream: Any = None,
+    stream: Callable[..., Any] | None = None,
 ) -> None:
     """Register or override a provider at run time (pi's ``registerProvider``).
 
+    See the module docstring for the semantics. The call applies at once, also to a program that
+    has already made calls.
+
     Args:
-        name: Provider id (a new one, or a built-in to override).
-        base_url: API endpoint; required when the provider is new.
-        api_key: The key, or the name of an env var holding it (``"env:NAME"`` / ``"literal:KEY"``
-            force either reading).
-        api: Wire protocol name (pi's ``openai-completions`` style names are accepted too).
-        headers: Extra headers (values may name env vars).
+        name: Provider id (a new one, or a built-in to override; short aliases work).
+        config: Optional pi-style options mapping (``{"baseUrl": ..., "apiKey": ..., "models":
+            [...], "streamSimple": fn}``, camelCase or snake_case keys); keyword arguments win.
+        base_url: API endpoint (what it holds depends on the protocol: see DESIGN's table).
+        api_key: The key, or the name of an env var holding it (``"env:NAME"`` /
+            ``"literal:KEY"`` force either reading).
+        api: Wire protocol name (pi's ``openai-completions`` style names are accepted).
+        headers: Extra headers (values may name env vars, as ``api_key``).
         models: Model entries; when given they replace the provider's models.
-        auth_header: Send ``Authorization: Bearer <key>``.
+        auth_header: Send the key as ``Authorization: Bearer <key>``.
         auth: Auth mode: ``required``, ``optional`` or ``none``.
         auth_strategy: Name of a registered auth strategy.
         compat: ``openai_chat`` compatibility flags for every model of the provider.
-        oauth: Not supported yet (raises).
-        stream: Not supported yet (raises).
+        oauth: Not supported in this version (raises).
+        stream: A custom streaming function ``fn(model, context, options)`` (pi's ``streamSimple``).
 
     Raises:
-        InvalidError: a new provider without ``base_url`` or models, or an invalid model entry.
+        InvalidError: an option has the wrong type or value, a model entry is invalid, or a new
+            provider has neither ``base_url`` nor ``stream``.
+        UnknownName: a model field, cost field, compat flag or config key is unknown.
     """
-    if oauth is not None or stream is not None:
-        raise InvalidError("register_provider: oauth= and stream= are not supported in this version")
+    opts = _from_config(
+        config,
+        {
+            "base_url": base_url,
+            "api_key": api_key,
+            "api": api,
+            "headers": headers,
+            "models": models,
+            "auth_header": auth_header,
+            "auth": auth,
+            "auth_strategy": auth_strategy,
+            "compat": compat,
+            "oauth": oauth,
+            "stream": stream,
+        },
+    )
+    reg = _validate(name, opts)
+    ensure_loaded()  # extensions register first, so the application's registrations layer over theirs
     pid = _catalog.canonical_provider(name)
     with _lock:
-        base = _current_row(pid)
-        if base is None and (not base_url or models is None):
-            raise InvalidError(f"register_provider({name!r}): a new provider needs base_url and models")
-        row: dict[str, Any] = copy.deepcopy(base) if base is not None else {"custom": True}
-        if base_url is not None:
-            row["base_url"] = base_url
-            for m in row.get("models", {}).values():
-                m.pop("base_url", None)
-        if headers is not None:
-            row["headers"] = {**row.get("headers", {}), **headers}
-        if api is not None:
-            row["api"] = _API_ALIASES.get(api, api)
-        if compat is not None:
-            row["compat"] = {**row.get("compat", {}), **{_snake(k): v for k, v in compat.items()}}
-        if models is not None:
-            row["models"] = dict(_normalise_model(m) for m in models)
-            row["registered_models"] = True
-        if api_key is not None:
-            row["_api_key_ref"] = api_key
-            row.setdefault("auth", "required")
-        if auth is not None:
-            row["auth"] = auth
-        if auth_header:
-            row["auth_strategy"] = "bearer"
-        elif auth_strategy is not None:
-            row["auth_strategy"] = auth_strategy
-        _catalog.REGISTERED[pid] = row
+        base = _catalog.provider_row(pid)
+        if base is None and not reg.base_url and reg.stream is None:
+            raise InvalidError(f"register_provider({name!r}): a new provider needs base_url (or stream=)")
+        _catalog.REGISTERED[pid] = _apply(copy.deepcopy(base) if base is not None else None, reg)
     _config.bump()
 
 
-def _current_row(pid: str) -> dict[str, Any] | None:
-    rows = _catalog.provider_rows()
-    return rows.get(pid)
+def _apply(row: dict[str, Any] | None, reg: _Registration) -> dict[str, Any]:
+    """The provider row ``row`` (None for a new provider) with one registration applied."""
+    out: dict[str, Any] = {"custom": True} if row is None else row
+    _apply_endpoint(out, reg)
+    if reg.models is not None:
+        out["models"] = reg.models
+    if reg.api is not None:
+        out["api"] = reg.api
+    if reg.stream is not None:
+        out.setdefault("api", CUSTOM_STREAM_API)
+        out["_stream"] = reg.stream
+        out["_stream_api"] = out["api"]
+    _apply_auth(out, reg)
+    if reg.compat is not None:
+        out["compat"] = {**(out.get("compat") or {}), **reg.compat}
+    if row is None and reg.base_url and _is_loopback(reg.base_url):
+        out.setdefault("auth", "optional")
+        if out.get("api", "openai_chat") == "openai_chat":
+            out["compat"] = {**_LOCAL_COMPAT, **(out.get("compat") or {})}
+    return out
+
+
+def _apply_endpoint(out: dict[str, Any], reg: _Registration) -> None:
+    """A new URL or headers also replace the existing models' own (unless models are replaced too)."""
+    kept_models: dict[str, dict[str, Any]] = (out.get("models") or {}) if reg.models is None else {}
+    if reg.base_url is not None:
+        out["base_url"] = reg.base_url
+        for m in kept_models.values():
+            m.pop("base_url", None)
+    if reg.headers is not None:
+        out["headers"] = _merge_headers(out.get("headers") or {}, reg.headers)
+        replaced = {h.lower() for h in reg.headers}
+        for m in kept_models.values():
+            if m.get("headers"):
+                m["headers"] = {k: v for k, v in m["headers"].items() if k.lower() not in replaced}
+
+
+def _apply_auth(out: dict[str, Any], reg: _Registration) -> None:
+    if reg.api_key is not None:
+        out["_api_key_ref"] = reg.api_key
+        if out.get("auth") == "none" and reg.auth is None:
+            out["auth"] = "optional"
+    if reg.auth is not None:
+        out["auth"] = reg.auth
+    if reg.auth_header:
+        out["auth_strategy"] = "bearer"
+        if out.get("api") == "anthropic_messages":
+            out["headers"] = _merge_headers({"anthropic-version": "2023-06-01"}, out.get("headers") or {})
+    elif reg.auth_strategy is not None:
+        out["auth_strategy"] = reg.auth_strategy
+    elif reg.api is not None:
+        implied = reg.api_auth or _PROTOCOL_AUTH.get(reg.api)
+        if implied is not None:
+            out["auth_strategy"] = implied
+        elif out.get("auth_strategy") in _IMPLIED:
+            del out["auth_strategy"]  # back to the provider's registered auth, else bearer
+    if reg.models is not None and reg.auth_strategy is None and not reg.auth_header:
+        for m in reg.models.values():  # a model speaking another protocol gets that protocol's auth
+            if m.get("api") in _PROTOCOL_AUTH:
+                m["auth_strategy"] = _PROTOCOL_AUTH[m["api"]]
+            elif m.get("api") and out.get("auth_strategy") in _IMPLIED:
+                m["auth_strategy"] = "bearer"
 
 
 def unregister_provider(name: str) -> None:
-    """Remove a registration; a built-in provider it overrode is restored exactly.
+    """Remove every registration of a provider; a built-in provider it overrode is restored exactly.
+
+    Models, URL, headers, auth, compat flags and the custom stream function all return to what
+    the catalog and the config layer define (a provider that only existed through registration
+    is gone). Applies at once.
 
     Raises:
-        UnknownProvider: nothing was registered under ``name``.
+        UnknownProvider: nothing is registered under ``name`` (the message lists what is).
     """
+    ensure_loaded()
     pid = _catalog.canonical_provider(name)
     with _lock:
         if pid not in _catalog.REGISTERED:
@@ -212,18 +493,27 @@ def unregister_provider(name: str) -> None:
 
 
 def providers() -> list[str]:
-    """Ids of every known provider (catalog, configured and registered)."""
+    """Ids of every known provider (catalog, configured and registered); reads no model data."""
+    ensure_loaded()
     return _catalog.known_providers()
 
 
 def models(provider: str | None = None) -> list[ModelInfo]:
-    """Every listed model (of one provider when ``provider`` is given)."""
-    rows = _catalog.provider_rows()
-    ids = [_catalog.canonical_provider(provider)] if provider else sorted(rows)
-    out: list[ModelInfo] = []
-    for pid in ids:
-        row = rows.get(pid)
+    """Every listed model (of one provider when ``provider`` is given, reading only its data).
+
+    Raises:
+        UnknownProvider: ``provider`` is not known.
+    """
+    ensure_loaded()
+    if provider is not None:
+        pid = _catalog.canonical_provider(provider)
+        row = _catalog.provider_row(pid)
         if row is None:
-            raise UnknownProvider(pid, sorted(rows))
-        out.extend(_catalog.resolve_model(f"{pid}:{mid}") for mid in row.get("models") or {})
+            raise UnknownProvider(provider, _catalog.known_providers())
+        rows = {pid: row}
+    else:
+        rows = _catalog.provider_rows()
+    out: list[ModelInfo] = []
+    for pid in sorted(rows):
+        out.extend(_catalog.resolve_model(f"{pid}:{mid}") for mid in rows[pid].get("models") or {})
     return out

@@ -185,15 +185,28 @@ def get_auth_class(name: str) -> type[Any]:
     return ref
 
 
-def auth_for(provider: str, strategy: str | None = None) -> Any:
-    """The auth instance for a provider: its ``auth_strategy``, else the provider's own, else bearer."""
+# The auth a protocol's API needs when the provider names none (a custom provider speaking Gemini...).
+_AUTH_BY_PROTOCOL = {
+    "anthropic_messages": "anthropic",
+    "google_gemini": "google",
+    "google_embed": "google",
+    "bedrock_converse": "bedrock",
+    "bedrock_embed": "bedrock",
+}
+
+
+def auth_for(provider: str, strategy: str | None = None, protocol: str | None = None) -> Any:
+    """The auth instance for a provider: its ``auth_strategy``, else the one registered for the
+    provider, else the one the protocol's API needs, else bearer."""
     if strategy is not None:
         cls = get_auth_class(strategy)
     else:
         ref = _AUTH_BY_PROVIDER.get(provider)
         if isinstance(ref, str):
             ref = _AUTH_BY_PROVIDER[provider] = _load(ref)
-        cls = ref if ref is not None else get_auth_class("bearer")
+        if ref is None:
+            ref = get_auth_class(_AUTH_BY_PROTOCOL.get(protocol or "", "bearer"))
+        cls = ref
     inst = _instances.get(cls)
     if inst is None:
         with _lock:

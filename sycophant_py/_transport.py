@@ -119,11 +119,12 @@ async def _async_client() -> httpx.AsyncClient:
 
 
 def _build(client: httpx.Client | httpx.AsyncClient, req: HttpRequest, timeout: httpx.Timeout) -> httpx.Request:
+    # Query params are merged into the URL's own query (httpx's params= would replace it).
+    url = httpx.URL(req.url).copy_merge_params(req.params) if req.params else req.url
     return client.build_request(
         req.method,
-        req.url,
+        url,
         headers=req.headers,
-        params=req.params or None,
         content=req.content,
         timeout=timeout,
     )

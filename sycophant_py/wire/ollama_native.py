@@ -68,9 +68,24 @@ _EFFORT: dict[str, bool | ThinkLevel] = {
 }
 # Params that go into ``options`` under the same name (``max_tokens`` is mapped to ``num_predict``).
 _OPTION_KEYS = (
-    "temperature", "top_p", "top_k", "seed", "min_p", "typical_p", "repeat_penalty", "repeat_last_n",
-    "presence_penalty", "frequency_penalty", "num_ctx", "num_keep", "num_batch", "num_gpu", "num_thread",
-    "mirostat", "mirostat_tau", "mirostat_eta",
+    "temperature",
+    "top_p",
+    "top_k",
+    "seed",
+    "min_p",
+    "typical_p",
+    "repeat_penalty",
+    "repeat_last_n",
+    "presence_penalty",
+    "frequency_penalty",
+    "num_ctx",
+    "num_keep",
+    "num_batch",
+    "num_gpu",
+    "num_thread",
+    "mirostat",
+    "mirostat_tau",
+    "mirostat_eta",
 )
 
 
@@ -185,14 +200,17 @@ def _images_and_text(parts: Sequence[Part], role: str) -> tuple[str, list[str]]:
             texts.append(p.text)
         elif isinstance(p, ImagePart):
             if p.data is None:
-                raise InvalidMessage("ollama_native: images must be given as bytes or data: URLs "
-                                     f"(Ollama fetches no URLs): {p.url}")
+                raise InvalidMessage(
+                    f"ollama_native: images must be given as bytes or data: URLs (Ollama fetches no URLs): {p.url}"
+                )
             images.append(base64.b64encode(p.data).decode("ascii"))
         elif isinstance(p, DocumentPart) and p.media_type.startswith("text/") and p.data is not None:
             texts.append(p.data.decode("utf-8", "replace"))
         else:
-            raise InvalidMessage(f"ollama_native: a {role} message cannot hold a {p.kind} part"
-                                 + (f" ({p.media_type})" if isinstance(p, DocumentPart) else ""))
+            raise InvalidMessage(
+                f"ollama_native: a {role} message cannot hold a {p.kind} part"
+                + (f" ({p.media_type})" if isinstance(p, DocumentPart) else "")
+            )
     return "".join(texts), images
 
 
@@ -397,8 +415,9 @@ class OllamaNative(WireProtocol):
         fn = tc.get("function") or {}
         key = ("tc", len(acc.blocks))  # a new block each time
         raw_json, _ = _arguments(fn.get("arguments"))
-        acc.tool_call(key, id=str(tc.get("id") or new_tool_call_id()), name=str(fn.get("name") or ""),
-                      arguments=raw_json)
+        acc.tool_call(
+            key, id=str(tc.get("id") or new_tool_call_id()), name=str(fn.get("name") or ""), arguments=raw_json
+        )
         acc.end_key(key)
 
     def _stream_error(self, acc: StreamAccumulator, payload: Mapping[str, Any]) -> StreamFailed:

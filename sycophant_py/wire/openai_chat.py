@@ -183,8 +183,8 @@ class _Encoder:
                 out.append(self.assistant(msg))
                 pending = {tc.id: tc.name for tc in msg.tool_calls}
             else:
-                pending.pop(msg.tool_call_id or "", None)
-                out.append(self.tool_result(msg))
+                name = pending.pop(msg.tool_call_id or "", None)
+                out.append(self.tool_result(msg, name))
         if pending:
             self._synthetic_results(out, pending)
         return out
@@ -234,13 +234,14 @@ class _Encoder:
 
     def assistant(self, msg: Message) -> dict[str, Any]:
         texts: list[str] = []
+        thinking: list[str] = []
         calls: list[dict[str, Any]] = []
         for p in msg.parts:
             if isinstance(p, TextPart):
                 texts.append(p.text)
             elif isinstance(p, ThinkingPart):
                 if self.thinking_as_text and p.text:
-                    texts.insert(0, p.text)
+                    thinking.append(p.text)
             elif isinstance(p, ToolCall):
                 calls.append(
                     {
@@ -251,19 +252,23 @@ class _Encoder:
                 )
         # Local servers (llama.cpp) refuse a null content next to tool calls; OpenAI takes either.
         empty = "" if self.model.local or self.model.compat.get("requires_content_string") else None
-        out: dict[str, Any] = {"role": "assistant", "content": "".join(texts) if texts or not calls else empty}
+        answer = "".join(texts)
+        if thinking:
+            answer = "\n\n".join([*thinking, answer]) if answer else "\n\n".join(thinking)
+        out: dict[str, Any] = {"role": "assistant", "content": answer if answer or not calls else empty}
         if calls:
             out["tool_calls"] = calls
         return out
 
-    def tool_result(self, msg: Message) -> dict[str, Any]:
+    def tool_result(self, msg: Message, call_name: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
             "role": "tool",
             "tool_call_id": self.tool_id(msg.tool_call_id or ""),
             "content": msg.text,
         }
-        if self.tool_name and msg.name:
-            out["name"] = msg.name
+        name = msg.name or call_name
+        if self.tool_name and name:
+            out["name"] = name
         return out
 
 

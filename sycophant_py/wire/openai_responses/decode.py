@@ -1,0 +1,210 @@
+"""Response decoding for ``openai_responses``: output items to parts, usage, finish reasons.
+
+Each output item, in order: a ``message`` gives one ``TextPart`` (its ``output_text`` and
+``refusal`` parts joined), a ``function_call`` a ``ToolCall`` (the ``call_id`` is the id; the item id
+is kept in ``provider_data``), a ``reasoning`` item a ``ThinkingPart`` (summary parts joined with a
+blank line, else the reasoning text; ``encrypted_content`` as the signature; the item id, and the id
+of a message that directly follows it, in ``provider_data``). Other items (web search, code
+interpreter, MCP...) stay in ``raw``.
+
+``status`` and ``incomplete_details`` give the finish reason: ``completed`` is ``stop``
+(``tool_use`` with function calls, ``content_filter`` with a refusal), ``incomplete`` is ``length``
+(``content_filter`` when the reason says so), ``failed`` is ``error`` (the response's ``error``
+becomes ``Response.error``), ``cancelled`` is ``aborted``; ``queued`` / ``in_progress``
+(background mode, which this library does not poll) are ``stop``.
+
+Usage: ``input_tokens`` includes cache reads (``input_tokens_details.cached_tokens``) and writes
+(``cache_write_tokens``), so uncached input is ``input - cached - written``; ``output_tokens``
+already includes the reasoning tokens (they are not added again).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from sycophant_py._exceptions import ProviderError
+from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+
+__all__ = [
+    "API",
+    "arguments_text",
+    "decode_body",
+    "decode_usage",
+    "error_of",
+    "incomplete_reason",
+    "int_of",
+    "map_status",
+    "reasoning_data",
+    "texts",
+]
+
+API = "openai_responses"
+"""The protocol name, also the ``provider_data["api"]`` marker of parts this protocol decoded."""
+
+
+def int_of(v: Any) -> int:
+    """A JSON number as an int (0 for anything else)."""
+    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
+
+
+def decode_usage(u: Mapping[str, Any] | None) -> Usage:
+    """Usage from a Responses ``usage`` object.
+
+    ``input_tokens`` includes cache reads and writes; ``output_tokens`` includes reasoning.
+    """
+    if not u:
+        return Usage()
+    details = u.get("input_tokens_details") or {}
+    prompt = int_of(u.get("input_tokens"))
+    cached = int_of(details.get("cached_tokens"))
+    written = min(int_of(details.get("cache_write_tokens")), max(prompt - cached, 0))
+    return Usage(
+        input_tokens=max(prompt - cached - written, 0),
+        output_tokens=int_of(u.get("output_tokens")),
+        cache_read_tokens=cached,
+        cache_write_tokens=written,
+        reasoning_tokens=int_of((u.get("output_tokens_details") or {}).get("reasoning_tokens")),
+    )
+
+
+def map_status(
+    status: str | None, incomplete_reason: str | None, *, tool_calls: bool = False, refused: bool = False
+) -> FinishReason:
+    """The unified finish reason of a response ``status`` (see the module docstring)."""
+    if status == "incomplete":
+        return "content_filter" if incomplete_reason == "content_filter" else "length"
+    if status == "failed":
+        return "error"
+    if status == "cancelled":
+        return "aborted"
+    if refused:
+        return "content_filter"
+    return "tool_use" if tool_calls else "stop"
+
+
+def incomplete_reason(resp: Mapping[str, Any]) -> str | None:
+    """``incomplete_details.reason`` of a response, when there is one."""
+    details = resp.get("incomplete_details")
+    reason = details.get("reason") if isinstance(details, Mapping) else None
+    return str(reason) if reason is not None else None
+
+
+def texts(entries: Any, kind: str) -> list[str]:
+    """The ``text`` of the entries of one ``type`` (summary or reasoning-text parts)."""
+    return [str(e.get("text") or "") for e in entries or () if isinstance(e, Mapping) and e.get("type") == kind]
+
+
+def reasoning_data(item: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``provider_data`` of a reasoning item's ``ThinkingPart`` (without ``next_message_id``)."""
+    summary = texts(item.get("summary"), "summary_text")
+    data: dict[str, Any] = {"api": API, "item_id": item.get("id")}
+    if len(summary) > 1:
+        data["summary_parts"] = summary
+    if not summary and texts(item.get("content"), "reasoning_text"):
+        data["reasoning_content"] = True
+    return data
+
+
+def _process_reasoning(item: Mapping[str, Any]) -> ThinkingPart:
+    text = "\n\n".join(texts(item.get("summary"), "summary_text")) + "".join(
+        texts(item.get("content"), "reasoning_text")
+    )
+    return ThinkingPart(text, item.get("encrypted_content") or None, provider=None, provider_data=reasoning_data(item))
+
+
+def _process_message(item: Mapping[str, Any]) -> tuple[str, bool]:
+    """(text, refused) of an output message."""
+    text: list[str] = []
+    refused = False
+    for c in item.get("content") or ():
+        if not isinstance(c, Mapping):
+            continue
+        if c.get("type") == "refusal":
+            refused = True
+            text.append(str(c.get("refusal") or ""))
+        elif isinstance(c.get("text"), str):
+            text.append(c["text"])
+    return "".join(text), refused
+
+
+def arguments_text(value: Any) -> str:
+    """Tool-call arguments as JSON text (some servers send an object)."""
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _process_function_call(item: Mapping[str, Any]) -> ToolCall:
+    return ToolCall.from_json(
+        str(item.get("call_id") or item.get("id") or ""),
+        str(item.get("name") or ""),
+        arguments_text(item.get("arguments")),
+        provider_data={"api": API, "item_id": item.get("id")},
+    )
+
+
+def _process_output(output: Any) -> tuple[list[Part], bool]:
+    """The parts of a response's ``output`` list, and whether the model refused."""
+    parts: list[Part] = []
+    refused = False
+    reasoning_at: int | None = None  # index of a reasoning part the next item directly follows
+    for item in output or ():
+        if not isinstance(item, Mapping):
+            continue
+        kind = item.get("type")
+        if kind == "message" and reasoning_at is not None and item.get("id"):
+            prev = parts[reasoning_at]
+            assert isinstance(prev, ThinkingPart)
+            parts[reasoning_at] = replace(
+                prev, provider_data={**(prev.provider_data or {}), "next_message_id": item["id"]}
+            )
+        reasoning_at = None
+        if kind == "reasoning":
+            parts.append(_process_reasoning(item))
+            reasoning_at = len(parts) - 1
+        elif kind == "message":
+            text, refusal = _process_message(item)
+            refused = refused or refusal
+            if text:
+                parts.append(TextPart(text))
+        elif kind == "function_call":
+            parts.append(_process_function_call(item))
+    return parts, refused
+
+
+def error_of(obj: Any) -> tuple[str, str | None]:
+    """``(message, code)`` of an ``error`` event or a failed response's ``error`` object."""
+    err = obj.get("error") if isinstance(obj, Mapping) and isinstance(obj.get("error"), Mapping) else obj
+    if not isinstance(err, Mapping):
+        return "the response failed", None
+    code = err.get("code") or err.get("type")
+    return str(err.get("message") or code or "the response failed"), None if code is None else str(code)
+
+
+def decode_body(body: Mapping[str, Any]) -> Response:
+    """A response body (``POST /responses`` or a retrieved response) as a :class:`Response`."""
+    parts, refused = _process_output(body.get("output"))
+    calls = [p for p in parts if isinstance(p, ToolCall)]
+    status = body.get("status")
+    incomplete = incomplete_reason(body)
+    error: BaseException | None = None
+    if status == "failed":
+        message, code = error_of(body)
+        error = ProviderError(message, body=body.get("error"), model=body.get("model"))
+        error.error_type = code  # type: ignore[attr-defined]
+    return Response(
+        text="".join(p.text for p in parts if isinstance(p, TextPart)),
+        finish_reason=map_status(status, incomplete, tool_calls=bool(calls), refused=refused),
+        usage=decode_usage(body.get("usage")),
+        tool_calls=calls,
+        reasoning="".join(p.text for p in parts if isinstance(p, ThinkingPart)),
+        parts=parts,
+        raw=body,
+        id=body.get("id"),
+        model=body.get("model"),
+        provider_finish_reason=incomplete or status,
+        error=error,
+    )
