@@ -2,8 +2,8 @@
 
 The seeds' form works: a value that looks like an env var name (``MY_API_KEY``, ``PROXYKEY``:
 upper case, digits and underscores, two characters or more) resolves to that variable; if it is
-unset that is an error naming it, and the name is never sent as a key. Explicit forms: ``"env:NAME"`` always reads ``NAME``;
-``"literal:TEXT"`` always sends ``TEXT`` as it is. Anything else is a literal.
+unset that is an error naming it, and the name is never sent as a key. Explicit forms:
+``"env:NAME"`` always reads ``NAME``; ``"literal:TEXT"`` always sends ``TEXT`` as it is. Anything else is a literal.
 """
 
 from __future__ import annotations
