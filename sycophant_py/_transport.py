@@ -12,6 +12,7 @@ httpx exceptions never leave this module: they become ``Timeout`` or
 
 from __future__ import annotations
 
+import ssl
 import threading
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
@@ -60,6 +61,18 @@ class RawResponse:
     body: bytes
 
 
+_HEADERS = {"user-agent": _USER_AGENT}
+_ssl: ssl.SSLContext | None = None
+
+
+def _ssl_context() -> ssl.SSLContext:
+    """One TLS context for every client we build (loading the CA bundle costs tens of ms)."""
+    global _ssl
+    if _ssl is None:
+        _ssl = httpx.create_ssl_context()
+    return _ssl
+
+
 def _limits() -> httpx.Limits:
     n = _config.settings().max_connections
     # No cap below what callers ask for unless configured: concurrency is the caller's choice.
@@ -84,7 +97,7 @@ def _client() -> httpx.Client:
     if client is None:
         with _lock:
             if _sync_client is None:
-                _sync_client = httpx.Client(limits=_limits(), headers={"user-agent": _USER_AGENT})
+                _sync_client = httpx.Client(limits=_limits(), headers=_HEADERS, verify=_ssl_context())
             client = _sync_client
     return client
 
@@ -111,7 +124,7 @@ async def _async_client() -> httpx.AsyncClient:
     loop = asyncio.get_running_loop()
     entry = _async_clients.get(loop)
     if entry is None:
-        client = httpx.AsyncClient(limits=_limits(), headers={"user-agent": _USER_AGENT})
+        client = httpx.AsyncClient(limits=_limits(), headers=_HEADERS, verify=_ssl_context())
         closer = _close_with_loop(client)
         _async_clients[loop] = entry = (client, closer)
         await closer.__anext__()  # registers the generator with the running loop; does not suspend

@@ -130,6 +130,7 @@ class ScriptedServer:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out at once, not after a delayed ACK
 
             @override
             def log_message(self, *args: Any) -> None:

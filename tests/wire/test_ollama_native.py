@@ -37,18 +37,28 @@ from sycophant_py.wire.ollama_native import OllamaEmbed, OllamaEmbedParams, Olla
 from tests.spec_validation import validate_ollama_chat_request, validate_ollama_embed_request
 
 MODEL = ModelInfo(provider="ollama", id="llama3", base_url="http://localhost:11434/v1", auth="none", local=True)
-EMBED_MODEL = ModelInfo(provider="ollama", id="nomic-embed-text", base_url="http://localhost:11434/v1",
-                        auth="none", local=True)
+EMBED_MODEL = ModelInfo(
+    provider="ollama", id="nomic-embed-text", base_url="http://localhost:11434/v1", auth="none", local=True
+)
 PNG = b"\x89PNG\r\n\x1a\nfake-image-bytes"
-WEATHER = Tool("get_weather", "Get the weather in a city",
-               {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]})
+WEATHER = Tool(
+    "get_weather",
+    "Get the weather in a city",
+    {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]},
+)
 
 proto = OllamaNative()
 embed_proto = OllamaEmbed()
 
 
-def encode(messages: list[Message], *, params: dict[str, Any] | None = None, tools: tuple[Tool, ...] = (),
-           stream: bool = False, schema: dict[str, Any] | None = None) -> dict[str, Any]:
+def encode(
+    messages: list[Message],
+    *,
+    params: dict[str, Any] | None = None,
+    tools: tuple[Tool, ...] = (),
+    stream: bool = False,
+    schema: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Encode through param validation (as the pipeline does) and check the body against the spec."""
     validated, dropped = validate_params(OllamaNativeParams, params or {})
     assert not dropped
@@ -61,8 +71,9 @@ def ndjson(*lines: dict[str, Any]) -> bytes:
     return "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
 
 
-def chunk(content: str = "", *, thinking: str = "", tool_calls: list[dict[str, Any]] | None = None,
-          model: str = "llama3") -> dict[str, Any]:
+def chunk(
+    content: str = "", *, thinking: str = "", tool_calls: list[dict[str, Any]] | None = None, model: str = "llama3"
+) -> dict[str, Any]:
     msg: dict[str, Any] = {"role": "assistant", "content": content}
     if thinking:
         msg["thinking"] = thinking
@@ -72,18 +83,30 @@ def chunk(content: str = "", *, thinking: str = "", tool_calls: list[dict[str, A
 
 
 def final(reason: str | None = "stop", prompt: int = 26, out: int = 282) -> dict[str, Any]:
-    body: dict[str, Any] = {"model": "llama3", "created_at": "2025-07-07T20:22:19.19314Z",
-                            "message": {"role": "assistant", "content": ""}, "done": True,
-                            "total_duration": 4883583458, "load_duration": 1334875,
-                            "prompt_eval_count": prompt, "prompt_eval_duration": 342546000,
-                            "eval_count": out, "eval_duration": 4535599000}
+    body: dict[str, Any] = {
+        "model": "llama3",
+        "created_at": "2025-07-07T20:22:19.19314Z",
+        "message": {"role": "assistant", "content": ""},
+        "done": True,
+        "total_duration": 4883583458,
+        "load_duration": 1334875,
+        "prompt_eval_count": prompt,
+        "prompt_eval_duration": 342546000,
+        "eval_count": out,
+        "eval_duration": 4535599000,
+    }
     if reason is not None:
         body["done_reason"] = reason
     return body
 
 
-def chat_response(content: str = "", *, thinking: str = "", tool_calls: list[dict[str, Any]] | None = None,
-                  reason: str | None = "stop") -> dict[str, Any]:
+def chat_response(
+    content: str = "",
+    *,
+    thinking: str = "",
+    tool_calls: list[dict[str, Any]] | None = None,
+    reason: str | None = "stop",
+) -> dict[str, Any]:
     body = final(reason, prompt=169, out=18)
     body["message"] = chunk(content, thinking=thinking, tool_calls=tool_calls)["message"]
     return body
@@ -118,13 +141,16 @@ def run_stream(body: bytes, pieces: list[bytes]) -> tuple[list[StreamEvent], Any
 # -- base URL and path -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("base", "expected"), [
-    ("http://localhost:11434/v1", "http://localhost:11434"),
-    ("http://localhost:11434/v1/", "http://localhost:11434"),
-    ("http://localhost:11434", "http://localhost:11434"),
-    ("https://gpu-box:8080/ollama/v1", "https://gpu-box:8080/ollama"),
-    ("http://host/v10", "http://host/v10"),
-])
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        ("http://localhost:11434/v1", "http://localhost:11434"),
+        ("http://localhost:11434/v1/", "http://localhost:11434"),
+        ("http://localhost:11434", "http://localhost:11434"),
+        ("https://gpu-box:8080/ollama/v1", "https://gpu-box:8080/ollama"),
+        ("http://host/v10", "http://host/v10"),
+    ],
+)
 def test_resolve_base_url_drops_a_trailing_v1(base: str, expected: str) -> None:
     assert proto.resolve_base_url(base) == expected
     assert embed_proto.resolve_base_url(base) == expected
@@ -144,8 +170,12 @@ def test_request_paths_and_transport() -> None:
 
 
 def test_encode_plain_conversation_with_explicit_stream_flag() -> None:
-    msgs = [Message.system("Be brief."), Message.user("why is the sky blue?"),
-            Message.assistant("due to rayleigh scattering."), Message.user("and mie?")]
+    msgs = [
+        Message.system("Be brief."),
+        Message.user("why is the sky blue?"),
+        Message.assistant("due to rayleigh scattering."),
+        Message.user("and mie?"),
+    ]
     body = encode(msgs)
     assert body == {
         "model": "llama3",
@@ -164,8 +194,13 @@ def test_encode_images_as_base64_list() -> None:
     data_url = "data:image/jpeg;base64," + base64.b64encode(b"jpeg-bytes").decode()
     msg = Message.user(["what is in these images?", ImagePart(PNG), ImagePart(url=data_url)])
     body = encode([msg])
-    assert body["messages"] == [{"role": "user", "content": "what is in these images?",
-                                 "images": [base64.b64encode(PNG).decode(), base64.b64encode(b"jpeg-bytes").decode()]}]
+    assert body["messages"] == [
+        {
+            "role": "user",
+            "content": "what is in these images?",
+            "images": [base64.b64encode(PNG).decode(), base64.b64encode(b"jpeg-bytes").decode()],
+        }
+    ]
 
 
 def test_encode_image_url_is_refused() -> None:
@@ -186,8 +221,8 @@ def test_encode_tool_calls_results_and_thinking() -> None:
     msgs = [
         Message.user("what is the weather in Toronto?"),
         Message("assistant", (ThinkingPart("I should call the tool.", provider="ollama"), tc)),
-        Message.tool_result("call_abc", "11 degrees celsius"),          # name found by call id
-        Message.tool_result("call_other", "n/a", name="get_time"),      # explicit name
+        Message.tool_result("call_abc", "11 degrees celsius"),  # name found by call id
+        Message.tool_result("call_other", "n/a", name="get_time"),  # explicit name
     ]
     body = encode(msgs, tools=(WEATHER,))
     assert body["messages"][1] == {
@@ -206,7 +241,8 @@ def test_encode_assistant_text_and_tool_call_and_drops_redacted_thinking() -> No
     msg = Message("assistant", (ThinkingPart("", signature="opaque", redacted=True), TextPart("Checking."), tc))
     body = encode([Message.user("weather?"), msg])
     assert body["messages"][1] == {
-        "role": "assistant", "content": "Checking.",
+        "role": "assistant",
+        "content": "Checking.",
         "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Paris"}}}],
     }
 
@@ -214,8 +250,14 @@ def test_encode_assistant_text_and_tool_call_and_drops_redacted_thinking() -> No
 def test_encode_tools_in_function_format() -> None:
     body = encode([Message.user("weather in tokyo?")], tools=(WEATHER, Tool("ping")))
     assert body["tools"] == [
-        {"type": "function", "function": {"name": "get_weather", "description": "Get the weather in a city",
-                                          "parameters": WEATHER.parameters}},
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "description": "Get the weather in a city",
+                "parameters": WEATHER.parameters,
+            },
+        },
         {"type": "function", "function": {"name": "ping", "parameters": {"type": "object", "properties": {}}}},
     ]
     assert "tools" not in encode([Message.user("hi")], tools=(WEATHER,), params={"tool_choice": "none"})
@@ -223,16 +265,35 @@ def test_encode_tools_in_function_format() -> None:
 
 def test_encode_params_into_options() -> None:
     params = {
-        "temperature": 0.2, "top_p": 0.9, "top_k": 40, "seed": 7, "stop": "END", "max_tokens": 64,
-        "num_ctx": 8192, "repeat_penalty": 1.1, "min_p": 0.05, "presence_penalty": 0.5,
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "top_k": 40,
+        "seed": 7,
+        "stop": "END",
+        "max_tokens": 64,
+        "num_ctx": 8192,
+        "repeat_penalty": 1.1,
+        "min_p": 0.05,
+        "presence_penalty": 0.5,
         "options": {"num_gpu": 1, "temperature": 1.5, "custom_knob": True},
-        "keep_alive": "10m", "logprobs": True, "top_logprobs": 3,
+        "keep_alive": "10m",
+        "logprobs": True,
+        "top_logprobs": 3,
     }
     body = encode([Message.user("hi")], params=params)
     assert body["options"] == {
-        "temperature": 0.2, "top_p": 0.9, "top_k": 40, "seed": 7, "stop": ["END"], "num_predict": 64,
-        "num_ctx": 8192, "repeat_penalty": 1.1, "min_p": 0.05, "presence_penalty": 0.5,
-        "num_gpu": 1, "custom_knob": True,
+        "temperature": 0.2,
+        "top_p": 0.9,
+        "top_k": 40,
+        "seed": 7,
+        "stop": ["END"],
+        "num_predict": 64,
+        "num_ctx": 8192,
+        "repeat_penalty": 1.1,
+        "min_p": 0.05,
+        "presence_penalty": 0.5,
+        "num_gpu": 1,
+        "custom_knob": True,
     }
     assert body["keep_alive"] == "10m"
     assert body["logprobs"] is True
@@ -244,21 +305,24 @@ def test_encode_params_into_options() -> None:
     assert "options" not in encode([Message.user("hi")])
 
 
-@pytest.mark.parametrize(("params", "expected"), [
-    ({"think": True}, True),
-    ({"think": False}, False),
-    ({"think": "low"}, "low"),
-    ({"think": "high"}, "high"),
-    ({"reasoning_effort": "none"}, False),
-    ({"reasoning_effort": "minimal"}, "low"),
-    ({"reasoning_effort": "low"}, "low"),
-    ({"reasoning_effort": "medium"}, "medium"),
-    ({"reasoning_effort": "high"}, "high"),
-    ({"reasoning_effort": "xhigh"}, "max"),
-    ({"reasoning_effort": "high", "think": False}, False),   # the explicit param wins
-    ({"reasoning_budget": 0}, False),
-    ({"reasoning_budget": 2048}, True),
-])
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"think": True}, True),
+        ({"think": False}, False),
+        ({"think": "low"}, "low"),
+        ({"think": "high"}, "high"),
+        ({"reasoning_effort": "none"}, False),
+        ({"reasoning_effort": "minimal"}, "low"),
+        ({"reasoning_effort": "low"}, "low"),
+        ({"reasoning_effort": "medium"}, "medium"),
+        ({"reasoning_effort": "high"}, "high"),
+        ({"reasoning_effort": "xhigh"}, "max"),
+        ({"reasoning_effort": "high", "think": False}, False),  # the explicit param wins
+        ({"reasoning_budget": 0}, False),
+        ({"reasoning_budget": 2048}, True),
+    ],
+)
 def test_encode_think(params: dict[str, Any], expected: bool | str) -> None:
     assert encode([Message.user("hi")], params=params)["think"] == expected
 
@@ -272,12 +336,15 @@ def test_encode_format() -> None:
     assert proto.encode_response_schema(schema, "person") == schema
 
 
-@pytest.mark.parametrize(("params", "name"), [
-    ({"think": "extreme"}, "think"),
-    ({"keep_alive": 1.5}, "keep_alive"),
-    ({"min_p": 2.0}, "min_p"),
-    ({"format": "yaml"}, "format"),
-])
+@pytest.mark.parametrize(
+    ("params", "name"),
+    [
+        ({"think": "extreme"}, "think"),
+        ({"keep_alive": 1.5}, "keep_alive"),
+        ({"min_p": 2.0}, "min_p"),
+        ({"format": "yaml"}, "format"),
+    ],
+)
 def test_invalid_params_are_named(params: dict[str, Any], name: str) -> None:
     with pytest.raises(InvalidParams, match=name):
         validate_params(OllamaNativeParams, params)
@@ -318,10 +385,17 @@ def test_decode_response_keeps_a_provider_id_and_string_arguments() -> None:
     assert (tc.id, tc.arguments, tc.arguments_json) == ("call_x1", {"a": 1}, '{"a": 1}')
 
 
-@pytest.mark.parametrize(("reason", "expected"), [
-    ("stop", "stop"), ("length", "length"), ("load", "stop"), ("unload", "stop"), (None, "stop"),
-    ("something_new", "stop"),
-])
+@pytest.mark.parametrize(
+    ("reason", "expected"),
+    [
+        ("stop", "stop"),
+        ("length", "length"),
+        ("load", "stop"),
+        ("unload", "stop"),
+        (None, "stop"),
+        ("something_new", "stop"),
+    ],
+)
 def test_decode_done_reason(reason: str | None, expected: str) -> None:
     resp = proto.decode_response(chat_response("x", reason=reason))
     assert resp.finish_reason == expected
@@ -355,9 +429,19 @@ def _check_full_stream(events: list[StreamEvent], result: Any) -> None:
     assert isinstance(result, StreamDone)
     types = [e.type for e in events]
     assert types == [
-        "start", "thinking_start", "thinking_delta", "thinking_delta", "thinking_end",
-        "text_start", "text_delta", "text_delta",
-        "toolcall_start", "toolcall_delta", "toolcall_end", "text_end", "done",
+        "start",
+        "thinking_start",
+        "thinking_delta",
+        "thinking_delta",
+        "thinking_end",
+        "text_start",
+        "text_delta",
+        "text_delta",
+        "toolcall_start",
+        "toolcall_delta",
+        "toolcall_end",
+        "text_end",
+        "done",
     ]
     assert [e.delta for e in events if e.type == "thinking_delta"] == ["Let me think", " about é…"]
     assert [e.delta for e in events if e.type == "text_delta"] == ["Hé", "llo 🌍"]
@@ -386,7 +470,7 @@ def test_stream_split_at_every_byte_boundary() -> None:
 
 
 def test_stream_byte_by_byte() -> None:
-    _check_full_stream(*run_stream(STREAM_BODY, [STREAM_BODY[i:i + 1] for i in range(len(STREAM_BODY))]))
+    _check_full_stream(*run_stream(STREAM_BODY, [STREAM_BODY[i : i + 1] for i in range(len(STREAM_BODY))]))
 
 
 def test_stream_final_line_without_newline_and_crlf() -> None:
@@ -400,8 +484,12 @@ def test_stream_final_line_without_newline_and_crlf() -> None:
 
 
 def test_stream_error_line_keeps_partial_text() -> None:
-    body = ndjson(chunk("The answer"), chunk(" is"), {"error": "an error was encountered while running the model"},
-                  chunk(" never seen"))
+    body = ndjson(
+        chunk("The answer"),
+        chunk(" is"),
+        {"error": "an error was encountered while running the model"},
+        chunk(" never seen"),
+    )
     for i in range(len(body) + 1):
         events, result = run_stream(body, [body[:i], body[i:]])
         assert isinstance(result, StreamFailed)
@@ -448,18 +536,31 @@ def test_stream_tool_call_ids_are_unique_across_streams() -> None:
 
 
 def test_embed_encode_and_decode() -> None:
-    params, dropped = validate_params(OllamaEmbedParams, {"truncate": False, "dimensions": 256,
-                                                          "keep_alive": 300, "options": {"num_ctx": 512}})
+    params, dropped = validate_params(
+        OllamaEmbedParams, {"truncate": False, "dimensions": 256, "keep_alive": 300, "options": {"num_ctx": 512}}
+    )
     assert not dropped
     body = embed_proto.encode_request(EmbeddingRequest(EMBED_MODEL, ["a", "b"], params))
     validate_ollama_embed_request(body)
-    assert body == {"model": "nomic-embed-text", "input": ["a", "b"], "truncate": False, "dimensions": 256,
-                    "keep_alive": "300s", "options": {"num_ctx": 512}}
+    assert body == {
+        "model": "nomic-embed-text",
+        "input": ["a", "b"],
+        "truncate": False,
+        "dimensions": 256,
+        "keep_alive": "300s",
+        "options": {"num_ctx": 512},
+    }
     plain = embed_proto.encode_request(EmbeddingRequest(EMBED_MODEL, ["x"], {"keep_alive": "5m"}))
     validate_ollama_embed_request(plain)
     assert plain == {"model": "nomic-embed-text", "input": ["x"], "keep_alive": "5m"}
-    resp = embed_proto.decode_response({"model": "nomic-embed-text", "embeddings": [[0.1, -2], [3, 4.5]],
-                                        "total_duration": 14143917, "prompt_eval_count": 8})
+    resp = embed_proto.decode_response(
+        {
+            "model": "nomic-embed-text",
+            "embeddings": [[0.1, -2], [3, 4.5]],
+            "total_duration": 14143917,
+            "prompt_eval_count": 8,
+        }
+    )
     assert resp.vectors == [[0.1, -2.0], [3.0, 4.5]]
     assert resp.usage.input_tokens == 8
     assert resp.model == "nomic-embed-text"
@@ -480,7 +581,7 @@ def _isolated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterato
 
 @pytest.fixture(scope="module")
 def _shared_server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as srv:   # one server per module; each test clears its queues
+    with ScriptedServer() as srv:  # one server per module; each test clears its queues
         yield srv
 
 
@@ -496,7 +597,7 @@ def server(_shared_server: ScriptedServer) -> Iterator[ScriptedServer]:
 
 def ndjson_reply(body: bytes, pieces: int = 7) -> Reply:
     size = max(1, len(body) // pieces)
-    return Reply(200, {"content-type": "application/x-ndjson"}, [body[i:i + size] for i in range(0, len(body), size)])
+    return Reply(200, {"content-type": "application/x-ndjson"}, [body[i : i + size] for i in range(0, len(body), size)])
 
 
 def chat_request(rec: RecordedRequest) -> dict[str, Any]:
@@ -520,8 +621,9 @@ MSGS = [Message.system("Be brief."), Message.user("Why is the sky blue?")]
 
 def test_e2e_generate_text(server: ScriptedServer) -> None:
     server.add(Reply.json(chat_response("Rayleigh scattering.", thinking="Physics.")))
-    resp = syc.generate_text("ollama:llama3", MSGS, api="ollama_native", temperature=0.2, max_tokens=64,
-                             keep_alive="5m", think=True)
+    resp = syc.generate_text(
+        "ollama:llama3", MSGS, api="ollama_native", temperature=0.2, max_tokens=64, keep_alive="5m", think=True
+    )
     body = chat_request(server.requests[0])
     assert body == {
         "model": "llama3",
@@ -609,16 +711,19 @@ def test_e2e_tool_loop_round_trip(server: ScriptedServer) -> None:
         return "11 degrees celsius"
 
     tool = Tool("get_weather", "Get the weather", WEATHER.parameters, get_weather)
-    server.add(Reply.json(chat_response(tool_calls=[call("get_weather", city="Toronto")])),
-               Reply.json(chat_response("It is 11°C in Toronto.")))
-    resp = syc.generate_text("ollama:llama3", [Message.user("weather in Toronto?")], tools=[tool],
-                             api="ollama_native")
+    server.add(
+        Reply.json(chat_response(tool_calls=[call("get_weather", city="Toronto")])),
+        Reply.json(chat_response("It is 11°C in Toronto.")),
+    )
+    resp = syc.generate_text("ollama:llama3", [Message.user("weather in Toronto?")], tools=[tool], api="ollama_native")
     assert seen == [{"city": "Toronto"}]
     assert resp.text == "It is 11°C in Toronto."
     second = chat_request(server.requests[1])
-    assert second["messages"][1] == {"role": "assistant", "content": "",
-                                     "tool_calls": [{"function": {"name": "get_weather",
-                                                                  "arguments": {"city": "Toronto"}}}]}
+    assert second["messages"][1] == {
+        "role": "assistant",
+        "content": "",
+        "tool_calls": [{"function": {"name": "get_weather", "arguments": {"city": "Toronto"}}}],
+    }
     assert second["messages"][2]["role"] == "tool"
     assert second["messages"][2]["tool_name"] == "get_weather"
     assert "11 degrees celsius" in second["messages"][2]["content"]
@@ -626,8 +731,11 @@ def test_e2e_tool_loop_round_trip(server: ScriptedServer) -> None:
 
 
 def test_e2e_generate_object_sends_format(server: ScriptedServer) -> None:
-    schema = {"type": "object", "properties": {"age": {"type": "integer"}, "available": {"type": "boolean"}},
-              "required": ["age", "available"]}
+    schema = {
+        "type": "object",
+        "properties": {"age": {"type": "integer"}, "available": {"type": "boolean"}},
+        "required": ["age", "available"],
+    }
     server.add(Reply.json(chat_response('{"age": 22, "available": false}')))
     out = syc.generate_object("ollama:llama3", [Message.user("Ollama is 22.")], schema=schema, api="ollama_native")
     body = chat_request(server.requests[0])
@@ -659,8 +767,10 @@ def test_e2e_embed(server: ScriptedServer) -> None:
         finally:
             await syc.aclose()
 
-    server.replies[:] = [Reply.json({"embeddings": [[1.0], [2.0]], "prompt_eval_count": 4}),
-                         Reply.json({"embeddings": [[3.0]], "prompt_eval_count": 2})]
+    server.replies[:] = [
+        Reply.json({"embeddings": [[1.0], [2.0]], "prompt_eval_count": 4}),
+        Reply.json({"embeddings": [[3.0]], "prompt_eval_count": 2}),
+    ]
     aemb = asyncio.run(main())
     assert [embed_request(r)["input"] for r in server.requests[1:]] == [["c", "d"], ["e"]]
     assert aemb.vectors == [[1.0], [2.0], [3.0]]
@@ -668,10 +778,16 @@ def test_e2e_embed(server: ScriptedServer) -> None:
 
 
 def test_e2e_selected_per_model_by_wire_protocol(server: ScriptedServer) -> None:
-    syc.configure(custom_providers={"ollama": {"models": {
-        "llama3": {"wire_protocol": "ollama_native"},
-        "nomic-embed-text": {"wire_protocol": "ollama_native"},
-    }}})
+    syc.configure(
+        custom_providers={
+            "ollama": {
+                "models": {
+                    "llama3": {"wire_protocol": "ollama_native"},
+                    "nomic-embed-text": {"wire_protocol": "ollama_native"},
+                }
+            }
+        }
+    )
     assert syc.get_model("ollama:llama3").api == "ollama_native"
     server.add(Reply.json(chat_response("native")))
     resp = syc.generate_text("ollama:llama3", "hi")
@@ -679,12 +795,13 @@ def test_e2e_selected_per_model_by_wire_protocol(server: ScriptedServer) -> None
     assert chat_request(server.requests[0])["messages"] == [{"role": "user", "content": "hi"}]
 
     server.replies[:] = [Reply.json({"embeddings": [[0.5]], "prompt_eval_count": 1})]
-    emb = syc.embed("ollama:nomic-embed-text", "x")   # ollama_native's embedding twin is ollama_embed
+    emb = syc.embed("ollama:nomic-embed-text", "x")  # ollama_native's embedding twin is ollama_embed
     assert emb.vectors == [[0.5]]
     assert embed_request(server.requests[1])["input"] == ["x"]
 
     # another model of the same provider keeps the provider's default (OpenAI-compatible /v1)
-    server.replies[:] = [Reply.json({"choices": [{"message": {"role": "assistant", "content": "compat"},
-                                                  "finish_reason": "stop"}]})]
+    server.replies[:] = [
+        Reply.json({"choices": [{"message": {"role": "assistant", "content": "compat"}, "finish_reason": "stop"}]})
+    ]
     assert syc.generate_text("ollama:mistral", "hi").text == "compat"
     assert server.requests[2].path == "/v1/chat/completions"
