@@ -21,13 +21,15 @@ install: $(DEV_STAMP)
 local: $(DEV_STAMP)
 	$(PY) scripts/setup_local.py
 
+PY_SOURCES := sycophant_py tests bench scripts
+
 lint: $(DEV_STAMP)
-	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check $(PY_SOURCES)
+	$(VENV)/bin/ruff format --check $(PY_SOURCES)
 
 format: $(DEV_STAMP)
-	$(VENV)/bin/ruff format .
-	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format $(PY_SOURCES)
+	$(VENV)/bin/ruff check --fix $(PY_SOURCES)
 
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy
