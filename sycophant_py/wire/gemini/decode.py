@@ -1,0 +1,81 @@
+"""Decoding shared by whole responses and streams: finish reasons, usage and error bodies."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sycophant_py._types import FinishReason, Usage
+
+__all__ = ["decode_usage", "error_of", "gemini_error", "has_counts", "map_finish_reason"]
+
+_FINISH: dict[str, FinishReason] = {
+    "STOP": "stop",
+    "MAX_TOKENS": "length",
+    **dict.fromkeys(
+        (
+            "SAFETY",
+            "RECITATION",
+            "BLOCKLIST",
+            "PROHIBITED_CONTENT",
+            "SPII",
+            "IMAGE_SAFETY",
+            "IMAGE_PROHIBITED_CONTENT",
+            "IMAGE_RECITATION",
+        ),
+        "content_filter",
+    ),
+}  # every other value (OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL, ...) is an error
+
+
+def map_finish_reason(value: str | None, has_tool_calls: bool) -> FinishReason:
+    """Map a Gemini ``finishReason`` to the unified set (absent: ``stop``; unknown values: ``error``)."""
+    reason: FinishReason = "stop" if not value else _FINISH.get(value, "error")
+    if reason == "stop" and has_tool_calls:
+        return "tool_use"
+    return reason
+
+
+def _int(v: Any) -> int:
+    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
+
+
+def decode_usage(u: Mapping[str, Any] | None) -> Usage:
+    """Usage from ``usageMetadata`` (see the package docstring for what each count includes)."""
+    if not u:
+        return Usage()
+    prompt, cached = _int(u.get("promptTokenCount")), _int(u.get("cachedContentTokenCount"))
+    thoughts = _int(u.get("thoughtsTokenCount"))
+    cached = min(cached, prompt)
+    return Usage(
+        input_tokens=prompt - cached + _int(u.get("toolUsePromptTokenCount")),
+        output_tokens=_int(u.get("candidatesTokenCount")) + thoughts,
+        cache_read_tokens=cached,
+        reasoning_tokens=thoughts,
+    )
+
+
+def has_counts(u: Any) -> bool:
+    return isinstance(u, Mapping) and any(k.endswith("TokenCount") for k in u)
+
+
+def error_of(payload: Any) -> Mapping[str, Any] | None:
+    if isinstance(payload, list) and payload:
+        payload = payload[0]
+    err = payload.get("error") if isinstance(payload, Mapping) else None
+    return err if isinstance(err, Mapping) else None
+
+
+def gemini_error(body: Any) -> tuple[str, str | None] | None:
+    """``(message, status)`` of a Google error body (``{"error": {"code", "message", "status"}}``,
+    possibly inside a one-element list), or None for another shape. A 503 whose message says the model
+    is overloaded gets the type ``UNAVAILABLE (overloaded)`` so the pipeline raises ``Overloaded``."""
+    err = error_of(body)
+    if err is None:
+        return None
+    message = str(err.get("message") or err.get("status") or "Gemini API error")
+    kind = err.get("status")
+    err_type = None if kind is None else str(kind)
+    if err_type == "UNAVAILABLE" and "overloaded" in message.lower():
+        err_type = "UNAVAILABLE (overloaded)"
+    return message, err_type
