@@ -12,12 +12,16 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from typing_extensions import override
 
 from sycophant_py._exceptions import InvalidSchema, ResponseInvalid
 from sycophant_py._partial_json import parse_partial_json
+
+if TYPE_CHECKING:
+    from sycophant_py._pipeline import Call
+
 from sycophant_py._types import Context, Message, Response, Tool, Usage, messages_of
 
 __all__ = [
@@ -130,6 +134,55 @@ def _sum(prev: list[Response], resp: Response) -> Response:
     return resp
 
 
+class _Spec(NamedTuple):
+    """A normalised response schema: JSON Schema, pydantic class (or None) and a provider-safe name."""
+
+    schema: dict[str, Any]
+    cls: type[Any] | None
+    name: str
+
+
+class _Opts(NamedTuple):
+    """The call options ``generate_object`` and friends pass through unchanged."""
+
+    tools: Sequence[Tool] | None
+    credentials: Mapping[str, Any] | None
+    timeout: float | None
+    api: str | None
+    params: Mapping[str, Any]
+
+
+def _object_call(model: str, messages: Any, spec: _Spec, opts: _Opts, *, stream: bool) -> Call:
+    from sycophant_py._api import _call
+
+    call = _call(
+        model,
+        messages,
+        opts.params,
+        tools=opts.tools,
+        credentials=opts.credentials,
+        timeout=opts.timeout,
+        api=opts.api,
+        stream=stream,
+        response_schema=spec.schema,
+    )
+    call.schema_name = spec.name
+    return call
+
+
+def _settle(
+    prev: list[Response], resp: Response, spec: _Spec, last: bool, original: Any
+) -> Response | tuple[Message, ...]:
+    """The validated response, or (when a repair attempt remains) the messages for the next one."""
+    try:
+        return _sum(prev, _check(resp, spec.schema, spec.cls, spec.name))
+    except InvalidObject as exc:
+        if last:
+            raise
+        prev.append(resp)
+        return _repair_messages(messages_of(original), resp, exc)
+
+
 def generate_object(
     model: str,
     messages: Sequence[Message] | Context | str,
@@ -158,32 +211,18 @@ def generate_object(
     Raises:
         InvalidObject: the output is invalid after every repair attempt.
     """
-    from sycophant_py._api import _call, _complete, _prepare
+    from sycophant_py._api import _complete, _prepare
 
-    json_schema, model_cls, name = normalise_schema(schema)
-    msgs = messages_of(messages)
+    spec = _Spec(*normalise_schema(schema))
+    opts = _Opts(tools, credentials, timeout, api, params)
     prev: list[Response] = []
+    msgs = messages
     for attempt in range(repair_retries + 1):
-        call = _call(
-            model,
-            messages if attempt == 0 else msgs,
-            params,
-            tools=tools,
-            credentials=credentials,
-            timeout=timeout,
-            api=api,
-            stream=False,
-            response_schema=json_schema,
-        )
-        call.schema_name = name
-        resp = _complete(_prepare(call))
-        try:
-            return _sum(prev, _check(resp, json_schema, model_cls, name))
-        except InvalidObject as exc:
-            if attempt == repair_retries:
-                raise
-            prev.append(resp)
-            msgs = _repair_messages(messages_of(messages), resp, exc)
+        resp = _complete(_prepare(_object_call(model, msgs, spec, opts, stream=False)))
+        out = _settle(prev, resp, spec, attempt == repair_retries, messages)
+        if isinstance(out, Response):
+            return out
+        msgs = out
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -200,32 +239,18 @@ async def agenerate_object(
     **params: Any,
 ) -> Response:
     """Async twin of :func:`generate_object`."""
-    from sycophant_py._api import _acomplete, _aprepare, _call
+    from sycophant_py._api import _acomplete, _aprepare
 
-    json_schema, model_cls, name = normalise_schema(schema)
-    msgs = messages_of(messages)
+    spec = _Spec(*normalise_schema(schema))
+    opts = _Opts(tools, credentials, timeout, api, params)
     prev: list[Response] = []
+    msgs = messages
     for attempt in range(repair_retries + 1):
-        call = _call(
-            model,
-            messages if attempt == 0 else msgs,
-            params,
-            tools=tools,
-            credentials=credentials,
-            timeout=timeout,
-            api=api,
-            stream=False,
-            response_schema=json_schema,
-        )
-        call.schema_name = name
-        resp = await _acomplete(await _aprepare(call))
-        try:
-            return _sum(prev, _check(resp, json_schema, model_cls, name))
-        except InvalidObject as exc:
-            if attempt == repair_retries:
-                raise
-            prev.append(resp)
-            msgs = _repair_messages(messages_of(messages), resp, exc)
+        resp = await _acomplete(await _aprepare(_object_call(model, msgs, spec, opts, stream=False)))
+        out = _settle(prev, resp, spec, attempt == repair_retries, messages)
+        if isinstance(out, Response):
+            return out
+        msgs = out
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -303,23 +328,11 @@ def stream_object(
     **params: Any,
 ) -> ObjectStream:
     """Stream partial objects as the JSON arrives; ``.response()`` gives the validated result."""
-    from sycophant_py._api import _call, _prepare
-    from sycophant_py._api import _stream_from_call as stream_from_call
+    from sycophant_py._api import _prepare, _stream_from_call
 
-    json_schema, model_cls, name = normalise_schema(schema)
-    call = _call(
-        model,
-        messages,
-        params,
-        tools=None,
-        credentials=credentials,
-        timeout=timeout,
-        api=api,
-        stream=True,
-        response_schema=json_schema,
-    )
-    call.schema_name = name
-    return ObjectStream(stream_from_call(_prepare(call)), json_schema, model_cls, name)
+    spec = _Spec(*normalise_schema(schema))
+    call = _object_call(model, messages, spec, _Opts(None, credentials, timeout, api, params), stream=True)
+    return ObjectStream(_stream_from_call(_prepare(call)), spec.schema, spec.cls, spec.name)
 
 
 def astream_object(
@@ -333,19 +346,8 @@ def astream_object(
     **params: Any,
 ) -> AsyncObjectStream:
     """Async twin of :func:`stream_object`."""
-    from sycophant_py._api import _astream_from_call, _call
+    from sycophant_py._api import _astream_from_call
 
-    json_schema, model_cls, name = normalise_schema(schema)
-    call = _call(
-        model,
-        messages,
-        params,
-        tools=None,
-        credentials=credentials,
-        timeout=timeout,
-        api=api,
-        stream=True,
-        response_schema=json_schema,
-    )
-    call.schema_name = name
-    return AsyncObjectStream(_astream_from_call(call), json_schema, model_cls, name)
+    spec = _Spec(*normalise_schema(schema))
+    call = _object_call(model, messages, spec, _Opts(None, credentials, timeout, api, params), stream=True)
+    return AsyncObjectStream(_astream_from_call(call), spec.schema, spec.cls, spec.name)
