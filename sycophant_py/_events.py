@@ -10,7 +10,6 @@ response so far and queue the unified events (``start``; ``text_start`` / ``text
 
 from __future__ import annotations
 
-import json
 from collections.abc import Hashable
 from typing import Any, Literal, TypeAlias
 
@@ -362,7 +361,3 @@ class StreamAccumulator:
         self.finished = True
         return resp
 
-
-def loads(data: str | bytes) -> Any:
-    """Decode JSON text (one place, so a faster codec can be swapped in)."""
-    return json.loads(data)
