@@ -360,4 +360,3 @@ class StreamAccumulator:
         self.events.append(ev)
         self.finished = True
         return resp
-
