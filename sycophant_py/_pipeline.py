@@ -325,7 +325,7 @@ def error_from_response(call: Call, status: int, headers: Mapping[str, str], bod
     elif status == 404:
         exc = NotFound(message, **kw)
     elif status == 429:
-        exc = RateLimited(message, retry_after=parse_retry_after(headers), **kw)
+        exc = RateLimited(message, **kw)
     elif status == 529 or "overloaded" in etype:
         exc = Overloaded(message, **kw)
     elif status == 408:
@@ -340,9 +340,9 @@ def error_from_response(call: Call, status: int, headers: Mapping[str, str], bod
         exc = BadRequest(message, **kw)
     if headers.get("x-should-retry") == "false":
         exc.should_retry = False
+    # The headers say how long to wait; some providers say it in the body instead (Gemini's RetryInfo).
     ra = parse_retry_after(headers)
-    if ra is not None and not isinstance(exc, RateLimited):
-        exc.retry_after = ra
+    exc.retry_after = ra if ra is not None else call.protocol.retry_after(decoded)
     return exc
 
 

@@ -159,6 +159,10 @@ class WireProtocol(ABC):
         acc.fail(err)
         return StreamFailed(err, acc.drain())
 
+    def retry_after(self, body: Any) -> float | None:
+        """Seconds to wait that an error *body* asks for (default: none; headers are read anyway)."""
+        return None
+
     def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
         """Extract ``(message, provider_error_type)`` from an error body."""
         if isinstance(body, Mapping):
@@ -207,6 +211,10 @@ class EmbeddingWireProtocol(ABC):
     def resolve_base_url(self, base_url: str) -> str:
         """Adjust the provider's base URL for this protocol (default: unchanged)."""
         return base_url
+
+    def retry_after(self, body: Any) -> float | None:
+        """Seconds to wait that an error *body* asks for (default: none; headers are read anyway)."""
+        return None
 
     def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
         """Extract ``(message, provider_error_type)`` from an error body."""

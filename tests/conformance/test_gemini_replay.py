@@ -571,9 +571,13 @@ def test_error_mapping(item: Item, conformance_record: Any) -> None:
         assert exc.body == body
         assert body["error"]["message"] in str(exc)
         if isinstance(exc, RateLimited):
-            # The body's google.rpc.RetryInfo (retryDelay "34.4s") cannot reach retry_after: the pipeline
-            # reads Retry-After headers only (reported as a core gap).
-            assert exc.retry_after is None
+            # No Retry-After header: the wait comes from the body's google.rpc.RetryInfo, when it has one.
+            delays = [
+                float(d["retryDelay"].rstrip("s"))
+                for d in body["error"].get("details", ())
+                if d.get("@type", "").endswith("google.rpc.RetryInfo")
+            ]
+            assert exc.retry_after == (delays[0] if delays else None)
 
 
 # --------------------------------------------------------------------------------------------------

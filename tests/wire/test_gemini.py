@@ -1159,3 +1159,27 @@ def test_end_to_end_tool_round_trip(server: ScriptedServer) -> None:
         "name": "get_weather",
         "response": {"result": "sunny"},
     }
+
+
+def test_retry_info_in_the_body_becomes_retry_after() -> None:
+    """Gemini says how long to wait in the 429 body (google.rpc.RetryInfo), not in a header."""
+    import json
+    from pathlib import Path
+
+    import sycophant_py as syc
+    from sycophant_py.testing import FakeClock, Reply, ScriptedServer
+
+    fixture = Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "vercel-ai" / "packages"
+    body = json.loads((fixture / "google" / "src" / "__fixtures__" / "google-429-retry-info.json").read_text())
+    ok = {"candidates": [{"content": {"role": "model", "parts": [{"text": "ok"}]}, "finishReason": "STOP"}]}
+    with ScriptedServer() as srv, FakeClock() as clock:
+        srv.add(Reply.json(body, status=429), Reply.json(ok))
+        syc.configure(
+            custom_providers={"google": {"base_url": srv.url + "/v1beta"}}, providers={"google": {"api_key": "k"}}
+        )
+        assert syc.generate_text("google:gemini-2.5-flash", "hi").text == "ok"
+        assert clock.sleeps == [34.4]
+        srv.add(Reply.json(body, status=429))
+        with pytest.raises(syc.RateLimited) as info:
+            syc.generate_text("google:gemini-2.5-flash", "hi")
+        assert info.value.retry_after == 34.4

@@ -64,7 +64,7 @@ from sycophant_py.wire._base import (
     StreamResult,
     WireProtocol,
 )
-from sycophant_py.wire.gemini.decode import decode_usage, error_of, gemini_error, map_finish_reason
+from sycophant_py.wire.gemini.decode import decode_usage, error_of, gemini_error, map_finish_reason, retry_delay
 from sycophant_py.wire.gemini.encode import SKIP_SIGNATURE, Encoder, thinking_config
 from sycophant_py.wire.gemini.schema import to_gemini_schema
 from sycophant_py.wire.gemini.stream import GeminiStream, route_chunk
@@ -258,6 +258,10 @@ class GoogleGemini(WireProtocol):
     @override
     def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
         return gemini_error(body) or super().decode_error(status, body)
+
+    @override
+    def retry_after(self, body: Any) -> float | None:
+        return retry_delay(body)
 
     def _stream_error(self, acc: GeminiStream, err: Mapping[str, Any], payload: Any) -> StreamFailed:
         message, err_type = self.decode_error(200, payload)

@@ -66,6 +66,19 @@ def error_of(payload: Any) -> Mapping[str, Any] | None:
     return err if isinstance(err, Mapping) else None
 
 
+def retry_delay(body: Any) -> float | None:
+    """Seconds from a ``google.rpc.RetryInfo`` detail (``"retryDelay": "34.4s"``), if the error has one."""
+    err = error_of(body)
+    for detail in (err or {}).get("details") or ():
+        if isinstance(detail, Mapping) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            delay = str(detail.get("retryDelay") or "")
+            try:
+                return max(float(delay.removesuffix("s")), 0.0)
+            except ValueError:
+                return None
+    return None
+
+
 def gemini_error(body: Any) -> tuple[str, str | None] | None:
     """``(message, status)`` of a Google error body (``{"error": {"code", "message", "status"}}``,
     possibly inside a one-element list), or None for another shape. A 503 whose message says the model
