@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from sycophant_py.testing import ScriptedServer
+
 # Never read the developer's own config file.
 os.environ["SYCOPHANT_CONFIG"] = os.path.join(os.path.dirname(__file__), "does-not-exist.toml")
 for _var in (
@@ -57,6 +59,16 @@ def _guarded_connect(self: socket.socket, address: Any) -> Any:
 
 
 socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def srv() -> Iterator[ScriptedServer]:
+    """A scripted server on 127.0.0.1 behind the provider ``fake`` (openai_chat, no auth)."""
+    import sycophant_py as syc
+
+    with ScriptedServer() as server:
+        syc.configure(custom_providers={"fake": {"base_url": server.url + "/v1", "auth": "none"}})
+        yield server
 
 
 @pytest.fixture(autouse=True)

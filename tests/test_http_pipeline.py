@@ -74,13 +74,6 @@ def _isolated(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 @pytest.fixture
-def srv() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as server:
-        syc.configure(custom_providers={"fake": {"base_url": server.url + "/v1", "auth": "none"}})
-        yield server
-
-
-@pytest.fixture
 def openai_srv() -> Iterator[ScriptedServer]:
     """The built-in ``openai`` provider (catalog prices, bearer auth) pointed at the scripted server."""
     with ScriptedServer() as server:

@@ -11,7 +11,7 @@ import asyncio
 import inspect
 import json
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,18 +147,6 @@ SCENARIOS: dict[str, Scenario] = {
         lambda: [Reply(200, SSE, [sse_body([delta("a")], done=False) + b"data: {oops\n\n"])], kind="stream"
     ),
 }
-
-
-@pytest.fixture
-def srv(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer]:
-    monkeypatch.setenv("SYCOPHANT_CONFIG", "/nonexistent/sycophant-test-config.toml")
-    with ScriptedServer() as server:
-        syc.configure(reset=True)
-        syc.configure(custom_providers={"fake": {"base_url": server.url + "/v1", "auth": "none"}})
-        try:
-            yield server
-        finally:
-            syc.configure(reset=True)
 
 
 def _response(resp: syc.Response) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
 from collections.abc import Iterator
 from email.utils import formatdate
@@ -39,31 +38,6 @@ def chunks(*pieces: str) -> list[dict[str, Any]]:
     out.append({"id": "chatcmpl-s", "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
     out.append({"id": "chatcmpl-s", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 2}})
     return out
-
-
-def _ignore_client_aborts(server: ScriptedServer) -> None:
-    """A client giving up on a slow reply is what the timeout tests want: no traceback from the server."""
-    httpd = server._httpd
-    original = httpd.handle_error
-
-    def handle_error(request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            original(request, client_address)
-
-    httpd.handle_error = handle_error  # type: ignore[method-assign]
-
-
-@pytest.fixture
-def srv(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer]:
-    monkeypatch.setenv("SYCOPHANT_CONFIG", "/nonexistent/sycophant-test-config.toml")
-    with ScriptedServer() as server:
-        _ignore_client_aborts(server)
-        syc.configure(reset=True)
-        syc.configure(custom_providers={"fake": {"base_url": server.url + "/v1", "auth": "none"}})
-        try:
-            yield server
-        finally:
-            syc.configure(reset=True)
 
 
 @pytest.fixture

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -47,31 +45,6 @@ def frames(events: list[Any], *, done: bool = True) -> list[bytes]:
     if done:
         out.append(b"data: [DONE]\n\n")
     return out
-
-
-def _ignore_client_aborts(server: ScriptedServer) -> None:
-    """Closing a stream mid-way is the point here: the server's failed writes are expected, not news."""
-    httpd = server._httpd
-    original = httpd.handle_error
-
-    def handle_error(request: Any, client_address: Any) -> None:
-        if not isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
-            original(request, client_address)
-
-    httpd.handle_error = handle_error  # type: ignore[method-assign]
-
-
-@pytest.fixture
-def srv(monkeypatch: pytest.MonkeyPatch) -> Iterator[ScriptedServer]:
-    monkeypatch.setenv("SYCOPHANT_CONFIG", "/nonexistent/sycophant-test-config.toml")
-    with ScriptedServer() as server:
-        _ignore_client_aborts(server)
-        syc.configure(reset=True)
-        syc.configure(custom_providers={"fake": {"base_url": server.url + "/v1", "auth": "none"}})
-        try:
-            yield server
-        finally:
-            syc.configure(reset=True)
 
 
 def collect(mode: str, **kw: Any) -> tuple[list[syc.StreamEvent], syc.Response]:
