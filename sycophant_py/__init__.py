@@ -87,15 +87,22 @@ _EXPORTS: dict[str, str] = {
     "ResponseInvalid": "sycophant_py._exceptions",
     "ContentFiltered": "sycophant_py._exceptions",
     "StreamError": "sycophant_py._exceptions",
+    "ResponseTooLarge": "sycophant_py._exceptions",
+    "ContextOverflow": "sycophant_py._exceptions",
+    "UnsupportedInput": "sycophant_py._exceptions",
+    "AllModelsFailed": "sycophant_py._exceptions",
+    "Limits": "sycophant_py._config",
 }
 
 __all__ = [
+    "AllModelsFailed",
     "AsyncTextStream",
     "Auth",
     "AuthenticationFailed",
     "BadRequest",
     "ContentFiltered",
     "Context",
+    "ContextOverflow",
     "Cost",
     "DocumentPart",
     "EmbeddingResponse",
@@ -108,6 +115,7 @@ __all__ = [
     "InvalidParams",
     "InvalidRegistration",
     "InvalidSchema",
+    "Limits",
     "Message",
     "MissingCredentials",
     "ModelConfig",
@@ -120,6 +128,7 @@ __all__ = [
     "RateLimited",
     "Response",
     "ResponseInvalid",
+    "ResponseTooLarge",
     "RetryPolicy",
     "ServerError",
     "StreamAborted",
@@ -136,6 +145,7 @@ __all__ = [
     "ToolCall",
     "UnknownName",
     "UnknownProvider",
+    "UnsupportedInput",
     "Usage",
     "WireProtocol",
     "aclose",
@@ -166,13 +176,15 @@ __all__ = [
 if TYPE_CHECKING:
     from sycophant_py._api import aembed, agenerate_text, astream_text, embed, generate_text, stream_text
     from sycophant_py._catalog import get_model
-    from sycophant_py._config import RetryPolicy, configure
+    from sycophant_py._config import Limits, RetryPolicy, configure
     from sycophant_py._custom_stream import StreamEmitter, StreamOptions
     from sycophant_py._events import StreamEvent
     from sycophant_py._exceptions import (
+        AllModelsFailed,
         AuthenticationFailed,
         BadRequest,
         ContentFiltered,
+        ContextOverflow,
         InvalidError,
         InvalidMessage,
         InvalidParams,
@@ -185,12 +197,14 @@ if TYPE_CHECKING:
         ProviderError,
         RateLimited,
         ResponseInvalid,
+        ResponseTooLarge,
         ServerError,
         StreamError,
         SycophantError,
         Timeout,
         UnknownName,
         UnknownProvider,
+        UnsupportedInput,
     )
     from sycophant_py._extensions import ExtensionAPI
     from sycophant_py._hooks import off, on

@@ -32,7 +32,9 @@ from typing import Any
 
 from sycophant_py._exceptions import InvalidError
 
-__all__ = ["RetryPolicy", "Settings", "configure", "config_path", "settings"]
+__all__ = ["Limits", "RetryPolicy", "Settings", "configure", "config_path", "settings"]
+
+_MIB = 1024 * 1024
 
 
 @dataclass(slots=True)
@@ -64,6 +66,27 @@ class RetryPolicy:
     """Replacement for ``time.monotonic``."""
 
 
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Caps on what a response may make the library hold in memory (DESIGN.md's defaults).
+
+    They are enforced while decoding: a compressed body never inflates past ``max_body_bytes``,
+    and a stream line, event or frame never grows past ``max_event_bytes``. Past a cap the call
+    raises ``ResponseTooLarge`` (a stream ends with an ``error`` event keeping its partial answer).
+    """
+
+    max_body_bytes: int = 64 * _MIB
+    """Largest decoded (decompressed) non-streaming body, and largest error body read."""
+    max_event_bytes: int = 16 * _MIB
+    """Largest stream line, SSE event, NDJSON line or event-stream frame."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_body_bytes", "max_event_bytes"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise InvalidError(f"limits.{name} must be a positive int (bytes), not {v!r}")
+
+
 @dataclass
 class Settings:
     """The whole config layer (one per process)."""
@@ -72,6 +95,7 @@ class Settings:
     custom_providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     instances: list[dict[str, Any]] = field(default_factory=list)
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    limits: Limits = field(default_factory=Limits)
     max_connections: int | None = None
     http_client: Any = None
     async_http_client: Any = None
@@ -152,6 +176,7 @@ def configure(
     custom_providers: Mapping[str, Mapping[str, Any]] | None = None,
     instances: list[Mapping[str, Any]] | None = None,
     retry: RetryPolicy | None = None,
+    limits: Limits | Mapping[str, int] | None = None,
     max_connections: int | None = None,
     http_client: Any = None,
     async_http_client: Any = None,
@@ -168,6 +193,8 @@ def configure(
         instances: Factory-built providers: ``{"type": "openai", "name": "work", "enabled": True,
             "config": {...}}`` makes provider ``work`` a copy of ``openai`` with ``config`` applied.
         retry: Retry and timeout policy.
+        limits: Size caps (a ``Limits`` or a mapping of its fields, merged over the current ones):
+            ``max_body_bytes`` (default 64 MiB), ``max_event_bytes`` (default 16 MiB).
         max_connections: Connection-pool size (default: no cap below what callers ask for).
         http_client: An ``httpx.Client`` to use for sync calls (proxies, CA settings...).
         async_http_client: An ``httpx.AsyncClient`` to use for async calls.
@@ -186,6 +213,8 @@ def configure(
             s.instances.extend(dict(i) for i in instances)
         if retry is not None:
             s.retry = retry
+        if limits is not None:
+            s.limits = _limits(s.limits, limits)
         if max_connections is not None:
             s.max_connections = max_connections
         if http_client is not None:
@@ -197,6 +226,22 @@ def configure(
         from sycophant_py._transport import reset_clients
 
         reset_clients()
+
+
+def _limits(current: Limits, new: Limits | Mapping[str, int]) -> Limits:
+    if isinstance(new, Limits):
+        return new
+    if not isinstance(new, Mapping):
+        raise InvalidError(f"limits must be a Limits or a mapping, not {type(new).__name__}")
+    known = {"max_body_bytes", "max_event_bytes"}
+    unknown = sorted(set(new) - known)
+    if unknown:
+        from sycophant_py._exceptions import UnknownName
+
+        raise UnknownName("limits field", unknown[0], sorted(known))
+    from dataclasses import replace
+
+    return replace(current, **dict(new))
 
 
 def _canonical(provider: str) -> str:

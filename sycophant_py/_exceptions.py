@@ -10,6 +10,7 @@ Every error the library raises derives from :class:`SycophantError`, split by bl
     │   ├── UnknownName              a protocol/auth name is not registered
     │   ├── InvalidSchema            a tool or response schema is not valid JSON Schema
     │   ├── InvalidMessage           a message cannot be encoded for the provider
+    │   ├── UnsupportedInput         the model cannot take that input kind (image, pdf, audio)
     │   └── InvalidRegistration      a class registered as a behaviour does not implement it
     └── ProviderError                the remote side failed; carries status_code, provider,
         │                            model, request_id and body
@@ -19,11 +20,14 @@ Every error the library raises derives from :class:`SycophantError`, split by bl
         ├── Overloaded               529 / "overloaded" errors
         ├── ServerError              other 5xx
         ├── BadRequest               other 4xx the provider refused
+        │   └── ContextOverflow      the prompt does not fit the model's context window
         ├── Timeout                  connect / read / stream-idle / total timeout
         ├── ProviderConnectionError  the connection failed or dropped
         ├── ResponseInvalid          a body or stream frame that cannot be decoded
+        │   └── ResponseTooLarge     a body or stream event past the configured limits
         ├── ContentFiltered          the provider refused on safety grounds
-        └── StreamError              an error event inside an otherwise successful stream
+        ├── StreamError              an error event inside an otherwise successful stream
+        └── AllModelsFailed          every model of a fallback list or alias failed (``errors``)
 
 No class shadows a builtin name (``Timeout``, not ``TimeoutError``). Causes are chained with
 ``raise ... from``. No key ever appears in an exception message: bodies are kept as received from
@@ -37,8 +41,10 @@ from typing import Any
 from typing_extensions import override
 
 __all__ = [
+    "AllModelsFailed",
     "AuthenticationFailed",
     "BadRequest",
+    "ContextOverflow",
     "ContentFiltered",
     "InvalidError",
     "InvalidMessage",
@@ -52,12 +58,14 @@ __all__ = [
     "ProviderError",
     "RateLimited",
     "ResponseInvalid",
+    "ResponseTooLarge",
     "ServerError",
     "StreamError",
     "SycophantError",
     "Timeout",
     "UnknownName",
     "UnknownProvider",
+    "UnsupportedInput",
 ]
 
 
@@ -133,6 +141,20 @@ class InvalidSchema(InvalidError):
 
 class InvalidMessage(InvalidError):
     """A message or part cannot be represented for the selected provider."""
+
+
+class UnsupportedInput(InvalidError):
+    """The model cannot take an input kind the conversation holds (an image, a PDF, audio).
+
+    Raised before anything is sent, when the model's catalog row says it does not accept it.
+
+    Attributes:
+        kind: The input kind (``image``, ``pdf``, ``audio``...).
+    """
+
+    def __init__(self, message: str, *, kind: str | None = None) -> None:
+        self.kind = kind
+        super().__init__(message)
 
 
 class InvalidRegistration(InvalidError):
@@ -229,6 +251,18 @@ class BadRequest(ProviderError):
     default_status = 400
 
 
+class ContextOverflow(BadRequest):
+    """The prompt (plus the requested output) does not fit the model's context window.
+
+    Attributes:
+        limit: The context window in tokens, when the provider said.
+        requested: The size sent (tokens), when the provider said.
+    """
+
+    limit: int | None = None
+    requested: int | None = None
+
+
 class Timeout(ProviderError):
     """A connect, read, stream-idle or total-call timeout expired."""
 
@@ -241,9 +275,25 @@ class ResponseInvalid(ProviderError):
     """The provider answered with a body or stream frame that cannot be decoded."""
 
 
+class ResponseTooLarge(ResponseInvalid):
+    """A response body or stream event grew past the configured limits (``configure(limits=...)``)."""
+
+
 class ContentFiltered(ProviderError):
     """The provider refused to answer on content-safety grounds."""
 
 
 class StreamError(ProviderError):
     """The provider reported an error inside a stream (an SSE ``error`` event and the like)."""
+
+
+class AllModelsFailed(ProviderError):
+    """Every model of a fallback list (or an alias) failed.
+
+    Attributes:
+        errors: Each attempt's error, in the order the models were tried.
+    """
+
+    def __init__(self, message: str, *, errors: list[SycophantError], **kw: Any) -> None:
+        self.errors = errors
+        super().__init__(message, **kw)
