@@ -1,8 +1,9 @@
 """Public entry points: thin sync and async shells around the pipeline's steps.
 
 Each shell folds ``PREPARE``, prepares credentials (the only step with a sync and an async
-form), folds ``ENCODE``, then runs the transport inside the retry loop and decodes. Nothing here
-decides anything a pure step could.
+form), folds ``ENCODE``, then hands the call to ``_run`` (send, retried, decoded) or to a stream
+(``_stream``: one lifecycle for HTTP streams and stream functions alike). Nothing here decides
+anything a pure step could.
 """
 
 from __future__ import annotations
@@ -10,24 +11,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sycophant_py import _config, _custom_stream, _hooks, _transport
+from sycophant_py import _custom_stream, _run
+from sycophant_py._custom_stream import FunctionSource
 from sycophant_py._exceptions import ProviderError
-from sycophant_py._log import log
 from sycophant_py._pipeline import (
     ENCODE,
     PREPARE,
     Call,
-    apply_auth,
     deadline_for,
-    decode_json_body,
     embedding_request,
-    error_from_response,
-    finish_response,
     run_steps,
 )
-from sycophant_py._retry import tenacity_kwargs
-from sycophant_py._stream import AsyncTextStream, StreamCore, TextStream
-from sycophant_py._transport import RawResponse, StreamHandle
+from sycophant_py._stream import AsyncTextStream, HttpSource, Source, TextStream
 from sycophant_py._types import Context, EmbeddingResponse, Message, Response, Tool, Usage, messages_of
 from sycophant_py.auth._base import Credentials
 
@@ -77,86 +72,63 @@ def _call(
     )
 
 
-def _before_sleep(call: Call) -> Any:
-    def hook(state: Any) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        call.log.info(
-            "request.retrying",
-            attempt=state.attempt_number,
-            wait=round(state.upcoming_sleep, 3),
-            error=type(exc).__name__,
-            status=getattr(exc, "status_code", None),
-        )
-        _emit_hook("retry", call=call, attempt=state.attempt_number, error=exc)
-
-    return hook
-
-
-def _emit_hook(name: str, **payload: Any) -> None:
-    _hooks.emit(name, payload)
-
-
-# -- sync ------------------------------------------------------------------------------------
-
-
-def _retrying(call: Call) -> Any:
-    from tenacity import Retrying
-
-    return Retrying(**tenacity_kwargs(_config.settings().retry, _before_sleep(call), call.deadline))
-
-
-def _attempt(call: Call) -> RawResponse:
-    req = apply_auth(call)
-    call.log.debug("request.sent", url=req.url)
-    if _hooks.active("request"):
-        _hooks.emit(
-            "request",
-            {
-                "provider": call.model.provider,
-                "model": call.model.id,
-                "url": req.url,
-                "stream": False,
-                "body": call.body,
-            },
-        )
-    raw = _transport.send(req, remaining=call.remaining())
-    if raw.status >= 400:
-        raise error_from_response(call, raw.status, raw.headers, raw.body)
-    return raw
-
-
-def _send(call: Call) -> RawResponse:
-    for attempt in _retrying(call):
-        with attempt:
-            return _attempt(call)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def _open_stream(call: Call) -> StreamHandle:
-    req = apply_auth(call)
-    call.log.debug("request.sent", url=req.url, stream=True)
-    if _hooks.active("request"):
-        _hooks.emit(
-            "request",
-            {
-                "provider": call.model.provider,
-                "model": call.model.id,
-                "url": req.url,
-                "stream": True,
-                "body": call.body,
-            },
-        )
-    handle = _transport.stream(req, remaining=call.remaining())
-    if handle.status >= 400:
-        body = handle.read()
-        handle.close()
-        raise error_from_response(call, handle.status, handle.headers, body)
-    return handle
-
-
 def _prepare(call: Call) -> Call:
-    call = run_steps(call, _custom_stream.prepare_steps(call))
-    call.credentials = call.auth.prepare_credentials(call.credentials)
+    """PREPARE (a stream function's steps where one serves the call), credentials, ENCODE (sync)."""
+    return _run.prepare(run_steps(call, _custom_stream.prepare_steps(call)))
+
+
+async def _aprepare(call: Call) -> Call:
+    """Async twin of :func:`_prepare`."""
+    return await _run.aprepare(run_steps(call, _custom_stream.prepare_steps(call)))
+
+
+def _source(call: Call) -> Source:
+    return FunctionSource(call) if _custom_stream.is_custom(call) else HttpSource(call)
+
+
+def _text_stream(call: Call) -> TextStream:
+    """The sync event stream of a prepared call (HTTP or a stream function: one lifecycle)."""
+    if _custom_stream.is_custom(call):
+        _custom_stream.check_sync(call)
+    return TextStream(_source(call), call)
+
+
+def _atext_stream(call: Call) -> AsyncTextStream:
+    """The async event stream of a call whose PREPARE steps ran (credentials prepared on first use)."""
+    return AsyncTextStream(_source(call), call)
+
+
+def _raise_failed(resp: Response) -> Response:
+    if resp.error is not None:
+        raise resp.error
+    return resp
+
+
+def _decoded(call: Call, raw: Any) -> Response:
+    try:
+        resp = _run.decode(call, raw)
+    except ProviderError as exc:
+        _run.emit_error(call, exc)
+        raise
+    _run.emit_response(call, resp)
+    return resp
+
+
+def _complete(call: Call) -> Response:
+    """One model call of a prepared call, sync (a stream function's stream is drained)."""
+    if _custom_stream.is_custom(call):
+        return _raise_failed(_text_stream(call).response())
+    return _decoded(call, _run.send(call))
+
+
+async def _acomplete(call: Call) -> Response:
+    """Async twin of :func:`_complete`."""
+    if _custom_stream.is_custom(call):
+        return _raise_failed(await _atext_stream(call).response())
+    return _decoded(call, await _run.asend(call))
+
+
+def _reencode(call: Call) -> Call:
     return run_steps(call, ENCODE)
 
 
@@ -203,27 +175,6 @@ def generate_text(
     return resp
 
 
-def _reencode(call: Call) -> Call:
-    return run_steps(call, ENCODE)
-
-
-def _complete(call: Call) -> Response:
-    if _custom_stream.is_custom(call):
-        return _custom_stream.complete(call)
-    try:
-        raw = _send(call)
-        body = decode_json_body(call, raw.status, raw.headers, raw.body)
-    except ProviderError as exc:
-        _hooks.emit("error", {"provider": call.model.provider, "model": call.model.id, "error": exc})
-        raise
-    resp = call.protocol.decode_response(body)
-    call.log.debug("response.received", status=raw.status, finish_reason=resp.finish_reason)
-    resp = finish_response(call, resp, raw.headers)
-    if _hooks.active("response"):
-        _hooks.emit("response", {"provider": call.model.provider, "model": call.model.id, "response": resp})
-    return resp
-
-
 def stream_text(
     model: str,
     messages: Messages,
@@ -241,113 +192,13 @@ def stream_text(
     started is an ``error`` event that keeps the partial content and usage.
 
     Returns:
-        An iterator of events with ``.response()`` and ``.close()``.
+        An iterator of events with ``.response()`` and ``.close()``; also a context manager.
     """
-    return _stream_from_call(
+    return _text_stream(
         _prepare(
             _call(model, messages, params, tools=tools, credentials=credentials, timeout=timeout, api=api, stream=True)
         )
     )
-
-
-def _stream_from_call(call: Call) -> TextStream:
-    """A sync event stream for a prepared and encoded call."""
-    if _custom_stream.is_custom(call):
-        return _custom_stream.text_stream(call)
-
-    def opener() -> tuple[StreamHandle, StreamCore]:
-        handle: StreamHandle | None = None
-        for attempt in _retrying(call):
-            with attempt:
-                handle = _open_stream(call)
-        assert handle is not None
-        return handle, StreamCore(call, handle.headers)
-
-    return TextStream(opener, call)
-
-
-# -- async -----------------------------------------------------------------------------------
-
-
-def _aretrying(call: Call) -> Any:
-    from tenacity import AsyncRetrying
-
-    kw = tenacity_kwargs(_config.settings().retry, _before_sleep(call), call.deadline)
-    kw.pop("sleep", None)
-    asleep = _config.settings().retry.async_sleep
-    if asleep is not None:
-        kw["sleep"] = asleep
-    return AsyncRetrying(**kw)
-
-
-async def _aattempt(call: Call) -> RawResponse:
-    req = apply_auth(call)
-    call.log.debug("request.sent", url=req.url)
-    if _hooks.active("request"):
-        _hooks.emit(
-            "request",
-            {
-                "provider": call.model.provider,
-                "model": call.model.id,
-                "url": req.url,
-                "stream": False,
-                "body": call.body,
-            },
-        )
-    raw = await _transport.asend(req, remaining=call.remaining())
-    if raw.status >= 400:
-        raise error_from_response(call, raw.status, raw.headers, raw.body)
-    return raw
-
-
-async def _asend(call: Call) -> RawResponse:
-    async for attempt in _aretrying(call):
-        with attempt:
-            return await _aattempt(call)
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-async def _aopen_stream(call: Call) -> StreamHandle:
-    req = apply_auth(call)
-    call.log.debug("request.sent", url=req.url, stream=True)
-    if _hooks.active("request"):
-        _hooks.emit(
-            "request",
-            {
-                "provider": call.model.provider,
-                "model": call.model.id,
-                "url": req.url,
-                "stream": True,
-                "body": call.body,
-            },
-        )
-    handle = await _transport.astream(req, remaining=call.remaining())
-    if handle.status >= 400:
-        body = await handle.aread()
-        await handle.aclose()
-        raise error_from_response(call, handle.status, handle.headers, body)
-    return handle
-
-
-async def _aprepare(call: Call) -> Call:
-    call = run_steps(call, _custom_stream.prepare_steps(call))
-    call.credentials = await call.auth.aprepare_credentials(call.credentials)
-    return run_steps(call, ENCODE)
-
-
-async def _acomplete(call: Call) -> Response:
-    if _custom_stream.is_custom(call):
-        return await _custom_stream.acomplete(call)
-    try:
-        raw = await _asend(call)
-        body = decode_json_body(call, raw.status, raw.headers, raw.body)
-    except ProviderError as exc:
-        _hooks.emit("error", {"provider": call.model.provider, "model": call.model.id, "error": exc})
-        raise
-    resp = finish_response(call, call.protocol.decode_response(body), raw.headers)
-    if _hooks.active("response"):
-        _hooks.emit("response", {"provider": call.model.provider, "model": call.model.id, "response": resp})
-    return resp
 
 
 async def agenerate_text(
@@ -391,28 +242,8 @@ def astream_text(
     Bad input raises at once (this function is not a coroutine); the request is sent when
     iteration begins.
     """
-    return _astream_from_call(
-        _call(model, messages, params, tools=tools, credentials=credentials, timeout=timeout, api=api, stream=True)
-    )
-
-
-def _astream_from_call(call: Call) -> AsyncTextStream:
-    """An async event stream for a call (prepared here; credentials are prepared on first use)."""
-    call = run_steps(call, _custom_stream.prepare_steps(call))
-    if _custom_stream.is_custom(call):
-        return _custom_stream.atext_stream(call)
-
-    async def opener() -> tuple[StreamHandle, StreamCore]:
-        call.credentials = await call.auth.aprepare_credentials(call.credentials)
-        run_steps(call, ENCODE)
-        handle: StreamHandle | None = None
-        async for attempt in _aretrying(call):
-            with attempt:
-                handle = await _aopen_stream(call)
-        assert handle is not None
-        return handle, StreamCore(call, handle.headers)
-
-    return AsyncTextStream(opener, call)
+    call = _call(model, messages, params, tools=tools, credentials=credentials, timeout=timeout, api=api, stream=True)
+    return _atext_stream(run_steps(call, _custom_stream.prepare_steps(call)))
 
 
 # -- embeddings ------------------------------------------------------------------------------
@@ -464,6 +295,13 @@ def _merge_embeddings(call: Call, parts: list[EmbeddingResponse]) -> EmbeddingRe
     return EmbeddingResponse(vectors, usage, call.model.id, call.model.provider, parts[-1].raw if parts else None)
 
 
+def _embedded(call: Call, parts: list[EmbeddingResponse]) -> EmbeddingResponse:
+    out = _merge_embeddings(call, parts)
+    call.log.debug("embed.done", batches=len(parts), inputs=len(call.inputs))
+    _run.emit_response(call, out)
+    return out
+
+
 def embed(
     model: str,
     inputs: Sequence[str] | str,
@@ -483,15 +321,12 @@ def embed(
         api: Force an embedding protocol by name.
         **params: ``dimensions``, ``encoding_format`` (``float`` or ``base64``), ``batch_size``...
     """
-    call = _embed_call(model, inputs, params, credentials=credentials, timeout=timeout, api=api)
-    call.credentials = call.auth.prepare_credentials(call.credentials)
+    call = _run.prepare(_embed_call(model, inputs, params, credentials=credentials, timeout=timeout, api=api))
     parts = []
     for batch in _batches(call):
         embedding_request(call, batch)
-        raw = _send(call)
-        parts.append(call.protocol.decode_response(decode_json_body(call, raw.status, raw.headers, raw.body)))
-    log.debug("embed.done", provider=call.model.provider, batches=len(parts))
-    return _merge_embeddings(call, parts)
+        parts.append(_run.decode_embedding(call, _run.send(call)))
+    return _embedded(call, parts)
 
 
 async def aembed(
@@ -504,11 +339,9 @@ async def aembed(
     **params: Any,
 ) -> EmbeddingResponse:
     """Async twin of :func:`embed`."""
-    call = _embed_call(model, inputs, params, credentials=credentials, timeout=timeout, api=api)
-    call.credentials = await call.auth.aprepare_credentials(call.credentials)
+    call = await _run.aprepare(_embed_call(model, inputs, params, credentials=credentials, timeout=timeout, api=api))
     parts = []
     for batch in _batches(call):
         embedding_request(call, batch)
-        raw = await _asend(call)
-        parts.append(call.protocol.decode_response(decode_json_body(call, raw.status, raw.headers, raw.body)))
-    return _merge_embeddings(call, parts)
+        parts.append(_run.decode_embedding(call, await _run.asend(call)))
+    return _embedded(call, parts)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import os
 import sys
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +33,7 @@ from typing import Any
 
 from sycophant_py._exceptions import InvalidError
 
-__all__ = ["Limits", "RetryPolicy", "Settings", "configure", "config_path", "settings"]
+__all__ = ["Limits", "RetryPolicy", "Settings", "configure", "config_path", "now", "settings"]
 
 _MIB = 1024 * 1024
 
@@ -105,6 +106,12 @@ class Settings:
 
 _lock = threading.RLock()
 _settings = Settings()
+
+
+def now() -> float:
+    """The policy clock (``RetryPolicy.clock``, else ``time.monotonic``): deadlines are measured on it."""
+    clock = _settings.retry.clock
+    return clock() if clock is not None else time.monotonic()
 
 
 def config_path() -> Path:

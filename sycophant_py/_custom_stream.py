@@ -28,13 +28,14 @@ Rules (docs/providers.md has the long form):
 from __future__ import annotations
 
 import inspect
+import itertools
 import json
-from collections.abc import AsyncGenerator, Callable, Generator, Hashable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Hashable, Iterator, Mapping, Sequence
 from typing import Any, TypedDict
 
 from typing_extensions import override
 
-from sycophant_py import _hooks
+from sycophant_py import _run
 from sycophant_py._events import StreamAccumulator, StreamEvent
 from sycophant_py._exceptions import InvalidError, ProviderError, ResponseInvalid, StreamError, SycophantError
 from sycophant_py._extensions import ensure_loaded
@@ -44,26 +45,23 @@ from sycophant_py._pipeline import (
     Call,
     apply_auth,
     finish_response,
-    run_steps,
     step_resolve_model,
     step_validate_params,
 )
-from sycophant_py._stream import AsyncTextStream, StreamAborted, TextStream
+from sycophant_py._stream import StreamAborted
 from sycophant_py._types import Context, FinishReason, Response, Tool, Usage
 from sycophant_py.auth._base import Credentials
 from sycophant_py.wire._base import Request, StreamResult, WireProtocol
 
 __all__ = [
     "CustomStreamProtocol",
+    "FunctionSource",
     "StreamEmitter",
     "StreamFunction",
     "StreamOptions",
-    "acomplete",
-    "atext_stream",
-    "complete",
+    "check_sync",
     "is_custom",
     "prepare_steps",
-    "text_stream",
 ]
 
 _DONE_REASONS: dict[str, FinishReason] = {"stop": "stop", "length": "length", "tool_use": "tool_use"}
@@ -408,7 +406,7 @@ def is_custom(call: Call) -> bool:
 
 
 class _Core:
-    """Checks and completes what a stream function yields; one per attempt."""
+    """Checks and completes what a stream function yields (the stream shells' core)."""
 
     def __init__(self, call: Call) -> None:
         self.call = call
@@ -416,6 +414,7 @@ class _Core:
         self.acc = self.emit.accumulator
         self.delivered = False
         self.final: Response | None = None
+        self._preloaded: list[StreamEvent] = []
 
     def options(self) -> StreamOptions:
         req = apply_auth(self.call)
@@ -443,7 +442,16 @@ class _Core:
             return list(item)
         return None
 
-    def accept(self, item: Any) -> list[StreamEvent]:
+    def preload(self, events: list[StreamEvent]) -> None:
+        """Events decided while opening (a failure before the first item), delivered by ``begin``."""
+        self._preloaded = events
+
+    def begin(self) -> list[StreamEvent]:
+        """Events decided while opening (a failure before the first item)."""
+        events, self._preloaded = self._preloaded, []
+        return events
+
+    def feed(self, item: Any) -> list[StreamEvent]:
         """The events to deliver for one yielded item (up to and including a terminal one)."""
         if self.final is not None:
             return []
@@ -485,11 +493,10 @@ class _Core:
             ev.reason = ev.reason or "error"
         self.acc.finished = True
         ev.response = self.final = finish_response(self.call, resp)
-        payload = {"provider": model.provider, "model": model.id, "response": resp}
         if ev.type == "done":
-            _hooks.emit("response", payload)
+            _run.emit_response(self.call, self.final)
         else:
-            _hooks.emit("error", {**payload, "error": ev.error})
+            _run.emit_error(self.call, err, self.final)
 
     def fail(self, exc: BaseException) -> list[StreamEvent]:
         """End with an ``error`` event keeping the partial content (what the function raised)."""
@@ -516,19 +523,13 @@ class _Core:
         return self.final
 
 
-def _request_hook(call: Call) -> None:
-    call.log.debug("request.sent", url=call.http.url, stream=True)
-    if _hooks.active("request"):
-        payload = {"provider": call.model.provider, "model": call.model.id, "url": call.http.url, "stream": True}
-        _hooks.emit("request", {**payload, "body": None})
-
-
 def _function(call: Call) -> StreamFunction:
     fn: StreamFunction = call.model.extra["_stream"]
     return fn
 
 
-def _check_sync(call: Call) -> None:
+def check_sync(call: Call) -> None:
+    """A sync entry point cannot run an async stream function: say so before anything runs."""
     fn = _function(call)
     if inspect.isasyncgenfunction(fn) or inspect.iscoroutinefunction(fn):
         raise InvalidError(
@@ -559,233 +560,122 @@ def _close(source: Any) -> None:
             log.warning("stream_function.close_failed", exc_info=True)
 
 
-def _start(call: Call) -> tuple[_Core, Iterator[Any], list[Any]]:
-    """Call the function and read its first item, retrying a retryable error raised before it."""
-    from sycophant_py._api import _retrying
+async def _aiter(result: Any, call: Call) -> AsyncIterator[Any]:
+    """A stream function's result as one async iterator: async iterables, or sync ones run inline."""
+    if inspect.isawaitable(result):
+        result = await result
+    if hasattr(result, "__aiter__"):
+        async for item in result:
+            yield item
+        return
+    source = _sync_source(result, call)
+    try:
+        for item in source:
+            yield item
+    finally:
+        _close(source)
 
-    for attempt in _retrying(call):
-        with attempt:
-            core = _Core(call)
-            _request_hook(call)
-            source = _sync_source(_function(call)(call.model, core.context(), core.options()), call)
-            try:
-                first = [next(source)]
-            except StopIteration:
-                first = []
-            return core, source, first
-    raise AssertionError("unreachable")  # pragma: no cover
+
+async def _aclose(source: Any) -> None:
+    aclose = getattr(source, "aclose", None)
+    if aclose is None:
+        return
+    try:
+        await aclose()
+    except Exception:  # noqa: BLE001 - see _close
+        from sycophant_py._log import log
+
+        log.warning("stream_function.close_failed", exc_info=True)
 
 
-class CustomTextStream(TextStream):
-    """``stream_text`` over a stream function (the same iterator API as every stream)."""
+class FunctionSource:
+    """Items yielded by a provider's stream function (the ``Source`` of the stream shells).
+
+    The function is called (and its first item read) inside the retry loop, so a retryable
+    ``ProviderError`` raised before the first event is retried; an ``InvalidError`` is raised; any
+    other failure before the first event becomes the terminal ``error`` event.
+    """
+
+    __slots__ = ("call", "gen")
 
     def __init__(self, call: Call) -> None:
-        super().__init__(_no_opener, call)
-        self._driver: _Core | None = None
+        self.call = call
+        self.gen: Any = None
 
-    @override
-    def _events(self) -> Generator[StreamEvent, None, None]:
-        call = self._call
+    def _call_function(self, core: _Core) -> Any:
+        call = self.call
+        _run.emit_request(call, call.http)
+        return _function(call)(call.model, core.context(), core.options())
+
+    def open(self) -> tuple[_Core, Iterator[Any]]:
+        """Call the function and read its first item (sync)."""
+        call = self.call
         try:
-            core, source, first = _start(call)
+            for attempt in _run.retrying(call):
+                with attempt:
+                    core = _Core(call)
+                    self.gen = source = _sync_source(self._call_function(core), call)
+                    first = next(source, _END)
+                    return core, (source if first is _END else itertools.chain((first,), source))
         except InvalidError:
             raise
         except Exception as exc:  # noqa: BLE001 - becomes the terminal error event (module docstring)
-            self._driver = core = _Core(call)
-            yield from core.fail(exc)
-            return
-        self._driver = core
+            return _failed(call, exc), iter(())
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def aopen(self) -> tuple[_Core, AsyncIterator[Any]]:
+        """Async twin of :meth:`open` (credentials are prepared here on first use)."""
+        call = self.call
+        if not call.prepared:
+            await _run.aprepare(call)
         try:
-            for item in first:
-                yield from core.accept(item)
-            while core.final is None:
-                try:
-                    item = next(source)
-                except StopIteration:
-                    yield from core.end()
-                    break
-                except Exception as exc:  # noqa: BLE001 - becomes the terminal error event
-                    yield from core.fail(exc)
-                    break
-                yield from core.accept(item)
-        finally:
-            _close(source)
+            async for attempt in _run.aretrying(call):
+                with attempt:
+                    core = _Core(call)
+                    self.gen = source = _aiter(self._call_function(core), call)
+                    first = await anext(source, _END)
+                    return core, (source if first is _END else _prepend(first, source))
+        except InvalidError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - becomes the terminal error event
+            return _failed(call, exc), _nothing()
+        raise AssertionError("unreachable")  # pragma: no cover
 
-    @override
-    def response(self) -> Response:
-        """Drain the stream and return the final response (partial, with ``error`` set, on failure)."""
-        for _ in self:
-            pass
-        return _final(self)
+    def fallback_core(self) -> _Core:
+        """A core for a stream that never opened."""
+        return _Core(self.call)
 
-    @override
     def close(self) -> None:
-        """Stop reading and close the stream function; the partial response becomes ``aborted``."""
-        self._closed = True
-        if self._gen is not None:
-            self._gen.close()
-        _final(self)
-
-
-def _final(stream: CustomTextStream | AsyncCustomTextStream) -> Response:
-    """The stream's final response; ``aborted`` (with what arrived) when it did not end."""
-    if stream._driver is None:
-        stream._driver = _Core(stream._call)
-    return stream._driver.abort()
-
-
-def _no_opener() -> Any:  # pragma: no cover - custom streams never open an HTTP stream here
-    raise AssertionError("a custom stream has no HTTP opener")
-
-
-def text_stream(call: Call) -> TextStream:
-    """``stream_text`` for a prepared call served by a stream function."""
-    _check_sync(call)
-    return CustomTextStream(call)
-
-
-def complete(call: Call) -> Response:
-    """``generate_text`` for a prepared call: drain the stream; a terminal error is raised."""
-    resp = text_stream(call).response()
-    if resp.error is not None:
-        raise resp.error
-    return resp
-
-
-# -- async ------------------------------------------------------------------------------------
-
-
-class _AsyncSource:
-    """A stream function's result as one async source: async iterables, or sync ones run inline."""
-
-    def __init__(self, result: Any, call: Call) -> None:
-        self._call = call
-        self._result = result
-        self._sync: Iterator[Any] | None = None
-        self._async: Any = None
-
-    async def open(self) -> None:
-        result = self._result
-        if inspect.isawaitable(result):
-            result = await result
-        if hasattr(result, "__aiter__"):
-            self._async = result.__aiter__()
-        else:
-            self._sync = _sync_source(result, self._call)
-
-    async def next(self) -> Any:
-        """The next item; raises ``StopAsyncIteration`` at the end."""
-        if self._sync is not None:
-            try:
-                return next(self._sync)
-            except StopIteration:
-                raise StopAsyncIteration from None
-        return await self._async.__anext__()
+        """Close the function's generator (pi's abort)."""
+        if self.gen is not None:
+            _close(self.gen)
 
     async def aclose(self) -> None:
-        if self._sync is not None:
-            _close(self._sync)
-        elif self._async is not None and hasattr(self._async, "aclose"):
-            try:
-                await self._async.aclose()
-            except Exception:  # noqa: BLE001 - see _close
-                from sycophant_py._log import log
+        """Close the function's async generator."""
+        if self.gen is not None:
+            await _aclose(self.gen)
 
-                log.warning("stream_function.close_failed", provider=self._call.model.provider)
+    def abandon(self) -> None:
+        """Dropped without closing: the generator is finalised by Python itself, nothing else is held."""
+        self.gen = None
 
 
-async def _astart(call: Call) -> tuple[_Core, _AsyncSource, list[Any]]:
-    from sycophant_py._api import _aretrying
-
-    async for attempt in _aretrying(call):
-        with attempt:
-            core = _Core(call)
-            _request_hook(call)
-            source = _AsyncSource(_function(call)(call.model, core.context(), core.options()), call)
-            await source.open()
-            try:
-                first = [await source.next()]
-            except StopAsyncIteration:
-                first = []
-            return core, source, first
-    raise AssertionError("unreachable")  # pragma: no cover
+_END = object()
 
 
-class AsyncCustomTextStream(AsyncTextStream):
-    """``astream_text`` over a stream function; credentials are prepared when iteration begins."""
-
-    def __init__(self, call: Call) -> None:
-        super().__init__(_no_opener, call)
-        self._driver: _Core | None = None
-        self._prepared = False
-
-    async def _prepare(self) -> None:
-        if not self._prepared:
-            call = self._call
-            call.credentials = await call.auth.aprepare_credentials(call.credentials)
-            from sycophant_py._pipeline import ENCODE
-
-            run_steps(call, ENCODE)
-            self._prepared = True
-
-    @override
-    async def _events(self) -> AsyncGenerator[StreamEvent, None]:
-        call = self._call
-        await self._prepare()
-        try:
-            core, source, first = await _astart(call)
-        except InvalidError:
-            raise
-        except Exception as exc:  # noqa: BLE001 - becomes the terminal error event (module docstring)
-            self._driver = core = _Core(call)
-            for ev in core.fail(exc):
-                yield ev
-            return
-        self._driver = core
-        try:
-            for item in first:
-                for ev in core.accept(item):
-                    yield ev
-            while core.final is None:
-                try:
-                    item = await source.next()
-                except StopAsyncIteration:
-                    events = core.end()
-                except Exception as exc:  # noqa: BLE001 - becomes the terminal error event
-                    events = core.fail(exc)
-                else:
-                    events = core.accept(item)
-                for ev in events:
-                    yield ev
-        finally:
-            await source.aclose()
-
-    @override
-    async def response(self) -> Response:
-        """Drain the stream and return the final response."""
-        async for _ in self:
-            pass
-        return _final(self)
-
-    @override
-    async def aclose(self) -> None:
-        """Stop reading and close the stream function; the partial response becomes ``aborted``."""
-        self._closed = True
-        if self._gen is not None:
-            await self._gen.aclose()
-        _final(self)
+def _failed(call: Call, exc: Exception) -> _Core:
+    """A core whose stream failed before the first item: its first events are the terminal error."""
+    core = _Core(call)
+    core.preload(core.fail(exc))
+    return core
 
 
-def atext_stream(call: Call) -> AsyncTextStream:
-    """``astream_text`` for a call whose PREPARE steps ran (credentials are prepared on first use)."""
-    return AsyncCustomTextStream(call)
+async def _prepend(first: Any, rest: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    yield first
+    async for item in rest:
+        yield item
 
 
-async def acomplete(call: Call) -> Response:
-    """``agenerate_text`` for a prepared call: drain the stream; a terminal error is raised."""
-    stream = AsyncCustomTextStream(call)
-    stream._prepared = True  # the async entry point prepared and encoded the call already
-    resp = await stream.response()
-    if resp.error is not None:
-        raise resp.error
-    return resp
+async def _nothing() -> AsyncIterator[Any]:
+    return
+    yield  # an async generator that yields nothing

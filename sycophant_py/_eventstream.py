@@ -169,7 +169,7 @@ class EventStreamDecoder:
 
     __slots__ = ("_buffer", "_error")
 
-    def __init__(self) -> None:
+    def __init__(self, max_frame_bytes: int | None = None) -> None:
         self._buffer = bytearray()
         self._error: EventStreamError | None = None
 

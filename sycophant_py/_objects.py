@@ -328,11 +328,11 @@ def stream_object(
     **params: Any,
 ) -> ObjectStream:
     """Stream partial objects as the JSON arrives; ``.response()`` gives the validated result."""
-    from sycophant_py._api import _prepare, _stream_from_call
+    from sycophant_py._api import _prepare, _text_stream
 
     spec = _Spec(*normalise_schema(schema))
     call = _object_call(model, messages, spec, _Opts(None, credentials, timeout, api, params), stream=True)
-    return ObjectStream(_stream_from_call(_prepare(call)), spec.schema, spec.cls, spec.name)
+    return ObjectStream(_text_stream(_prepare(call)), spec.schema, spec.cls, spec.name)
 
 
 def astream_object(
@@ -346,8 +346,10 @@ def astream_object(
     **params: Any,
 ) -> AsyncObjectStream:
     """Async twin of :func:`stream_object`."""
-    from sycophant_py._api import _astream_from_call
+    from sycophant_py._api import _atext_stream
+    from sycophant_py._custom_stream import prepare_steps
+    from sycophant_py._pipeline import run_steps
 
     spec = _Spec(*normalise_schema(schema))
     call = _object_call(model, messages, spec, _Opts(None, credentials, timeout, api, params), stream=True)
-    return AsyncObjectStream(_astream_from_call(call), spec.schema, spec.cls, spec.name)
+    return AsyncObjectStream(_atext_stream(run_steps(call, prepare_steps(call))), spec.schema, spec.cls, spec.name)

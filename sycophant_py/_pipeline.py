@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -81,6 +80,8 @@ class Call:
     body: dict[str, Any] = field(default_factory=dict)
     http: HttpRequest = field(default=None)  # type: ignore[assignment]
     log: BoundLog = field(default_factory=BoundLog)
+    prepared: bool = False
+    """True once credentials are prepared and the body encoded."""
 
     def remaining(self) -> float | None:
         """Seconds left of the call's total ``timeout=``, or None."""
@@ -93,8 +94,7 @@ class Call:
 
 
 def _clock() -> float:
-    clock = _config.settings().retry.clock
-    return clock() if clock is not None else time.monotonic()
+    return _config.now()
 
 
 def deadline_for(timeout: float | None) -> float | None:
@@ -222,8 +222,15 @@ def apply_auth(call: Call) -> HttpRequest:
     """A fresh copy of the request with the auth middlewares applied (once per attempt)."""
     h = call.http
     req = HttpRequest(h.method, h.url, dict(h.headers), dict(h.params), h.content)
-    for mw in call.auth.middlewares(call.credentials):
+    middlewares = call.auth.middlewares(call.credentials)
+    if not middlewares:
+        return req
+    before_h, before_p = dict(req.headers), dict(req.params)
+    for mw in middlewares:
         req = mw(req)
+    # What auth added or changed is never carried across origins by a redirect.
+    req.auth_headers = frozenset(k for k, v in req.headers.items() if before_h.get(k) != v)
+    req.auth_params = frozenset(k for k, v in req.params.items() if before_p.get(k) != v)
     return req
 
 

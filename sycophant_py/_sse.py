@@ -71,7 +71,7 @@ class SSEDecoder:
 
     __slots__ = ("_data", "_event", "_id", "_lines", "_retry")
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int | None = None) -> None:
         self._lines = _LineSplitter()
         self._data: list[str] = []
         self._event = ""
@@ -121,7 +121,7 @@ class NDJSONDecoder:
 
     __slots__ = ("_lines",)
 
-    def __init__(self) -> None:
+    def __init__(self, max_event_bytes: int | None = None) -> None:
         self._lines = _LineSplitter()
 
     def feed(self, chunk: bytes) -> list[str]:

@@ -28,6 +28,7 @@ __all__ = [
     "SECRET_FIELDS",
     "add_headers",
     "add_query",
+    "is_secret_header",
     "mask",
 ]
 
@@ -89,14 +90,19 @@ class HttpRequest:
     """Query params."""
     content: bytes = b""
     """The body bytes, final (signers sign these)."""
+    auth_headers: frozenset[str] = frozenset()
+    """Names of the headers the auth strategy set (dropped when a redirect leaves the origin)."""
+    auth_params: frozenset[str] = frozenset()
+    """Names of the query params the auth strategy set (dropped likewise)."""
 
     @override
     def __repr__(self) -> str:
-        safe = {k: ("***" if _is_secret_header(k) else v) for k, v in self.headers.items()}
+        safe = {k: ("***" if is_secret_header(k) or k in self.auth_headers else v) for k, v in self.headers.items()}
         return f"HttpRequest({self.method} {self.url}, headers={safe})"
 
 
-def _is_secret_header(name: str) -> bool:
+def is_secret_header(name: str) -> bool:
+    """True for a header name that may carry a credential."""
     n = name.lower()
     return n in {"authorization", "x-api-key", "api-key", "x-goog-api-key", "proxy-authorization"} or (
         "key" in n or "token" in n or "secret" in n or "auth" in n
