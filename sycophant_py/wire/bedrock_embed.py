@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar, Literal
 
+from pydantic import ConfigDict
 from typing_extensions import override
 
 from sycophant_py._exceptions import InvalidParams
@@ -53,6 +54,9 @@ _TITAN_V2_DIMS = frozenset({256, 512, 1024})
 
 class BedrockEmbedParams(EmbeddingParams):
     """Params of ``bedrock_embed`` beyond the shared embedding ones."""
+
+    # ``model_family`` is a param name, not pydantic's: pydantic < 2.10 warns about the ``model_`` prefix.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, protected_namespaces=())
 
     model_family: Family | None = None
     """The body format, when the model id does not tell (an inference profile ARN...)."""
