@@ -84,16 +84,25 @@ class _LineSplitter:
         if not data:
             return []
         cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
-        if self._max is not None and self._size + len(data) > self._max:
+        size = self._size + len(data)
+        if self._max is not None and size > self._max:
             return self._feed_capped(data, cut, self._max)
+        pieces = self._pieces
         if cut == 0:
-            self._hold(data)
+            pieces.append(data)
+            self._size = size
             return []
-        head = self._join(data[:cut])
-        self._hold(data[cut:])
+        if pieces:
+            pieces.append(data[:cut])
+            head = b"".join(pieces)
+            pieces.clear()
+        else:
+            head = data[:cut]
+        if cut < len(data):
+            pieces.append(data[cut:])
+        self._size = len(data) - cut
         self._cr = data[-1] == 0x0D
         text = head.decode("utf-8", "replace")
-        del head
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         lines = text.split("\n")
@@ -117,7 +126,7 @@ class _LineSplitter:
 
     def _hold(self, piece: bytes) -> None:
         if piece:
-            self._pieces.append(bytes(piece))
+            self._pieces.append(piece)
             self._size += len(piece)
 
     def _join(self, end: bytes) -> bytes:
