@@ -130,7 +130,7 @@ class _LineSplitter:
             self._size += len(piece)
 
     def _join(self, end: bytes) -> bytes:
-        """The pending pieces followed by ``end``, as one string; nothing stays pending."""
+        """The pending pieces followed by ``end``, joined; nothing stays pending."""
         if self._pieces:
             self._pieces.append(end)
             end = b"".join(self._pieces)
