@@ -17,8 +17,10 @@ A header is ``name length (uint8) | name (UTF-8) | type (uint8) | value``; the v
 inside its prelude) and returns whole :class:`EventStreamMessage` objects. Both CRCs are checked,
 the declared lengths are bounded as soon as the prelude is in (so a corrupt length never makes it
 wait for megabytes), and a header name may appear once. A corrupt or truncated frame raises
-:class:`EventStreamError`, a ``ValueError``, which the stream core turns into a ``ResponseInvalid``
-``error`` event; the decoder then stays failed (a byte stream cannot be resynchronised).
+:class:`EventStreamError`, a :class:`~sycophant_py.ResponseInvalid` (and a ``ValueError``); a frame
+whose declared length is past ``max_frame_bytes`` raises :class:`~sycophant_py.ResponseTooLarge`
+before its body is buffered. The stream core turns either into an ``error`` event; the decoder then
+stays failed (a byte stream cannot be resynchronised, so the caller stops feeding it).
 :func:`encode_message` is the inverse, for tests and fakes.
 """
 
@@ -32,6 +34,8 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
+
+from sycophant_py._exceptions import ResponseInvalid, ResponseTooLarge
 
 __all__ = [
     "EventStreamDecoder",
@@ -66,7 +70,7 @@ _I64 = struct.Struct(">q")
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
 
 
-class EventStreamError(ValueError):
+class EventStreamError(ResponseInvalid, ValueError):
     """A frame is corrupt (bad CRC, impossible lengths, unknown header type) or truncated."""
 
 
@@ -134,7 +138,10 @@ def _header_value(kind: int, data: memoryview, pos: int) -> tuple[HeaderValue, i
     if kind == 8:
         _need(data, pos, 8)
         (millis,) = _I64.unpack_from(data, pos)
-        return _EPOCH + _dt.timedelta(milliseconds=millis), pos + 8
+        try:
+            return _EPOCH + _dt.timedelta(milliseconds=millis), pos + 8
+        except OverflowError:
+            raise EventStreamError(f"event-stream timestamp header {millis} ms is out of range") from None
     if kind == 9:
         _need(data, pos, 16)
         return uuid.UUID(bytes=bytes(data[pos : pos + 16])), pos + 16
@@ -165,13 +172,19 @@ class EventStreamDecoder:
 
     Pure: no I/O, no clock. A frame split across any number of ``feed`` calls is returned once,
     whole, by the call that completes it.
+
+    Args:
+        max_frame_bytes: Largest frame accepted (its declared total length, framing included);
+            past it ``feed`` raises :class:`~sycophant_py.ResponseTooLarge` as soon as the prelude
+            is in, before the body is buffered. None: only :data:`MAX_MESSAGE_LENGTH` applies.
     """
 
-    __slots__ = ("_buffer", "_error")
+    __slots__ = ("_buffer", "_error", "_max")
 
     def __init__(self, max_frame_bytes: int | None = None) -> None:
         self._buffer = bytearray()
-        self._error: EventStreamError | None = None
+        self._error: ResponseInvalid | None = None
+        self._max = max_frame_bytes
 
     def _frame_length(self) -> int | None:
         """The total length of the frame at the buffer's start, once its prelude is complete."""
@@ -181,6 +194,11 @@ class EventStreamDecoder:
         actual = zlib.crc32(memoryview(self._buffer)[:8])
         if actual != crc:
             raise EventStreamError(f"event-stream prelude CRC mismatch: expected {crc:#010x}, computed {actual:#010x}")
+        if self._max is not None and total > self._max:
+            raise ResponseTooLarge(
+                f"event-stream frame of {total} bytes is larger than max_event_bytes={self._max} bytes; "
+                'raise the limit with configure(limits={"max_event_bytes": ...})'
+            )
         if total < _MIN_LENGTH or total > MAX_MESSAGE_LENGTH:
             raise EventStreamError(f"event-stream frame length {total} is out of range")
         if headers_length > MAX_HEADERS_LENGTH or headers_length > total - _MIN_LENGTH:
@@ -212,6 +230,7 @@ class EventStreamDecoder:
 
         Raises:
             EventStreamError: a frame is corrupt (the decoder stays failed afterwards).
+            ResponseTooLarge: a frame declares a length past ``max_frame_bytes`` (likewise).
         """
         if self._error is not None:
             raise self._error
@@ -224,8 +243,9 @@ class EventStreamDecoder:
                     return out
                 out.append(self._decode_one(total))
                 del self._buffer[:total]
-        except EventStreamError as exc:
+        except ResponseInvalid as exc:
             self._error = exc
+            self._buffer = bytearray()
             if out:
                 return out  # the frames before the corrupt one are good: the error is raised next call
             raise

@@ -89,3 +89,9 @@ def test_ndjson_lines() -> None:
             out.extend(d.feed(body[i : i + size]))
         out.extend(d.flush())
         assert out == ['{"a":1}', '{"b":"é"}', '{"c":3}']
+
+
+def test_retry_takes_only_ascii_digits() -> None:
+    # "²".isdigit() is true but int("²") raises: such a field is ignored, like any invalid retry.
+    body = "retry: ²\ndata: a\n\nretry: ٣\ndata: b\n\nretry: 250\ndata: c\n\n".encode()
+    assert [(e.data, e.retry) for e in _all(SSEDecoder(), [body])] == [("a", None), ("b", None), ("c", 250)]

@@ -56,6 +56,14 @@ def _key(index: int) -> tuple[str, int]:
     return ("block", index)
 
 
+def _index(payload: Mapping[str, Any]) -> int:
+    """The event's content block ``index`` (``ValueError`` for ``1e400``, which JSON reads as infinity)."""
+    try:
+        return int(payload["index"])
+    except OverflowError:
+        raise ValueError(f"content block index {payload['index']!r} is not an integer") from None
+
+
 def _merge_usage(acc: AnthropicStream, usage: Any) -> None:
     if isinstance(usage, Mapping):
         acc.usage_raw.update({k: v for k, v in usage.items() if v is not None})
@@ -91,7 +99,7 @@ def _message_start(acc: AnthropicStream, payload: Mapping[str, Any]) -> StreamFa
 
 
 def _block_start(acc: AnthropicStream, payload: Mapping[str, Any]) -> None:
-    index = int(payload["index"])
+    index = _index(payload)
     block = payload.get("content_block") or {}
     btype = block.get("type")
     kind = _KINDS.get(str(btype), "other")
@@ -117,7 +125,7 @@ def _block_start(acc: AnthropicStream, payload: Mapping[str, Any]) -> None:
 
 
 def _block_delta(acc: AnthropicStream, payload: Mapping[str, Any]) -> None:
-    index = int(payload["index"])
+    index = _index(payload)
     delta = payload.get("delta") or {}
     dtype = delta.get("type")
     kind = acc.kinds.get(index)
@@ -185,7 +193,7 @@ def decode_event(acc: AnthropicStream, event: Any) -> StreamResult:
     elif etype == "content_block_delta":
         _block_delta(acc, payload)
     elif etype == "content_block_stop":
-        _block_stop(acc, int(payload["index"]))
+        _block_stop(acc, _index(payload))
     elif etype == "message_delta":
         acc.stop_reason = (payload.get("delta") or {}).get("stop_reason") or acc.stop_reason
         _merge_usage(acc, payload.get("usage"))
