@@ -5,14 +5,15 @@ PY := $(VENV)/bin/python
 DEV_STAMP := $(VENV)/.dev-installed
 LOCAL_STAMP := $(VENV)/.local-installed
 
-.PHONY: install local lint format typecheck test unit testcov demo bench docs clean
+.PHONY: install local lint format typecheck test test-oldest unit testcov demo bench docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 
+# The newest releases the ranges in pyproject.toml allow (make test-oldest checks the lowest).
 $(DEV_STAMP): pyproject.toml | $(PY)
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q --upgrade --upgrade-strategy eager -e '.[dev]'
 	@touch $@
 
 install: $(DEV_STAMP)
@@ -38,6 +39,17 @@ typecheck: $(DEV_STAMP)
 test: lint typecheck local
 	$(PY) -m pytest -q -p no:cacheprovider
 
+# The suite (without the real servers) on the LOWEST versions of the runtime dependencies that
+# pyproject.toml allows, in its own venv. typing_extensions is the one bound the test tools lift
+# (the anthropic SDK the conformance tests use needs 4.14); everything else is the declared minimum.
+OLDEST := .venv-oldest
+test-oldest:
+	test -x $(OLDEST)/bin/python || $(PYTHON) -m venv $(OLDEST)
+	$(PYTHON) scripts/oldest_constraints.py | sed 's/^typing_extensions==.*/typing_extensions==4.14.0/' > $(OLDEST)/constraints.txt
+	$(OLDEST)/bin/python -m pip install -q -c $(OLDEST)/constraints.txt -e '.[dev]'
+	$(OLDEST)/bin/python -m pip list 2>/dev/null | grep -iE '^(httpx|httpcore|pydantic|jsonschema|structlog|tenacity|typing.extensions|sniffio) '
+	$(OLDEST)/bin/python -m pytest -q -p no:cacheprovider -p no:anyio -m "not integration"
+
 # Everything but the real-server integration tests (fast inner loop).
 unit: $(DEV_STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider -m "not integration"
@@ -56,4 +68,4 @@ docs: $(DEV_STAMP)
 	@echo "docs are plain Markdown in docs/ (mkdocs-material layout in mkdocs.yml)"
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(OLDEST) .pytest_cache .mypy_cache .ruff_cache
