@@ -161,8 +161,8 @@ class _StreamDecoder:
 
     def _message_done(self, key: Hashable, item: Mapping[str, Any]) -> None:
         parts = [c for c in item.get("content") or () if isinstance(c, Mapping)]
-        given = [c.get("refusal") if c.get("type") == "refusal" else c.get("text") for c in parts]
-        given = [t if isinstance(t, str) else "" for t in given]
+        raw = [c.get("refusal") if c.get("type") == "refusal" else c.get("text") for c in parts]
+        given = [t if isinstance(t, str) else "" for t in raw]
         for pos in _missing(self._received(key, "t"), given):
             refusal = parts[pos].get("type") == "refusal"
             self._text_fallback(key, -1 - pos, given[pos], refusal=refusal)
