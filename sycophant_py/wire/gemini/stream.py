@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sycophant_py._events import StreamAccumulator
+from sycophant_py.wire._util import int_of
 from sycophant_py.wire.gemini.decode import decode_usage, has_counts
 from sycophant_py.wire.gemini.encode import MARK
 
@@ -308,13 +309,14 @@ def route_chunk(acc: GeminiStream, payload: Mapping[str, Any]) -> None:
     candidates = payload.get("candidates")
     if not isinstance(candidates, list):
         return
-    cand = next((c for c in candidates if isinstance(c, Mapping) and c.get("index", 0) == 0), None)
+    cand = next((c for c in candidates if isinstance(c, Mapping) and int_of(c.get("index")) == 0), None)
     if cand is None:
         return
     content = cand.get("content")
     for part in (content.get("parts") if isinstance(content, Mapping) else None) or ():
         if isinstance(part, Mapping):
             _route_part(acc, part)
-    if cand.get("finishReason"):
-        acc.finish_reason = acc.provider_finish_reason = str(cand["finishReason"])
-        acc.finish_message = cand.get("finishMessage")
+    if isinstance(cand.get("finishReason"), str) and cand["finishReason"]:
+        acc.finish_reason = acc.provider_finish_reason = cand["finishReason"]
+        message = cand.get("finishMessage")
+        acc.finish_message = message if isinstance(message, str) else None
