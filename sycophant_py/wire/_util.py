@@ -21,7 +21,7 @@ from sycophant_py._exceptions import ResponseInvalid, StreamError
 from sycophant_py._types import FinishReason
 from sycophant_py.wire._base import StreamDone, StreamFailed
 
-__all__ = ["body_message", "finish_or_fail", "first_int", "int_of", "invalid_body", "object_of"]
+__all__ = ["body_message", "finish_or_fail", "first_int", "int_of", "invalid_body", "object_of", "vector_of"]
 
 _MESSAGE_KEYS = ("message", "Message", "msg", "detail", "error_message", "errorMessage", "title")
 _MAX_MESSAGE = 500
@@ -116,6 +116,13 @@ def object_of(protocol: str, body: Any, *, stream: StreamAccumulator | None = No
     if not isinstance(body, Mapping):
         raise invalid_body(protocol, f"a JSON {_json_kind(body)} where an object was expected", body, stream=stream)
     return body
+
+
+def vector_of(protocol: str, raw: Any, body: Any) -> list[float]:
+    """An embedding given as a JSON list of numbers, as floats; else raise :class:`ResponseInvalid`."""
+    if not isinstance(raw, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw):
+        raise invalid_body(protocol, "an embedding that is not a list of numbers", body)
+    return [float(x) for x in raw]
 
 
 def _json_kind(value: Any) -> str:
