@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -21,7 +22,17 @@ from sycophant_py._exceptions import ResponseInvalid, StreamError
 from sycophant_py._types import FinishReason
 from sycophant_py.wire._base import StreamDone, StreamFailed
 
-__all__ = ["body_message", "finish_or_fail", "first_int", "int_of", "invalid_body", "object_of", "vector_of"]
+__all__ = [
+    "body_message",
+    "finish_or_fail",
+    "first_int",
+    "int_of",
+    "invalid_body",
+    "is_done_marker",
+    "new_call_id",
+    "object_of",
+    "vector_of",
+]
 
 _MESSAGE_KEYS = ("message", "Message", "msg", "detail", "error_message", "errorMessage", "title")
 _MAX_MESSAGE = 500
@@ -40,6 +51,16 @@ def int_of(value: Any) -> int:
         except ValueError:
             return 0
     return 0
+
+
+def new_call_id() -> str:
+    """A tool-call id unique across responses, for a call the provider sent without one."""
+    return f"call_{uuid.uuid4().hex[:16]}"
+
+
+def is_done_marker(data: str) -> bool:
+    """True for an SSE ``data: [DONE]`` payload (whitespace around it allowed)."""
+    return data.strip() == "[DONE]"
 
 
 def first_int(obj: Mapping[str, Any], *keys: str) -> int:

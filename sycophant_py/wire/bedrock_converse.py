@@ -495,7 +495,7 @@ def _decode_block(block: Mapping[str, Any]) -> Part | None:
         if use.get("type") == "server_tool_use":
             return None
         args = use.get("input")
-        text = json.dumps(args if args is not None else {}, ensure_ascii=False)
+        text = args if isinstance(args, str) else json.dumps(args if args is not None else {}, ensure_ascii=False)
         return ToolCall.from_json(str(use.get("toolUseId") or ""), str(use.get("name") or ""), text)
     reasoning = block.get("reasoningContent")
     if isinstance(reasoning, Mapping):

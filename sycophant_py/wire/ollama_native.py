@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -51,7 +50,7 @@ from sycophant_py.wire._base import (
     StreamResult,
     WireProtocol,
 )
-from sycophant_py.wire._util import body_message, int_of, invalid_body, object_of, vector_of
+from sycophant_py.wire._util import body_message, int_of, invalid_body, new_call_id, object_of, vector_of
 
 __all__ = ["OllamaEmbed", "OllamaEmbedParams", "OllamaNative", "OllamaNativeParams", "strip_v1"]
 
@@ -155,7 +154,7 @@ def strip_v1(base: str) -> str:
 
 def new_tool_call_id() -> str:
     """A tool-call id unique across responses (Ollama sends none)."""
-    return f"call_{uuid.uuid4().hex[:16]}"
+    return new_call_id()
 
 
 def _str(value: Any) -> str:

@@ -55,7 +55,15 @@ from sycophant_py.wire._base import (
     StreamResult,
     WireProtocol,
 )
-from sycophant_py.wire._util import body_message, finish_or_fail, int_of, invalid_body, object_of
+from sycophant_py.wire._util import (
+    body_message,
+    finish_or_fail,
+    int_of,
+    invalid_body,
+    is_done_marker,
+    new_call_id,
+    object_of,
+)
 
 __all__ = ["OpenAIChat", "OpenAIChatParams", "decode_usage", "map_finish_reason"]
 
@@ -325,6 +333,8 @@ class _ChatStream(StreamAccumulator):
         """Tool-call ``index`` -> (accumulator key, call id) of the call now at that index."""
         self.last_call: Hashable | None = None
         """The key of the last tool call fragment (continued by fragments with neither index nor id)."""
+        self.made_up_ids: dict[Hashable, str] = {}
+        """Ids given to calls whose first fragment came without one (ids must be unique)."""
 
     def call_key(self, tc: Mapping[str, Any], pos: int) -> Hashable:
         """The accumulator key of a streamed tool-call fragment.
@@ -523,17 +533,18 @@ class OpenAIChat(WireProtocol):
         text, thinking = _text_of(msg.get("content"))
         thinking = thinking or _reasoning_of(msg)
         parts: list[Any] = []
-        if thinking or msg.get("reasoning_opaque"):
-            parts.append(ThinkingPart(thinking, msg.get("reasoning_opaque"), provider=None))
+        opaque = msg.get("reasoning_opaque") if isinstance(msg.get("reasoning_opaque"), str) else None
+        if thinking or opaque:
+            parts.append(ThinkingPart(thinking, opaque, provider=None))
         if text:
             parts.append(TextPart(text))
         calls = [
             ToolCall.from_json(
-                str(tc.get("id") or f"call_{i}"),
+                tc["id"] if isinstance(tc.get("id"), str) and tc["id"] else new_call_id(),
                 str(_function(tc).get("name") or ""),
                 _arguments_text(_function(tc).get("arguments")),
             )
-            for i, tc in enumerate(msg.get("tool_calls") or ())
+            for tc in msg.get("tool_calls") or ()
         ]
         parts.extend(calls)
         raw_reason = choice.get("finish_reason")
@@ -588,7 +599,7 @@ class OpenAIChat(WireProtocol):
         """
         acc: _ChatStream = state
         data: str = event.data
-        if data == "[DONE]":
+        if is_done_marker(data):
             return finish_or_fail(acc, map_finish_reason(acc.finish_reason, False), self.name)
         payload = json.loads(data)
         if event.event == "error" or (isinstance(payload, Mapping) and payload.get("error")):
@@ -645,16 +656,18 @@ class OpenAIChat(WireProtocol):
         opaque = delta.get("reasoning_opaque")
         content = delta.get("content")
         text, thinking = (content, "") if isinstance(content, str) or content is None else _text_of(content)
+        opaque = opaque if isinstance(opaque, str) else None
         if reasoning or thinking or opaque:
             acc.thinking(reasoning or thinking, signature=opaque)
         if text:
             acc.text(text)
         for pos, tc in enumerate(delta.get("tool_calls") or ()):
             fn = _function(tc)
-            call_id = tc.get("id")
+            key = acc.call_key(tc, pos)
+            call_id = tc.get("id") if isinstance(tc.get("id"), str) and tc.get("id") else None
             acc.tool_call(
-                acc.call_key(tc, pos),
-                id=call_id if isinstance(call_id, str) else None,
+                key,
+                id=call_id or acc.made_up_ids.setdefault(key, new_call_id()),
                 name=fn.get("name") if isinstance(fn.get("name"), str) else None,
                 arguments=_arguments_text(fn.get("arguments")),
             )

@@ -771,3 +771,9 @@ def test_a_frame_that_is_not_an_object_raises_response_invalid() -> None:
     (fr,) = EventStreamDecoder().feed(frame("contentBlockDelta", [1, 2]))  # type: ignore[arg-type]
     with pytest.raises(syc.ResponseInvalid):
         P.decode_stream_chunk(state, fr)
+
+
+def test_tool_input_given_as_json_text_is_kept() -> None:
+    resp = P.decode_response(_body([{"toolUse": {"toolUseId": "t1", "name": "f", "input": '{"a": 1}'}}], "tool_use"))
+    assert dict(resp.tool_calls[0].arguments) == {"a": 1}
+    assert resp.tool_calls[0].parse_error is None

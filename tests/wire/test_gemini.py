@@ -1243,3 +1243,11 @@ def test_retry_info_in_the_body_becomes_retry_after() -> None:
         with pytest.raises(syc.RateLimited) as info:
             syc.generate_text("google:gemini-2.5-flash", "hi")
         assert info.value.retry_after == 34.4
+
+
+def test_function_call_args_given_as_json_text_are_kept() -> None:
+    resp = proto.decode_response(body_of({"functionCall": {"name": "f", "args": '{"city": "Oslo"}'}}))
+    assert dict(resp.tool_calls[0].arguments) == {"city": "Oslo"}
+    broken = proto.decode_response(body_of({"functionCall": {"name": "f", "args": '{"city": '}}))
+    assert broken.tool_calls[0].arguments_json == '{"city": '
+    assert broken.tool_calls[0].parse_error is not None

@@ -427,3 +427,26 @@ def test_tool_loop_answers_invalid_arguments_with_the_parse_error(srv: ScriptedS
     step_call = resp.steps[0].tool_calls[0]
     assert step_call.parse_error is not None
     assert resp.steps[0].context.to_dict()  # serialisable with the parse error
+
+
+def test_calls_without_an_id_get_unique_ones() -> None:
+    call = {"type": "function", "function": {"name": "f", "arguments": "{}"}}
+    first = P.decode_response(completion({"tool_calls": [call, call]}, "tool_calls")).tool_calls
+    second = P.decode_response(completion({"tool_calls": [call]}, "tool_calls")).tool_calls
+    ids = [c.id for c in (*first, *second)]
+    assert all(i.startswith("call_") for i in ids)
+    assert len(set(ids)) == 3
+    _, result = run(
+        chunk(tool_calls=[tc(0, None, "f", '{"a"')]), chunk(tool_calls=[tc(0, args=": 1}")]), chunk(finish="stop")
+    )
+    assert isinstance(result, StreamDone)
+    (streamed,) = result.response.tool_calls
+    assert streamed.id.startswith("call_")
+    assert streamed.id not in ids
+    assert dict(streamed.arguments) == {"a": 1}
+
+
+def test_done_marker_with_surrounding_whitespace() -> None:
+    _, result = run(chunk("x"), chunk(finish="stop"), " [DONE] ", done=False)
+    assert isinstance(result, StreamDone)
+    assert result.response.text == "x"

@@ -33,7 +33,7 @@ from typing import Any
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import ResponseInvalid
 from sycophant_py.wire._base import StreamContinue, StreamFailed, StreamResult
-from sycophant_py.wire._util import finish_or_fail, invalid_body
+from sycophant_py.wire._util import finish_or_fail, invalid_body, is_done_marker
 from sycophant_py.wire.anthropic_messages.decode import decode_usage, error_for, map_finish_reason
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
 
@@ -241,7 +241,7 @@ def decode_event(acc: AnthropicStream, event: Any) -> StreamResult:
         ValueError: the payload is not JSON (the pipeline turns that into ``ResponseInvalid``).
     """
     data: str = event.data
-    if data == "[DONE]":  # not Anthropic's, but some gateways append it: the end marker is message_stop
+    if is_done_marker(data):  # not Anthropic's, but some gateways append it: the end marker is message_stop
         return StreamContinue(acc, acc.drain())
     payload = json.loads(data)
     if not isinstance(payload, Mapping):

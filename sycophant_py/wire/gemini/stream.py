@@ -257,7 +257,8 @@ def _route_call(acc: GeminiStream, fc: Mapping[str, Any], sig: str | None) -> No
         acc.tool_call(key, id=call_id, name=str(name), provider_data=data or None)
         acc.call_key, acc.call_block, acc.writer = key, len(acc.blocks) - 1, _ArgsWriter()
         return
-    text = json.dumps(args if isinstance(args, Mapping) else {}, ensure_ascii=False)
+    # An object as Gemini documents it; arguments as JSON text (some proxies) are kept as they came.
+    text = args if isinstance(args, str) else json.dumps(args if isinstance(args, Mapping) else {}, ensure_ascii=False)
     acc.tool_call(key, id=call_id, name=str(name), arguments=text, provider_data=data or None)
     acc.end_key(key)
 

@@ -30,7 +30,7 @@ from typing import Any
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import StreamError
 from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, StreamResult
-from sycophant_py.wire._util import invalid_body, object_of
+from sycophant_py.wire._util import invalid_body, is_done_marker, object_of
 from sycophant_py.wire.openai_responses.decode import (
     API,
     arguments_text,
@@ -315,7 +315,7 @@ nothing: their content arrives in the events above or stays in the final ``raw``
 def decode_event(acc: ResponsesStream, event: Any) -> StreamResult:
     """Apply one SSE event (``event.data`` JSON; its ``type``, else the SSE event name)."""
     data: str = event.data
-    if data == "[DONE]":  # OpenRouter adds one after response.completed; the end marker is that
+    if is_done_marker(data):  # OpenRouter adds one after response.completed; the end marker is that
         return StreamContinue(acc, acc.drain())
     payload = object_of(API, json.loads(data), stream=acc)
     kind = payload.get("type") or event.event
