@@ -79,7 +79,8 @@ _FINISH: dict[str, FinishReason] = {
     "tool_use": "tool_use",
     "content_filter": "content_filter",
     "error": "error",
-    "insufficient_system_resource": "error",
+    "abort": "error",  # vLLM: the request was aborted before the answer was complete
+    "insufficient_system_resource": "error",  # DeepSeek
 }
 _MAX_COMPLETION_PROVIDERS = frozenset({"openai", "azure", "github-copilot"})
 _REASONING_KEYS = ("reasoning_content", "reasoning", "reasoning_text")

@@ -450,3 +450,7 @@ def test_done_marker_with_surrounding_whitespace() -> None:
     _, result = run(chunk("x"), chunk(finish="stop"), " [DONE] ", done=False)
     assert isinstance(result, StreamDone)
     assert result.response.text == "x"
+
+
+def test_vllm_abort_is_an_error() -> None:
+    assert P.decode_response(completion({"content": "cut"}, "abort")).finish_reason == "error"

@@ -988,3 +988,22 @@ def test_invalid_function_call_arguments_are_marked() -> None:
     call = resp.tool_calls[0]
     assert (call.arguments, call.arguments_json) == ({}, '{"city": ')
     assert call.parse_error is not None
+
+
+def test_stream_without_item_events_takes_the_final_output() -> None:
+    events, resp = run_stream(
+        [
+            sse(
+                _lifecycle("response.created", "in_progress"),
+                _lifecycle("response.completed", "completed", [REASONING, MESSAGE, CALL]),
+            )
+        ]
+    )
+    assert resp.text == "Hello"
+    assert resp.reasoning == "**Plan**\n\nStep.\n\nGo."
+    assert [(c.id, dict(c.arguments)) for c in resp.tool_calls] == [("call_1", {"city": "Paris"})]
+    assert resp.finish_reason == "tool_use"
+    assert [e.type for e in events if e.type.endswith("_start")] == ["thinking_start", "text_start", "toolcall_start"]
+    thinking = resp.parts[0]
+    assert isinstance(thinking, ThinkingPart)
+    assert thinking.signature == "gAAA=="

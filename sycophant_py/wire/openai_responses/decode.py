@@ -38,6 +38,7 @@ __all__ = [
     "incomplete_reason",
     "int_of",
     "map_status",
+    "process_output",
     "reasoning_data",
     "texts",
 ]
@@ -149,7 +150,7 @@ def _process_function_call(item: Mapping[str, Any]) -> ToolCall:
     )
 
 
-def _process_output(output: Any) -> tuple[list[Part], bool]:
+def process_output(output: Any) -> tuple[list[Part], bool]:
     """The parts of a response's ``output`` list, and whether the model refused."""
     parts: list[Part] = []
     refused = False
@@ -204,7 +205,7 @@ def decode_body(body: Any) -> Response:
         raise invalid_body(API, "no 'output' list", body)
     if output is not None and (not isinstance(output, list) or not all(isinstance(i, Mapping) for i in output)):
         raise invalid_body(API, "an 'output' that is not a list of objects", body)
-    parts, refused = _process_output(output)
+    parts, refused = process_output(output)
     calls = [p for p in parts if isinstance(p, ToolCall)]
     status = body.get("status")
     incomplete = incomplete_reason(body)

@@ -14,7 +14,8 @@ directly follows it can be recorded (``next_message_id``, needed to replay the r
 OpenRouter finishes a reasoning item only after the following message began; its metadata then
 goes onto the block the accumulator already closed.
 
-``response.completed`` and ``response.incomplete`` end the stream with ``done``;
+``response.completed`` and ``response.incomplete`` end the stream with ``done`` (a stream that sent
+no output item events takes its content from that final response's ``output``);
 ``response.failed`` and ``error`` events end it with ``error`` (a ``StreamError`` whose
 ``error_type`` is the provider's code). A stream that stops before one of them is an error (the
 behaviour's default ``end_of_stream``). OpenRouter's ``data: [DONE]`` after the end is ignored.
@@ -29,6 +30,7 @@ from typing import Any
 
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import StreamError
+from sycophant_py._types import TextPart, ThinkingPart, ToolCall
 from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, StreamResult
 from sycophant_py.wire._util import invalid_body, is_done_marker, object_of
 from sycophant_py.wire.openai_responses.decode import (
@@ -39,6 +41,7 @@ from sycophant_py.wire.openai_responses.decode import (
     incomplete_reason,
     int_of,
     map_status,
+    process_output,
     reasoning_data,
     texts,
 )
@@ -337,10 +340,31 @@ def _terminal(acc: ResponsesStream, kind: str, payload: Mapping[str, Any]) -> St
     status = resp.get("status") or kind.rpartition(".")[2]
     if kind == "response.failed" or status == "failed":
         return _fail(acc, resp, payload)
+    if not acc.blocks:
+        _fill_from_output(acc, resp.get("output"))
     incomplete = incomplete_reason(resp)
-    acc.provider_finish_reason = incomplete or status
+    acc.provider_finish_reason = incomplete or (status if isinstance(status, str) else None)
     final = acc.finish(map_status(status, incomplete, refused=acc.refused))
     return StreamDone(final, acc.drain())
+
+
+def _fill_from_output(acc: ResponsesStream, output: Any) -> None:
+    """A stream that sent no item events: the content comes from the final response's ``output``."""
+    if not isinstance(output, list):
+        return
+    parts, refused = process_output([i for i in output if isinstance(i, Mapping)])
+    acc.refused = acc.refused or refused
+    for n, part in enumerate(parts):
+        key = ("final", n)
+        if isinstance(part, TextPart):
+            acc.text(part.text, key=key)
+        elif isinstance(part, ThinkingPart):
+            data = dict(part.provider_data) if part.provider_data else None
+            acc.thinking(part.text, key=key, signature=part.signature, provider_data=data)
+        elif isinstance(part, ToolCall):
+            data = dict(part.provider_data) if part.provider_data else None
+            acc.tool_call(key, id=part.id, name=part.name, arguments=part.arguments_json, provider_data=data)
+        acc.end_key(key)
 
 
 def _fail(acc: ResponsesStream, source: Any, payload: Any) -> StreamFailed:
