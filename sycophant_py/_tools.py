@@ -50,6 +50,12 @@ def _plan(tools: Sequence[Tool], call: ToolCall) -> tuple[Tool | None, Message |
         return None, Message.tool_result(
             call.id, f"Error: unknown tool {call.name!r} (tools: {known})", name=call.name, is_error=True
         )
+    if call.parse_error is not None:
+        # The function is not called with made-up arguments: the model sees why and may retry.
+        received = call.arguments_json[:1000]
+        return None, Message.tool_result(
+            call.id, f"Error: {call.parse_error}. Arguments received: {received}", name=call.name, is_error=True
+        )
     problem = _validation_error(tool, call.arguments)
     if problem:
         return None, Message.tool_result(call.id, f"Error: invalid arguments: {problem}", name=call.name, is_error=True)

@@ -170,16 +170,30 @@ class ToolCall:
     """The raw JSON text of the arguments."""
     provider_data: Mapping[str, Any] | None = None
     """Provider-specific fields needed for a round trip (Gemini thought signatures, item ids)."""
+    parse_error: str | None = None
+    """Why ``arguments_json`` could not be parsed (``arguments`` is then ``{}``); None when it parsed."""
     kind: ClassVar[Literal["tool_call"]] = "tool_call"
 
     @classmethod
     def from_json(cls, id: str, name: str, arguments_json: str, **kw: Any) -> ToolCall:  # noqa: A002
-        """Build a tool call from raw argument text (empty text means ``{}``)."""
+        """Build a tool call from raw argument text.
+
+        Empty text means ``{}``; a JSON string holding an object (arguments encoded twice) is that
+        object; another JSON value is ``{"value": ...}``. Text that is not JSON gives ``{}``, keeps
+        the text in ``arguments_json`` and says why in ``parse_error``.
+        """
         text = arguments_json or "{}"
         try:
             parsed = json.loads(text)
-        except ValueError:
-            parsed = {}
+        except ValueError as exc:
+            return cls(id, name, {}, text, parse_error=f"the arguments are not valid JSON: {exc}", **kw)
+        if isinstance(parsed, str) and parsed.lstrip().startswith("{"):
+            try:
+                inner = json.loads(parsed)
+            except ValueError:
+                inner = None
+            if isinstance(inner, dict):
+                parsed = inner
         return cls(id, name, parsed if isinstance(parsed, dict) else {"value": parsed}, text, **kw)
 
     def to_dict(self) -> JSON:
@@ -191,6 +205,7 @@ class ToolCall:
             "arguments": dict(self.arguments),
             "arguments_json": self.arguments_json,
             "provider_data": dict(self.provider_data) if self.provider_data else None,
+            "parse_error": self.parse_error,
         }
 
 
@@ -221,6 +236,7 @@ def _part_from_dict(d: Mapping[str, Any]) -> Part:
             d.get("arguments") or {},
             d.get("arguments_json") or "{}",
             d.get("provider_data"),
+            d.get("parse_error"),
         )
     raise ValueError(f"unknown message part kind {kind!r}")
 

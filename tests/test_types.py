@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import sycophant_py as syc
@@ -22,7 +24,10 @@ def _conversation() -> tuple[Message, ...]:
                 ThinkingPart("", signature="opaque", redacted=True),
                 "Calling.",
             ],
-            tool_calls=[ToolCall("call_1", "weather", {"city": "Paris"}, '{"city": "Paris"}', {"thought": "x"})],
+            tool_calls=[
+                ToolCall("call_1", "weather", {"city": "Paris"}, '{"city": "Paris"}', {"thought": "x"}),
+                ToolCall.from_json("call_2", "weather", '{"city": "Par'),
+            ],
         ),
         Message.tool_result("call_1", "sunny", name="weather"),
         Message.tool_result("call_2", "boom", is_error=True),
@@ -82,7 +87,7 @@ def test_usage_total_is_the_sum_and_addition_sums_cost() -> None:
 def test_message_helpers() -> None:
     m = _conversation()[2]
     assert m.text == "Calling."
-    assert [c.name for c in m.tool_calls] == ["weather"]
+    assert [c.name for c in m.tool_calls] == ["weather", "weather"]
     assert Message.user("hi").parts == (syc.TextPart("hi"),)
 
 
@@ -97,10 +102,36 @@ def test_data_url_images_are_decoded() -> None:
 
 def test_tool_call_from_json_tolerates_bad_text() -> None:
     assert ToolCall.from_json("1", "f", "").arguments == {}
+    assert ToolCall.from_json("1", "f", "").parse_error is None
     assert ToolCall.from_json("1", "f", "{oops").arguments == {}
+    assert ToolCall.from_json("1", "f", "{oops").arguments_json == "{oops"
+    assert ToolCall.from_json("1", "f", "{oops").parse_error is not None
     assert ToolCall.from_json("1", "f", "[1]").arguments == {"value": [1]}
 
 
 def test_messages_must_be_message_objects() -> None:
     with pytest.raises(TypeError, match="Message objects"):
         syc.generate_text("ollama:x", [{"role": "user", "content": "hi"}])  # type: ignore[list-item]
+
+
+def test_tool_call_parse_error_is_set_kept_and_round_trips() -> None:
+    bad = ToolCall.from_json("1", "f", '{"a": ')
+    assert (bad.arguments, bad.arguments_json) == ({}, '{"a": ')
+    assert bad.parse_error is not None
+    assert "not valid JSON" in bad.parse_error
+    assert bad.to_dict()["parse_error"] == bad.parse_error
+    msg = Message.assistant("", tool_calls=[bad])
+    assert Message.from_json(msg.to_json()) == msg
+    assert Message.from_json(msg.to_json()).tool_calls[0].parse_error == bad.parse_error
+    resp = Response(tool_calls=[bad], parts=[bad])
+    assert Response.from_json(resp.to_json()).tool_calls[0] == bad
+    good = ToolCall.from_json("2", "f", '{"a": 1}')
+    assert good.parse_error is None
+    assert good.to_dict()["parse_error"] is None
+
+
+def test_tool_call_arguments_encoded_twice_are_unwrapped() -> None:
+    twice = ToolCall.from_json("1", "f", json.dumps(json.dumps({"city": "Oslo"})))
+    assert twice.arguments == {"city": "Oslo"}
+    assert twice.parse_error is None
+    assert ToolCall.from_json("1", "f", '"just text"').arguments == {"value": "just text"}

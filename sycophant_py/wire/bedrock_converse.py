@@ -40,8 +40,8 @@ Request mapping (``_map_*``):
 Responses: ``stopReason`` ``end_turn`` / ``stop_sequence`` -> ``stop``, ``max_tokens`` /
 ``model_context_window_exceeded`` -> ``length``, ``tool_use`` -> ``tool_use``,
 ``guardrail_intervened`` / ``content_filtered`` -> ``content_filter``, malformed output ->
-``error``. Usage: ``inputTokens`` already excludes cache reads and writes
-(``cacheReadInputTokens`` / ``cacheWriteInputTokens``). Server-side tool calls
+``error`` (in a stream: an ``error`` event), anything else -> ``stop``. Usage: ``inputTokens``
+already excludes cache reads and writes (``cacheReadInputTokens`` / ``cacheWriteInputTokens``). Server-side tool calls
 (``type: server_tool_use``) and their ``toolResult`` blocks run on Bedrock: they stay in ``raw``.
 
 Streams: ``messageStop`` records the stop reason but does not end the stream, because the
@@ -99,7 +99,8 @@ from sycophant_py._types import (
     ToolCall,
     Usage,
 )
-from sycophant_py.wire._base import Request, StreamContinue, StreamDone, StreamFailed, StreamResult, WireProtocol
+from sycophant_py.wire._base import Request, StreamContinue, StreamFailed, StreamResult, WireProtocol
+from sycophant_py.wire._util import finish_or_fail, first_int, int_of, invalid_body, object_of
 
 __all__ = [
     "EFFORT_BUDGETS",
@@ -471,19 +472,18 @@ def map_finish_reason(value: str | None, has_tool_calls: bool = False) -> Finish
     return "tool_use" if reason == "stop" and has_tool_calls else reason
 
 
-def _int(v: Any) -> int:
-    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
-
-
 def decode_usage(u: Mapping[str, Any] | None) -> Usage:
-    """Usage from a Converse ``usage`` object (``inputTokens`` already excludes cache reads and writes)."""
-    if not u:
+    """Usage from a Converse ``usage`` object (``inputTokens`` already excludes cache reads and writes).
+
+    ``totalTokens`` is not read: the total is always the sum of the parts.
+    """
+    if not isinstance(u, Mapping) or not u:
         return Usage()
     return Usage(
-        input_tokens=_int(u.get("inputTokens")),
-        output_tokens=_int(u.get("outputTokens")),
-        cache_read_tokens=_int(u.get("cacheReadInputTokens", u.get("cacheReadInputTokenCount"))),
-        cache_write_tokens=_int(u.get("cacheWriteInputTokens", u.get("cacheWriteInputTokenCount"))),
+        input_tokens=int_of(u.get("inputTokens")),
+        output_tokens=int_of(u.get("outputTokens")),
+        cache_read_tokens=first_int(u, "cacheReadInputTokens", "cacheReadInputTokenCount"),
+        cache_write_tokens=first_int(u, "cacheWriteInputTokens", "cacheWriteInputTokenCount"),
     )
 
 
@@ -495,7 +495,7 @@ def _decode_block(block: Mapping[str, Any]) -> Part | None:
         if use.get("type") == "server_tool_use":
             return None
         args = use.get("input")
-        text = json.dumps(args if args is not None else {}, ensure_ascii=False)
+        text = args if isinstance(args, str) else json.dumps(args if args is not None else {}, ensure_ascii=False)
         return ToolCall.from_json(str(use.get("toolUseId") or ""), str(use.get("name") or ""), text)
     reasoning = block.get("reasoningContent")
     if isinstance(reasoning, Mapping):
@@ -608,10 +608,22 @@ class BedrockConverse(WireProtocol):
     # -- decode ------------------------------------------------------------------------------
     @override
     def decode_response(self, body: Any) -> Response:
-        message = (body.get("output") or {}).get("message") or {}
-        parts = [p for p in (_decode_block(b) for b in message.get("content") or () if isinstance(b, Mapping)) if p]
+        """Turn a ``ConverseResponse`` into a Response.
+
+        Raises:
+            ResponseInvalid: the body has no ``output.message.content`` list of blocks; Bedrock's
+                message, when the body carries one, is in the exception text.
+        """
+        body = object_of(self.name, body)
+        output = body.get("output")
+        message = output.get("message") if isinstance(output, Mapping) else None
+        blocks = message.get("content") if isinstance(message, Mapping) else None
+        if not isinstance(blocks, list) or not all(isinstance(b, Mapping) for b in blocks):
+            raise invalid_body(self.name, "no 'output.message.content' list of blocks", body)
+        parts = [p for p in (_decode_block(b) for b in blocks) if p]
         calls = [p for p in parts if isinstance(p, ToolCall)]
         raw_reason = body.get("stopReason")
+        raw_reason = raw_reason if isinstance(raw_reason, str) else None
         return Response(
             text="".join(p.text for p in parts if isinstance(p, TextPart)),
             finish_reason=map_finish_reason(raw_reason, bool(calls)),
@@ -633,15 +645,14 @@ class BedrockConverse(WireProtocol):
         kind = event.message_type
         if kind != "event":
             return self._stream_error(acc, event)
-        payload = event.json()
+        payload = object_of(self.name, event.json(), stream=acc)
         handler = _HANDLERS.get(event.event_type or "")
         if handler is not None:
             handler(acc, payload)
         if event.event_type == "metadata":
             acc.raw = payload
         if acc.stopped and acc.metadata_seen:
-            resp = acc.finish(map_finish_reason(acc.stop_reason))
-            return StreamDone(resp, acc.drain())
+            return finish_or_fail(acc, map_finish_reason(acc.stop_reason), self.name)
         return StreamContinue(acc, acc.drain())
 
     @override
@@ -649,7 +660,7 @@ class BedrockConverse(WireProtocol):
         """Complete when ``messageStop`` was seen (``metadata`` may be missing), else an error."""
         acc: ConverseStream = state
         if acc.stopped:
-            return StreamDone(acc.finish(map_finish_reason(acc.stop_reason)), acc.drain())
+            return finish_or_fail(acc, map_finish_reason(acc.stop_reason), self.name)
         return super().end_of_stream(acc)
 
     def _stream_error(self, acc: ConverseStream, event: Any) -> StreamFailed:
@@ -704,8 +715,10 @@ def _on_start(acc: ConverseStream, payload: Mapping[str, Any]) -> None:
 
 
 def _on_block_start(acc: ConverseStream, payload: Mapping[str, Any]) -> None:
-    index = _int(payload.get("contentBlockIndex"))
-    start = payload.get("start") or {}
+    index = int_of(payload.get("contentBlockIndex"))
+    start = payload.get("start")
+    if not isinstance(start, Mapping):
+        return
     use = start.get("toolUse")
     if isinstance(use, Mapping):
         if use.get("type") == "server_tool_use":
@@ -717,9 +730,9 @@ def _on_block_start(acc: ConverseStream, payload: Mapping[str, Any]) -> None:
 
 
 def _on_block_delta(acc: ConverseStream, payload: Mapping[str, Any]) -> None:
-    index = _int(payload.get("contentBlockIndex"))
-    delta = payload.get("delta") or {}
-    if index in acc.server_blocks:
+    index = int_of(payload.get("contentBlockIndex"))
+    delta = payload.get("delta")
+    if index in acc.server_blocks or not isinstance(delta, Mapping):
         return
     if "text" in delta:
         acc.text(str(delta["text"]), key=index)
@@ -738,12 +751,13 @@ def _on_block_delta(acc: ConverseStream, payload: Mapping[str, Any]) -> None:
 
 
 def _on_block_stop(acc: ConverseStream, payload: Mapping[str, Any]) -> None:
-    acc.end_key(_int(payload.get("contentBlockIndex")))
+    acc.end_key(int_of(payload.get("contentBlockIndex")))
 
 
 def _on_message_stop(acc: ConverseStream, payload: Mapping[str, Any]) -> None:
     acc.stopped = True
-    acc.stop_reason = payload.get("stopReason")
+    reason = payload.get("stopReason")
+    acc.stop_reason = reason if isinstance(reason, str) else None
     acc.provider_finish_reason = acc.stop_reason
 
 

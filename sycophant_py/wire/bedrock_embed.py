@@ -41,6 +41,7 @@ from sycophant_py._models import ModelInfo
 from sycophant_py._params import EmbeddingParams
 from sycophant_py._types import EmbeddingResponse, Usage
 from sycophant_py.wire._base import EmbeddingRequest, EmbeddingWireProtocol
+from sycophant_py.wire._util import int_of, invalid_body, object_of, vector_of
 from sycophant_py.wire.bedrock_converse import error_message, model_path
 
 __all__ = ["BedrockEmbed", "BedrockEmbedParams", "Family", "family_of"]
@@ -131,8 +132,10 @@ def _titan(req: EmbeddingRequest, family: Family) -> dict[str, Any]:
     return body
 
 
-def _floats(vectors: Any) -> list[list[float]]:
-    return [[float(x) for x in v] for v in vectors or ()]
+def _floats(vectors: Any, body: Any) -> list[list[float]]:
+    if not isinstance(vectors, list):
+        raise invalid_body("bedrock_embed", "no 'embedding' / 'embeddings' list", body)
+    return [vector_of("bedrock_embed", v, body) for v in vectors]
 
 
 class BedrockEmbed(EmbeddingWireProtocol):
@@ -166,13 +169,22 @@ class BedrockEmbed(EmbeddingWireProtocol):
 
     @override
     def decode_response(self, body: Any) -> EmbeddingResponse:
+        """Titan's ``embedding`` or Cohere's ``embeddings`` (a list, or ``{"float": [...]}``).
+
+        Raises:
+            ResponseInvalid: neither is there as a list of numbers (Bedrock's ``message``, when the
+                body has one, is in the exception text).
+        """
+        body = object_of(self.name, body)
         if "embedding" in body:  # Titan
-            usage = Usage(input_tokens=int(body.get("inputTextTokenCount") or 0))
-            return EmbeddingResponse(_floats([body["embedding"]]), usage, raw=body)
+            usage = Usage(input_tokens=int_of(body.get("inputTextTokenCount")))
+            return EmbeddingResponse(_floats([body["embedding"]], body), usage, raw=body)
         embeddings = body.get("embeddings")
-        vectors = _floats(embeddings.get("float") if isinstance(embeddings, Mapping) else embeddings)
-        billed = (body.get("meta") or {}).get("billed_units") or {}
-        return EmbeddingResponse(vectors, Usage(input_tokens=int(billed.get("input_tokens") or 0)), raw=body)
+        vectors = _floats(embeddings.get("float") if isinstance(embeddings, Mapping) else embeddings, body)
+        meta = body.get("meta")
+        billed = meta.get("billed_units") if isinstance(meta, Mapping) else None
+        tokens = billed.get("input_tokens") if isinstance(billed, Mapping) else None
+        return EmbeddingResponse(vectors, Usage(input_tokens=int_of(tokens)), raw=body)
 
     @override
     def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:

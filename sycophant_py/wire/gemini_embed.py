@@ -16,10 +16,10 @@ from typing import Any
 
 from typing_extensions import override
 
-from sycophant_py._exceptions import ResponseInvalid
 from sycophant_py._params import EmbeddingParams
 from sycophant_py._types import EmbeddingResponse, Usage
 from sycophant_py.wire._base import EmbeddingRequest, EmbeddingWireProtocol
+from sycophant_py.wire._util import int_of, invalid_body, object_of, vector_of
 from sycophant_py.wire.gemini import gemini_error
 
 __all__ = ["GoogleEmbed", "GoogleEmbedParams", "task_type_of"]
@@ -64,11 +64,14 @@ def _model_name(model_id: str) -> str:
     return model_id if "/" in model_id else f"models/{model_id}"
 
 
-def _values(item: Any, where: str) -> list[float]:
+_NAME = "google_embed"
+
+
+def _values(item: Any, where: str, body: Any) -> list[float]:
     values = item.get("values") if isinstance(item, Mapping) else None
     if not isinstance(values, list):
-        raise ResponseInvalid(f"embedding response has no {where}.values list")
-    return [float(x) for x in values]
+        raise invalid_body(_NAME, f"no {where}.values list", body)
+    return vector_of(_NAME, values, body)
 
 
 class GoogleEmbed(EmbeddingWireProtocol):
@@ -108,21 +111,16 @@ class GoogleEmbed(EmbeddingWireProtocol):
 
     @override
     def decode_response(self, body: Any) -> EmbeddingResponse:
-        if not isinstance(body, Mapping):
-            raise ResponseInvalid("embedding response is not a JSON object", body=body)
+        body = object_of(self.name, body)
         if "embedding" in body:
-            vectors = [_values(body["embedding"], "embedding")]
+            vectors = [_values(body["embedding"], "embedding", body)]
         elif isinstance(body.get("embeddings"), list):
-            vectors = [_values(e, "embeddings[]") for e in body["embeddings"]]
+            vectors = [_values(e, "embeddings[]", body) for e in body["embeddings"]]
         else:
-            raise ResponseInvalid("embedding response has neither 'embedding' nor 'embeddings'", body=body)
+            raise invalid_body(self.name, "neither 'embedding' nor 'embeddings'", body)
         usage = body.get("usageMetadata")
         prompt = usage.get("promptTokenCount") if isinstance(usage, Mapping) else None
-        return EmbeddingResponse(
-            vectors=vectors,
-            usage=Usage(input_tokens=int(prompt) if isinstance(prompt, int) else 0),
-            raw=body,
-        )
+        return EmbeddingResponse(vectors=vectors, usage=Usage(input_tokens=int_of(prompt)), raw=body)
 
     @override
     def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:

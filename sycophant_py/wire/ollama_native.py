@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import json
-import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
@@ -25,7 +24,7 @@ from pydantic import Field
 from typing_extensions import override
 
 from sycophant_py._events import StreamAccumulator
-from sycophant_py._exceptions import InvalidMessage, ResponseInvalid, StreamError
+from sycophant_py._exceptions import InvalidMessage, StreamError
 from sycophant_py._params import EmbeddingParams, SharedParams
 from sycophant_py._types import (
     DocumentPart,
@@ -51,6 +50,7 @@ from sycophant_py.wire._base import (
     StreamResult,
     WireProtocol,
 )
+from sycophant_py.wire._util import body_message, int_of, invalid_body, new_call_id, object_of, vector_of
 
 __all__ = ["OllamaEmbed", "OllamaEmbedParams", "OllamaNative", "OllamaNativeParams", "strip_v1"]
 
@@ -154,15 +154,15 @@ def strip_v1(base: str) -> str:
 
 def new_tool_call_id() -> str:
     """A tool-call id unique across responses (Ollama sends none)."""
-    return f"call_{uuid.uuid4().hex[:16]}"
+    return new_call_id()
 
 
-def _int(v: Any) -> int:
-    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
 
 
 def _usage(body: Mapping[str, Any]) -> Usage:
-    return Usage(input_tokens=_int(body.get("prompt_eval_count")), output_tokens=_int(body.get("eval_count")))
+    return Usage(input_tokens=int_of(body.get("prompt_eval_count")), output_tokens=int_of(body.get("eval_count")))
 
 
 def _error_text(body: Any) -> tuple[str, str | None] | None:
@@ -347,19 +347,24 @@ class OllamaNative(WireProtocol):
     # -- decode ------------------------------------------------------------------------------
     @override
     def decode_response(self, body: Any) -> Response:
-        if not isinstance(body, Mapping):
-            raise ResponseInvalid(f"ollama_native: expected a JSON object, got {type(body).__name__}", body=body)
-        msg = body.get("message") or {}
-        text = msg.get("content") or ""
-        thinking = msg.get("thinking") or ""
+        body = object_of(self.name, body)
+        msg = body.get("message")
+        if not isinstance(msg, Mapping):
+            raise invalid_body(self.name, "no 'message' object", body)
+        text = _str(msg.get("content"))
+        thinking = _str(msg.get("thinking"))
         parts: list[Part] = []
         if thinking:
             parts.append(ThinkingPart(thinking))
         if text:
             parts.append(TextPart(text))
-        calls = [self._tool_call(tc) for tc in msg.get("tool_calls") or () if isinstance(tc, Mapping)]
+        tool_calls = msg.get("tool_calls")
+        if tool_calls is not None and not isinstance(tool_calls, list):
+            raise invalid_body(self.name, "a 'tool_calls' that is not a list", body)
+        calls = [self._tool_call(tc) for tc in tool_calls or () if isinstance(tc, Mapping)]
         parts.extend(calls)
         raw_reason = body.get("done_reason")
+        raw_reason = raw_reason if isinstance(raw_reason, str) else None
         return Response(
             text=text,
             finish_reason=map_finish_reason(raw_reason, bool(calls)),
@@ -374,10 +379,10 @@ class OllamaNative(WireProtocol):
 
     @staticmethod
     def _tool_call(tc: Mapping[str, Any]) -> ToolCall:
-        fn = tc.get("function") or {}
-        raw_json, parsed = _arguments(fn.get("arguments"))
-        args = parsed if isinstance(parsed, dict) else {"value": parsed}
-        return ToolCall(str(tc.get("id") or new_tool_call_id()), str(fn.get("name") or ""), args, raw_json)
+        fn = tc.get("function")
+        fn = fn if isinstance(fn, Mapping) else {}
+        raw_json, _ = _arguments(fn.get("arguments"))
+        return ToolCall.from_json(str(tc.get("id") or new_tool_call_id()), str(fn.get("name") or ""), raw_json)
 
     @override
     def init_stream(self) -> StreamAccumulator:
@@ -387,24 +392,27 @@ class OllamaNative(WireProtocol):
     def decode_stream_chunk(self, state: Any, event: Any) -> StreamResult:
         acc: StreamAccumulator = state
         payload = json.loads(event) if isinstance(event, (str, bytes)) else event
-        if not isinstance(payload, Mapping):
-            raise ValueError(f"an NDJSON line is not a JSON object: {str(event)[:200]!r}")
+        payload = object_of(self.name, payload, stream=acc)
         if payload.get("error"):
             return self._stream_error(acc, payload)
+        msg = payload.get("message")
+        if msg is None and not payload.get("done") and body_message(payload):
+            raise invalid_body(self.name, "no 'message' object", payload, stream=acc)
+        msg = msg if isinstance(msg, Mapping) else {}
         acc.raw = payload
-        if payload.get("model"):
+        if isinstance(payload.get("model"), str) and payload["model"]:
             acc.model = payload["model"]
-        msg = payload.get("message") or {}
-        if msg.get("thinking"):
-            acc.thinking(msg["thinking"])
-        if msg.get("content"):
-            acc.text(msg["content"])
+        if _str(msg.get("thinking")):
+            acc.thinking(_str(msg.get("thinking")))
+        if _str(msg.get("content")):
+            acc.text(_str(msg.get("content")))
         for tc in msg.get("tool_calls") or ():
             if isinstance(tc, Mapping):
                 self._stream_tool_call(acc, tc)
         if payload.get("done"):
             acc.usage = _usage(payload)
-            acc.provider_finish_reason = payload.get("done_reason")
+            reason = payload.get("done_reason")
+            acc.provider_finish_reason = reason if isinstance(reason, str) else None
             resp = acc.finish(map_finish_reason(acc.provider_finish_reason, False))
             return StreamDone(resp, acc.drain())
         return StreamContinue(acc, acc.drain())
@@ -412,7 +420,8 @@ class OllamaNative(WireProtocol):
     @staticmethod
     def _stream_tool_call(acc: StreamAccumulator, tc: Mapping[str, Any]) -> None:
         # A call arrives whole in one line: open it, give the arguments as one delta, close it.
-        fn = tc.get("function") or {}
+        fn = tc.get("function")
+        fn = fn if isinstance(fn, Mapping) else {}
         key = ("tc", len(acc.blocks))  # a new block each time
         raw_json, _ = _arguments(fn.get("arguments"))
         acc.tool_call(
@@ -469,12 +478,14 @@ class OllamaEmbed(EmbeddingWireProtocol):
 
     @override
     def decode_response(self, body: Any) -> EmbeddingResponse:
-        vectors = body.get("embeddings") if isinstance(body, Mapping) else None
-        if not isinstance(vectors, list) or not all(isinstance(v, list) for v in vectors):
-            raise ResponseInvalid("ollama_embed: the response has no 'embeddings' list of vectors", body=body)
+        """The vectors of an ``/api/embed`` body (``ResponseInvalid`` when it has no ``embeddings`` list)."""
+        body = object_of(self.name, body)
+        vectors = body.get("embeddings")
+        if not isinstance(vectors, list):
+            raise invalid_body(self.name, "no 'embeddings' list", body)
         return EmbeddingResponse(
-            vectors=[[float(x) for x in v] for v in vectors],
-            usage=Usage(input_tokens=_int(body.get("prompt_eval_count"))),
+            vectors=[vector_of(self.name, v, body) for v in vectors],
+            usage=Usage(input_tokens=int_of(body.get("prompt_eval_count"))),
             model=body.get("model"),
             raw=body,
         )

@@ -10,15 +10,23 @@ Reasoning arrives under several names (``reasoning_content``: DeepSeek, xAI; ``r
 Groq, OpenRouter, Ollama; ``reasoning_text`` + ``reasoning_opaque``: GitHub Copilot). Usage
 counts prompt tokens *including* cached ones, so uncached input is ``prompt - cached``; cached
 counts appear as ``prompt_tokens_details.cached_tokens`` (OpenAI), ``prompt_cache_hit_tokens``
-(DeepSeek), ``num_cached_tokens`` (Mistral) or a top-level ``cached_tokens``. In a stream the
-usage arrives in a last chunk after ``finish_reason``, so decoding goes on until ``[DONE]``.
+(DeepSeek), ``num_cached_tokens`` (Mistral) or a top-level ``cached_tokens``; a cached count above
+the prompt count (Azure AI Foundry) was left out of it. ``prompt_tokens_details.audio_tokens`` that
+``total_tokens`` shows outside ``prompt_tokens`` (Mistral's voxtral) are input too.
+
+In a stream the usage arrives in a last chunk after ``finish_reason``, so decoding goes on until
+``[DONE]``; a body that ends without ``[DONE]`` after a finish reason is complete all the same (some
+servers never send it), one that ends before any finish reason is an error. Choices and tool-call
+fragments are matched by their ``index`` (never their position in a list). Finish reasons: see
+``_FINISH``; absent or unknown ones are ``stop`` (the raw value stays in ``provider_finish_reason``),
+and ``error`` ends a stream with an ``error`` event.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import Field
@@ -43,10 +51,18 @@ from sycophant_py._types import (
 from sycophant_py.wire._base import (
     Request,
     StreamContinue,
-    StreamDone,
     StreamFailed,
     StreamResult,
     WireProtocol,
+)
+from sycophant_py.wire._util import (
+    body_message,
+    finish_or_fail,
+    int_of,
+    invalid_body,
+    is_done_marker,
+    new_call_id,
+    object_of,
 )
 
 __all__ = ["OpenAIChat", "OpenAIChatParams", "decode_usage", "map_finish_reason"]
@@ -63,7 +79,8 @@ _FINISH: dict[str, FinishReason] = {
     "tool_use": "tool_use",
     "content_filter": "content_filter",
     "error": "error",
-    "insufficient_system_resource": "error",
+    "abort": "error",  # vLLM: the request was aborted before the answer was complete
+    "insufficient_system_resource": "error",  # DeepSeek
 }
 _MAX_COMPLETION_PROVIDERS = frozenset({"openai", "azure", "github-copilot"})
 _REASONING_KEYS = ("reasoning_content", "reasoning", "reasoning_text")
@@ -97,44 +114,62 @@ class OpenAIChatParams(SharedParams):
 
 
 def map_finish_reason(value: str | None, has_tool_calls: bool) -> FinishReason:
-    """Map a provider finish reason to the unified set (empty/absent: ``stop``)."""
-    reason = _FINISH.get(value or "", "stop")
+    """Map a provider finish reason to the unified set (empty, absent or unknown: ``stop``)."""
+    reason = _FINISH.get(value, "stop") if isinstance(value, str) else "stop"
     if reason == "stop" and has_tool_calls:
         return "tool_use"
     return reason
 
 
-def _int(v: Any) -> int:
-    return int(v) if isinstance(v, (int, float)) else 0
+def _cached(u: Mapping[str, Any], pdet: Mapping[str, Any]) -> int:
+    for value in (
+        pdet.get("cached_tokens"),
+        u.get("prompt_cache_hit_tokens"),
+        u.get("num_cached_tokens"),
+        u.get("cached_tokens"),
+    ):
+        if int_of(value):
+            return int_of(value)
+    return 0
 
 
 def decode_usage(u: Mapping[str, Any] | None) -> Usage:
-    """Usage from a chat-completions ``usage`` object (prompt counts include cached tokens)."""
-    if not u:
+    """Usage from a chat-completions ``usage`` object (see the module docstring for each server's way).
+
+    ``total_tokens`` is only read to find counts the other fields leave out: audio input outside
+    ``prompt_tokens`` first, then reasoning outside ``completion_tokens``.
+    """
+    if not isinstance(u, Mapping) or not u:
         return Usage()
-    pdet = u.get("prompt_tokens_details") or {}
-    cdet = u.get("completion_tokens_details") or {}
-    cached = _int(
-        pdet.get("cached_tokens")
-        or u.get("prompt_cache_hit_tokens")
-        or u.get("num_cached_tokens")
-        or u.get("cached_tokens")
-    )
-    prompt = _int(u.get("prompt_tokens"))
-    # Cache reads and writes are both parts of the prompt count: a write count that would make them
-    # exceed it (OpenRouter has reported read = write = most of the prompt) is capped to what is left.
-    written = _int(pdet.get("cache_write_tokens") or pdet.get("cache_creation_tokens"))
-    written = min(written, max(prompt - cached, 0))
-    output = _int(u.get("completion_tokens"))
-    reasoning = _int(cdet.get("reasoning_tokens") or u.get("reasoning_tokens"))
+    pdet = u.get("prompt_tokens_details")
+    pdet = pdet if isinstance(pdet, Mapping) else {}
+    cdet = u.get("completion_tokens_details")
+    cdet = cdet if isinstance(cdet, Mapping) else {}
+    prompt = int_of(u.get("prompt_tokens"))
+    output = int_of(u.get("completion_tokens"))
+    cached = _cached(u, pdet)
+    reasoning = int_of(cdet.get("reasoning_tokens")) or int_of(u.get("reasoning_tokens"))
+    total = u.get("total_tokens")
+    gap = int_of(total) - prompt - output if total is not None else 0
+    # Audio input (Mistral's voxtral) may be left out of prompt_tokens while total_tokens counts it:
+    # it is input, never hidden reasoning.
+    audio = min(int_of(pdet.get("audio_tokens")), max(gap, 0))
+    prompt += audio
+    gap -= audio
+    # Cached tokens are part of prompt_tokens (OpenAI, DeepSeek...), except on servers that report them
+    # beside it (Azure AI Foundry, where total_tokens = prompt + completion): a cached count above the
+    # prompt count tells.
+    uncached = prompt if cached > prompt else prompt - cached
+    # Cache writes are part of the prompt too: a write count that would exceed what is left (OpenRouter
+    # has reported read = write = most of the prompt) is capped.
+    written = min(int_of(pdet.get("cache_write_tokens") or pdet.get("cache_creation_tokens")), uncached)
     # xAI, GitHub Copilot (Gemini models) and Gemini's compatible endpoint leave reasoning out of
     # completion_tokens while total_tokens counts it: output includes reasoning, so add it back.
-    hidden = _int(u.get("total_tokens")) - prompt - output
-    if hidden > 0 and reasoning in (0, hidden):
-        output += hidden
-        reasoning = hidden
+    if gap > 0 and reasoning in (0, gap):
+        output += gap
+        reasoning = gap
     return Usage(
-        input_tokens=max(prompt - cached - written, 0),
+        input_tokens=uncached - written,
         output_tokens=output,
         cache_read_tokens=cached,
         cache_write_tokens=written,
@@ -290,19 +325,50 @@ def _strict_ok(schema: Mapping[str, Any]) -> bool:
 
 
 class _ChatStream(StreamAccumulator):
-    """Stream state: the accumulator plus the finish reason seen before ``[DONE]``."""
+    """Stream state: the accumulator plus the finish reason seen before ``[DONE]`` and the tool-call keys."""
 
     def __init__(self) -> None:
         super().__init__()
         self.finish_reason: str | None = None
+        self.slots: dict[int, tuple[Hashable, str | None]] = {}
+        """Tool-call ``index`` -> (accumulator key, call id) of the call now at that index."""
+        self.last_call: Hashable | None = None
+        """The key of the last tool call fragment (continued by fragments with neither index nor id)."""
+        self.made_up_ids: dict[Hashable, str] = {}
+        """Ids given to calls whose first fragment came without one (ids must be unique)."""
+
+    def call_key(self, tc: Mapping[str, Any], pos: int) -> Hashable:
+        """The accumulator key of a streamed tool-call fragment.
+
+        ``index`` identifies a call, unless a fragment brings another id at the same index (some
+        servers number every call 0): that is a new call. Without an index the id identifies it,
+        and a fragment with neither continues the last call (or, after the first one of its chunk,
+        starts another).
+        """
+        call_id = tc.get("id") if isinstance(tc.get("id"), str) and tc.get("id") else None
+        index = tc.get("index")
+        if isinstance(index, (int, str)) and not isinstance(index, bool) and str(index).strip().isdigit():
+            slot = int_of(index)
+            key, known = self.slots.get(slot, (("tc", slot), None))
+            if call_id is not None and known is not None and call_id != known:
+                key = ("tc", slot, call_id)
+            self.slots[slot] = (key, call_id or known)
+        elif call_id is not None:
+            key = ("id", call_id)
+        elif pos == 0 and self.last_call is not None:
+            key = self.last_call
+        else:
+            key = ("anon", len(self.blocks), pos)
+        self.last_call = key
+        return key
 
 
 def _text_of(content: Any) -> tuple[str, str]:
     """(text, thinking) of a message content that may be a string or a list of typed parts."""
-    if content is None:
-        return "", ""
     if isinstance(content, str):
         return content, ""
+    if not isinstance(content, list):
+        return "", ""
     text: list[str] = []
     thinking: list[str] = []
     for part in content:
@@ -324,6 +390,11 @@ def _reasoning_of(obj: Mapping[str, Any]) -> str:
         if isinstance(v, str) and v:
             return v
     return ""
+
+
+def _function(tc: Mapping[str, Any]) -> Mapping[str, Any]:
+    fn = tc.get("function")
+    return fn if isinstance(fn, Mapping) else {}
 
 
 def _arguments_text(value: Any) -> str:
@@ -451,26 +522,34 @@ class OpenAIChat(WireProtocol):
     # -- decode ------------------------------------------------------------------------------
     @override
     def decode_response(self, body: Any) -> Response:
-        choices = body.get("choices") or [{}]
-        choice = choices[0]
-        msg = choice.get("message") or {}
+        """Turn a chat-completions body into a Response (choice ``index`` 0).
+
+        Raises:
+            ResponseInvalid: the body is not a chat completion (no ``choices`` list, no message, wrong
+                types); the provider's own message, when the body has one, is in the exception text.
+        """
+        body = object_of(self.name, body)
+        choice = self._choice(body)
+        msg = self._message(body, choice)
         text, thinking = _text_of(msg.get("content"))
         thinking = thinking or _reasoning_of(msg)
         parts: list[Any] = []
-        if thinking or msg.get("reasoning_opaque"):
-            parts.append(ThinkingPart(thinking, msg.get("reasoning_opaque"), provider=None))
+        opaque = msg.get("reasoning_opaque") if isinstance(msg.get("reasoning_opaque"), str) else None
+        if thinking or opaque:
+            parts.append(ThinkingPart(thinking, opaque, provider=None))
         if text:
             parts.append(TextPart(text))
         calls = [
             ToolCall.from_json(
-                tc.get("id") or f"call_{i}",
-                (tc.get("function") or {}).get("name", ""),
-                _arguments_text((tc.get("function") or {}).get("arguments")),
+                tc["id"] if isinstance(tc.get("id"), str) and tc["id"] else new_call_id(),
+                str(_function(tc).get("name") or ""),
+                _arguments_text(_function(tc).get("arguments")),
             )
-            for i, tc in enumerate(msg.get("tool_calls") or ())
+            for tc in msg.get("tool_calls") or ()
         ]
         parts.extend(calls)
         raw_reason = choice.get("finish_reason")
+        raw_reason = raw_reason if isinstance(raw_reason, str) else None
         return Response(
             text=text,
             finish_reason=map_finish_reason(raw_reason, bool(calls)),
@@ -479,10 +558,33 @@ class OpenAIChat(WireProtocol):
             reasoning=thinking,
             parts=parts,
             raw=body,
-            id=body.get("id"),
-            model=body.get("model"),
+            id=body.get("id") if isinstance(body.get("id"), str) else None,
+            model=body.get("model") if isinstance(body.get("model"), str) else None,
             provider_finish_reason=raw_reason,
         )
+
+    def _choice(self, body: Mapping[str, Any]) -> Mapping[str, Any]:
+        """The choice whose ``index`` is 0 (the first one when none says so)."""
+        choices = body.get("choices")
+        if not isinstance(choices, list) or not choices:
+            raise invalid_body(self.name, "no 'choices'" if not choices else "a 'choices' that is not a list", body)
+        if not all(isinstance(c, Mapping) for c in choices):
+            raise invalid_body(self.name, "a choice that is not an object", body)
+        return next((c for c in choices if int_of(c.get("index")) == 0), choices[0])
+
+    def _message(self, body: Mapping[str, Any], choice: Mapping[str, Any]) -> Mapping[str, Any]:
+        msg = choice.get("message")
+        if msg is None and isinstance(choice.get("finish_reason"), str):
+            return {}  # an empty answer (nothing generated before the finish reason)
+        if not isinstance(msg, Mapping):
+            raise invalid_body(self.name, "a choice without a 'message' object", body)
+        content = msg.get("content")
+        if content is not None and not isinstance(content, (str, list)):
+            raise invalid_body(self.name, f"a message 'content' that is a {type(content).__name__}", body)
+        calls = msg.get("tool_calls")
+        if calls is not None and (not isinstance(calls, list) or not all(isinstance(c, Mapping) for c in calls)):
+            raise invalid_body(self.name, "a 'tool_calls' that is not a list of objects", body)
+        return msg
 
     @override
     def init_stream(self) -> _ChatStream:
@@ -490,25 +592,63 @@ class OpenAIChat(WireProtocol):
 
     @override
     def decode_stream_chunk(self, state: Any, event: Any) -> StreamResult:
+        """Decode one SSE event; ``[DONE]`` ends the stream.
+
+        Raises:
+            ValueError: the payload is not JSON.
+            ResponseInvalid: the frame is not a chunk (the pipeline ends the stream with ``error``).
+        """
         acc: _ChatStream = state
         data: str = event.data
-        if data == "[DONE]":
-            resp = acc.finish(map_finish_reason(acc.finish_reason, False))
-            return StreamDone(resp, acc.drain())
+        if is_done_marker(data):
+            return finish_or_fail(acc, map_finish_reason(acc.finish_reason, False), self.name)
         payload = json.loads(data)
         if event.event == "error" or (isinstance(payload, Mapping) and payload.get("error")):
             return self._stream_error(acc, payload)
+        payload = object_of(self.name, payload, stream=acc)
+        choices = payload.get("choices")
+        usage = payload.get("usage")
+        if not isinstance(usage, Mapping) or not usage:
+            groq = payload.get("x_groq")
+            usage = groq.get("usage") if isinstance(groq, Mapping) else None
+        self._check_chunk(acc, payload, choices, usage)
         acc.raw = payload
-        if acc.id is None and payload.get("id"):
+        if acc.id is None and isinstance(payload.get("id"), str) and payload["id"]:
             acc.id = payload["id"]
             acc.model = payload.get("model") or acc.model
-        usage = payload.get("usage") or (payload.get("x_groq") or {}).get("usage")
-        if usage:
+        if isinstance(usage, Mapping) and usage:
             acc.usage = decode_usage(usage)
-        for choice in payload.get("choices") or ():
-            if choice.get("index", 0) == 0:
+        for choice in choices or ():
+            if int_of(choice.get("index")) == 0:
                 self._delta(acc, choice)
         return StreamContinue(acc, acc.drain())
+
+    def _check_chunk(self, acc: _ChatStream, payload: Mapping[str, Any], choices: Any, usage: Any) -> None:
+        if choices is None:
+            if not usage and body_message(payload):  # {"detail": "..."} and the like from a proxy
+                raise invalid_body(self.name, "no 'choices'", payload, stream=acc)
+            return
+        if not isinstance(choices, list) or not all(isinstance(c, Mapping) for c in choices):
+            raise invalid_body(self.name, "a 'choices' that is not a list of objects", payload, stream=acc)
+        for c in choices:
+            delta = c.get("delta")
+            if delta is not None and not isinstance(delta, Mapping):
+                raise invalid_body(self.name, "a 'delta' that is not an object", payload, stream=acc)
+            calls = (delta or {}).get("tool_calls")
+            if calls is not None and (not isinstance(calls, list) or not all(isinstance(t, Mapping) for t in calls)):
+                raise invalid_body(self.name, "a 'tool_calls' that is not a list of objects", payload, stream=acc)
+
+    @override
+    def end_of_stream(self, state: Any) -> StreamResult:
+        """The body ended without ``[DONE]``: complete when a finish reason came, else an error.
+
+        Some OpenAI-compatible servers close the stream after the chunk with ``finish_reason`` (and
+        the usage chunk, when they send one); the answer is whole then.
+        """
+        acc: _ChatStream = state
+        if acc.finish_reason is None:
+            return super().end_of_stream(acc)
+        return finish_or_fail(acc, map_finish_reason(acc.finish_reason, False), self.name)
 
     @staticmethod
     def _delta(acc: _ChatStream, choice: Mapping[str, Any]) -> None:
@@ -517,17 +657,23 @@ class OpenAIChat(WireProtocol):
         opaque = delta.get("reasoning_opaque")
         content = delta.get("content")
         text, thinking = (content, "") if isinstance(content, str) or content is None else _text_of(content)
+        opaque = opaque if isinstance(opaque, str) else None
         if reasoning or thinking or opaque:
             acc.thinking(reasoning or thinking, signature=opaque)
         if text:
             acc.text(text)
         for pos, tc in enumerate(delta.get("tool_calls") or ()):
-            fn = tc.get("function") or {}
-            key = tc.get("index", tc.get("id") or pos)
-            args = _arguments_text(fn.get("arguments"))
-            acc.tool_call(("tc", key), id=tc.get("id"), name=fn.get("name"), arguments=args)
+            fn = _function(tc)
+            key = acc.call_key(tc, pos)
+            call_id = tc.get("id") if isinstance(tc.get("id"), str) and tc.get("id") else None
+            acc.tool_call(
+                key,
+                id=call_id or acc.made_up_ids.setdefault(key, new_call_id()),
+                name=fn.get("name") if isinstance(fn.get("name"), str) else None,
+                arguments=_arguments_text(fn.get("arguments")),
+            )
         reason = choice.get("finish_reason")
-        if reason:
+        if isinstance(reason, str) and reason:
             acc.finish_reason = reason
             acc.provider_finish_reason = reason
 

@@ -9,24 +9,35 @@ from __future__ import annotations
 
 import base64
 import struct
+from collections.abc import Mapping
 from typing import Any
 
 from typing_extensions import override
 
-from sycophant_py._exceptions import ResponseInvalid
 from sycophant_py._types import EmbeddingResponse, Usage
 from sycophant_py.wire._base import EmbeddingRequest, EmbeddingWireProtocol
+from sycophant_py.wire._util import int_of, invalid_body, object_of, vector_of
 
 __all__ = ["OpenAIEmbed"]
 
 
-def _vector(raw: Any) -> list[float]:
+_NAME = "openai_embed"
+
+
+def _vector(raw: Any, body: Any) -> list[float]:
     if isinstance(raw, str):
-        data = base64.b64decode(raw)
-        return list(struct.unpack(f"<{len(data) // 4}f", data))
-    if isinstance(raw, list):
-        return [float(x) for x in raw]
-    raise ResponseInvalid(f"embedding is neither a list nor base64 text: {type(raw).__name__}")
+        try:
+            data = base64.b64decode(raw, validate=True)
+        except ValueError:
+            raise invalid_body(_NAME, "an embedding that is neither numbers nor base64 text", body) from None
+        return list(struct.unpack(f"<{len(data) // 4}f", data[: len(data) // 4 * 4]))
+    return vector_of(_NAME, raw, body)
+
+
+def _position(item: Mapping[str, Any], pos: int) -> int:
+    """Where an item goes: its ``index`` (an index, which the list order need not follow), else its place."""
+    index = item.get("index")
+    return int_of(index) if index is not None else pos
 
 
 class OpenAIEmbed(EmbeddingWireProtocol):
@@ -52,15 +63,23 @@ class OpenAIEmbed(EmbeddingWireProtocol):
 
     @override
     def decode_response(self, body: Any) -> EmbeddingResponse:
+        """The vectors in input order, by each item's ``index``.
+
+        Raises:
+            ResponseInvalid: no ``data`` list of objects, or an embedding that is neither numbers nor
+                base64 text; the provider's message, when the body has one, is in the exception text.
+        """
+        body = object_of(self.name, body)
         items = body.get("data")
-        if not isinstance(items, list):
-            raise ResponseInvalid("embedding response has no 'data' list", body=body)
-        ordered = sorted(items, key=lambda d: d.get("index", 0))
-        usage = body.get("usage") or {}
-        prompt = int(usage.get("prompt_tokens") or usage.get("total_tokens") or 0)
+        if not isinstance(items, list) or not all(isinstance(d, Mapping) for d in items):
+            raise invalid_body(self.name, "no 'data' list of embeddings", body)
+        ordered = [d for _, d in sorted(((_position(d, i), i), d) for i, d in enumerate(items))]
+        usage = body.get("usage")
+        usage = usage if isinstance(usage, Mapping) else {}
+        prompt = int_of(usage.get("prompt_tokens")) or int_of(usage.get("total_tokens"))
         return EmbeddingResponse(
-            vectors=[_vector(d.get("embedding")) for d in ordered],
+            vectors=[_vector(d.get("embedding"), body) for d in ordered],
             usage=Usage(input_tokens=prompt),
-            model=body.get("model"),
+            model=body.get("model") if isinstance(body.get("model"), str) else None,
             raw=body,
         )

@@ -920,6 +920,157 @@ def test_done_marker_of_gateways_is_ignored() -> None:
     assert events[-1].type == "done"
 
 
+def test_stream_ending_after_the_stop_reason_without_message_stop_is_complete() -> None:
+    body = sse(
+        start(input_tokens=12),
+        block(0, {"type": "text", "text": ""}),
+        delta(0, type="text_delta", text="Whole."),
+        stop(0),
+        end("max_tokens", output_tokens=4)[0],  # message_delta, then the body ends
+    )
+    events, result = run(body)
+    assert isinstance(result, StreamDone)
+    assert (events[-1].type, events[-1].reason) == ("done", "length")
+    resp = result.response
+    assert (resp.text, resp.finish_reason, resp.provider_finish_reason) == ("Whole.", "length", "max_tokens")
+    assert (resp.usage.input_tokens, resp.usage.output_tokens) == (12, 4)
+
+
+def _split_call(call_id: str = "toolu_split") -> list[dict[str, Any]]:
+    """One call spread over seven tool_use blocks that repeat its id, as a proxy sends it."""
+    fragments = ['{"ci', 'ty": "Pa', 'ris", "un', 'it": "c"', ', "days"', ": 3", "}"]
+    events: list[dict[str, Any]] = []
+    for i, fragment in enumerate(fragments):
+        head = {"type": "tool_use", "id": call_id, "input": {}}
+        if i == 0:
+            head["name"] = "get_weather"
+        events += [block(i, head), delta(i, type="input_json_delta", partial_json=fragment), stop(i)]
+    return events
+
+
+def test_one_call_split_over_blocks_with_the_same_id_is_one_call() -> None:
+    body = sse(start(), *_split_call(), *end("tool_use"))
+    events, result = run(body)
+    assert isinstance(result, StreamDone)
+    calls = result.response.tool_calls
+    assert [(c.id, c.name, dict(c.arguments)) for c in calls] == [
+        ("toolu_split", "get_weather", {"city": "Paris", "unit": "c", "days": 3})
+    ]
+    assert calls[0].parse_error is None
+    types = [e.type for e in events]
+    assert (types.count("toolcall_start"), types.count("toolcall_end"), types.count("toolcall_delta")) == (1, 1, 7)
+    assert [e.content_index for e in events if e.type.startswith("toolcall")] == [0] * 9
+    assert result.response.finish_reason == "tool_use"
+
+
+def test_split_call_between_other_calls_and_text() -> None:
+    body = sse(
+        start(),
+        block(0, {"type": "text", "text": ""}),
+        delta(0, type="text_delta", text="Looking."),
+        stop(0),
+        block(1, {"type": "tool_use", "id": "toolu_a", "name": "f", "input": {}}),
+        delta(1, type="input_json_delta", partial_json='{"x": 1}'),
+        stop(1),
+        *[{**e, "index": e["index"] + 2} for e in _split_call("toolu_b")],
+        block(9, {"type": "tool_use", "id": "toolu_c", "name": "g", "input": {}}),
+        stop(9),
+        *end("tool_use"),
+    )
+    events, result = run(body)
+    assert isinstance(result, StreamDone)
+    resp = result.response
+    assert resp.text == "Looking."
+    assert [(c.id, dict(c.arguments)) for c in resp.tool_calls] == [
+        ("toolu_a", {"x": 1}),
+        ("toolu_b", {"city": "Paris", "unit": "c", "days": 3}),
+        ("toolu_c", {}),
+    ]
+    types = [e.type for e in events]
+    assert types.count("toolcall_start") == types.count("toolcall_end") == 3
+
+
+def test_split_call_in_a_whole_body_is_one_call() -> None:
+    pieces = ['{"city": "Pa', 'ris"}']
+    content = [
+        {"type": "tool_use", "id": "toolu_s", "name": "get_weather", "input": pieces[0]},
+        {"type": "tool_use", "id": "toolu_s", "input": pieces[1]},
+        {"type": "tool_use", "id": "toolu_t", "name": "f", "input": {"a": 1}},
+        {"type": "tool_use", "id": "toolu_t", "input": {"b": 2}},
+    ]
+    resp = proto.decode_response(message(content, "tool_use"))
+    assert [(c.id, c.name, dict(c.arguments)) for c in resp.tool_calls] == [
+        ("toolu_s", "get_weather", {"city": "Paris"}),
+        ("toolu_t", "f", {"a": 1, "b": 2}),
+    ]
+    assert [p.kind for p in resp.parts] == ["tool_call", "tool_call"]
+
+
+def test_streamed_invalid_arguments_are_kept_and_marked() -> None:
+    body = sse(
+        start(),
+        block(0, {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}),
+        delta(0, type="input_json_delta", partial_json='{"a": '),
+        stop(0),
+        *end("tool_use"),
+    )
+    _, result = run(body)
+    assert isinstance(result, StreamDone)
+    call = result.response.tool_calls[0]
+    assert (call.arguments, call.arguments_json) == ({}, '{"a": ')
+    assert call.parse_error is not None
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        {"type": "content_block_start", "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_start", "index": "0", "content_block": {"type": "text", "text": ""}},
+        {"type": "content_block_start", "index": 0, "content_block": "text"},
+        {"type": "content_block_delta", "index": 0, "delta": "x"},
+        {"type": "content_block_stop"},
+    ],
+)
+def test_wrong_shape_events_raise_response_invalid(event: dict[str, Any]) -> None:
+    state = proto.init_stream()
+    for frame in SSEDecoder().feed(sse(start())):
+        proto.decode_stream_chunk(state, frame)
+    (frame,) = SSEDecoder().feed(sse(event))
+    with pytest.raises(ResponseInvalid) as info:
+        proto.decode_stream_chunk(state, frame)
+    assert info.value.body == event
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"detail": "Not Found"}, "Not Found"),
+        ({"error": {"message": "upstream said no"}}, "upstream said no"),
+        ({"type": "message", "content": "Hello"}, None),
+        ({"type": "message", "content": ["Hello"]}, None),
+        ("Bad Gateway", "Bad Gateway"),
+    ],
+)
+def test_wrong_shape_bodies_carry_the_provider_message(body: Any, said: str | None) -> None:
+    with pytest.raises(ResponseInvalid) as info:
+        proto.decode_response(body)
+    assert info.value.body == body
+    if said:
+        assert said in str(info.value)
+
+
+def test_cache_writes_from_the_ttl_breakdown() -> None:
+    resp = proto.decode_response(
+        message(
+            [],
+            input_tokens=5,
+            output_tokens=1,
+            cache_creation={"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 20},
+        )
+    )
+    assert resp.usage.cache_write_tokens == 120
+
+
 # --------------------------------------------------------------------------------------------------
 # Auth
 # --------------------------------------------------------------------------------------------------

@@ -435,6 +435,7 @@ def test_decode_text_tools_reasoning_and_usage() -> None:
         ("content_filtered", "content_filter"),
         ("malformed_model_output", "error"),
         ("malformed_tool_use", "error"),
+        ("some_future_reason", "stop"),
         (None, "stop"),
     ],
 )
@@ -710,3 +711,69 @@ def test_catalog_row() -> None:
     )
     assert info.base_url == "https://bedrock-runtime.{region}.amazonaws.com"
     assert info.env == ("AWS_BEARER_TOKEN_BEDROCK",)
+
+
+# -- wrong shapes, failed finishes, None vs absent -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"message": "The security token included in the request is invalid."}, "security token"),
+        ({"Message": "Internal failure"}, "Internal failure"),
+        ({"output": {}, "stopReason": "end_turn"}, None),
+        ({"output": {"message": {"role": "assistant", "content": "hi"}}}, None),
+        ({"output": {"message": {"role": "assistant", "content": ["hi"]}}}, None),
+        ([{"output": {}}], None),
+        ("<html>502</html>", "<html>502</html>"),
+    ],
+)
+def test_wrong_shape_bodies_raise_response_invalid(body: Any, said: str | None) -> None:
+    with pytest.raises(syc.ResponseInvalid) as info:
+        P.decode_response(body)
+    assert info.value.body == body
+    if said:
+        assert said in str(info.value)
+
+
+def test_empty_content_is_a_valid_empty_answer() -> None:
+    resp = P.decode_response(_body([], "end_turn"))
+    assert (resp.text, resp.finish_reason, resp.parts) == ("", "stop", [])
+
+
+def test_malformed_output_ends_the_stream_with_an_error_event() -> None:
+    events, resp, result = run([_start(), _delta(0, {"text": "half"}), _stop("malformed_model_output"), _meta()])
+    assert isinstance(result, StreamFailed)
+    assert isinstance(result.error, syc.StreamError)
+    assert "malformed_model_output" in str(result.error)
+    assert [e.type for e in events].count("done") == 0
+    assert events[-1].type == "error"
+    assert (resp.text, resp.finish_reason, resp.provider_finish_reason) == ("half", "error", "malformed_model_output")
+    _, _, ended = run([_start(), _delta(0, {"text": "x"}), _stop("malformed_tool_use")])  # body ends, no metadata
+    assert isinstance(ended, StreamFailed)
+
+
+def test_unknown_stop_reason_in_a_stream_is_stop() -> None:
+    events, resp, result = run([_start(), _delta(0, {"text": "x"}), _stop("brand_new"), _meta()])
+    assert isinstance(result, StreamDone)
+    assert (events[-1].reason, resp.provider_finish_reason) == ("stop", "brand_new")
+
+
+def test_null_usage_field_falls_back_to_the_other_name() -> None:
+    u = decode_usage({"inputTokens": 1, "outputTokens": 2, "cacheReadInputTokens": None, "cacheReadInputTokenCount": 6})
+    assert u.cache_read_tokens == 6
+    u = decode_usage({"inputTokens": "4", "outputTokens": 2.0, "totalTokens": 999})
+    assert (u.input_tokens, u.output_tokens, u.total_tokens) == (4, 2, 6)
+
+
+def test_a_frame_that_is_not_an_object_raises_response_invalid() -> None:
+    state = P.init_stream()
+    (fr,) = EventStreamDecoder().feed(frame("contentBlockDelta", [1, 2]))  # type: ignore[arg-type]
+    with pytest.raises(syc.ResponseInvalid):
+        P.decode_stream_chunk(state, fr)
+
+
+def test_tool_input_given_as_json_text_is_kept() -> None:
+    resp = P.decode_response(_body([{"toolUse": {"toolUseId": "t1", "name": "f", "input": '{"a": 1}'}}], "tool_use"))
+    assert dict(resp.tool_calls[0].arguments) == {"a": 1}
+    assert resp.tool_calls[0].parse_error is None

@@ -782,7 +782,10 @@ def test_made_up_ids_are_unique_across_turns() -> None:
         ("OTHER", False, "error"),
         ("LANGUAGE", False, "error"),
         ("UNEXPECTED_TOOL_CALL", True, "error"),
-        ("SOMETHING_NEW", False, "error"),
+        ("TOO_MANY_TOOL_CALLS", False, "error"),
+        ("FINISH_REASON_UNSPECIFIED", False, "error"),
+        ("SOMETHING_NEW", False, "stop"),  # unknown values are stop, as on every protocol
+        ("SOMETHING_NEW", True, "tool_use"),
     ],
 )
 def test_finish_reason_mapping(raw: str | None, calls: bool, expected: str) -> None:
@@ -801,7 +804,8 @@ def test_blocked_prompt_and_empty_candidates() -> None:
         {"candidates": [{"finishReason": "MALFORMED_FUNCTION_CALL", "finishMessage": "bad", "index": 0}]}
     )
     assert malformed.finish_reason == "error"
-    assert proto.decode_response({}).finish_reason == "stop"
+    with pytest.raises(ResponseInvalid):  # no candidate and no block reason: not an answer
+        proto.decode_response({})
 
 
 def test_decode_keeps_unknown_parts_for_replay() -> None:
@@ -914,6 +918,62 @@ def test_stream_finish_reasons(finish: str, terminal: str, reason: str) -> None:
     assert (events[-1].type, events[-1].reason) == (terminal, reason)
     if terminal == "error":
         assert "MALFORMED_FUNCTION_CALL" in str(events[-1].error)
+
+
+@pytest.mark.parametrize("finish", ["SOME_FUTURE_REASON", "STOP"])
+def test_stream_unknown_finish_reason_is_stop_with_the_raw_value(finish: str) -> None:
+    events, result = run_stream(sse(body_of({"text": "x"}, finish=finish)))
+    assert isinstance(result, StreamDone)
+    assert (events[-1].type, events[-1].reason) == ("done", "stop")
+    assert result.response.provider_finish_reason == finish
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"detail": "Not Found"}, "Not Found"),
+        ({"message": "quota exceeded upstream"}, "quota exceeded upstream"),
+        ({"candidates": {"content": {}}}, None),
+        ({"candidates": ["text"]}, None),
+        ({"candidates": [], "usageMetadata": {"promptTokenCount": 3}}, None),
+        ([{"error": {"code": 500, "message": "Internal error", "status": "INTERNAL"}}], "Internal error"),
+        ([1, 2], None),
+        ([], None),
+        ("Bad Gateway", "Bad Gateway"),
+    ],
+)
+def test_wrong_shape_bodies_raise_response_invalid(body: Any, said: str | None) -> None:
+    with pytest.raises(ResponseInvalid) as info:
+        proto.decode_response(body)
+    assert info.value.body == body
+    if said:
+        assert said in str(info.value)
+
+
+@pytest.mark.parametrize("payload", [[1, 2], "oops", {"detail": "Upstream gone"}, {"candidates": "x"}])
+def test_wrong_shape_frames_raise_response_invalid(payload: Any) -> None:
+    state = proto.init_stream()
+    (frame,) = SSEDecoder().feed(f"data: {json.dumps(payload)}\n\n".encode())
+    with pytest.raises(ResponseInvalid) as info:
+        proto.decode_stream_chunk(state, frame)
+    assert info.value.body == payload
+
+
+def test_candidate_index_null_is_candidate_zero() -> None:
+    body = body_of({"text": "hi"})
+    body["candidates"][0]["index"] = None
+    assert proto.decode_response(body).text == "hi"
+
+
+def test_usage_cached_beside_the_prompt_strings_and_response_token_count() -> None:
+    from sycophant_py.wire.gemini import decode_usage
+
+    u = decode_usage({"promptTokenCount": 40, "cachedContentTokenCount": 4096, "candidatesTokenCount": 5})
+    assert (u.input_tokens, u.cache_read_tokens, u.output_tokens) == (40, 4096, 5)
+    u = decode_usage({"promptTokenCount": "12", "responseTokenCount": 7, "thoughtsTokenCount": "3"})
+    assert (u.input_tokens, u.output_tokens, u.reasoning_tokens) == (12, 10, 3)
+    u = decode_usage({"promptTokenCount": 100, "cachedContentTokenCount": 60, "candidatesTokenCount": None})
+    assert (u.input_tokens, u.cache_read_tokens, u.output_tokens) == (40, 60, 0)
 
 
 def test_stream_blocked_prompt_and_done_marker() -> None:
@@ -1183,3 +1243,11 @@ def test_retry_info_in_the_body_becomes_retry_after() -> None:
         with pytest.raises(syc.RateLimited) as info:
             syc.generate_text("google:gemini-2.5-flash", "hi")
         assert info.value.retry_after == 34.4
+
+
+def test_function_call_args_given_as_json_text_are_kept() -> None:
+    resp = proto.decode_response(body_of({"functionCall": {"name": "f", "args": '{"city": "Oslo"}'}}))
+    assert dict(resp.tool_calls[0].arguments) == {"city": "Oslo"}
+    broken = proto.decode_response(body_of({"functionCall": {"name": "f", "args": '{"city": '}}))
+    assert broken.tool_calls[0].arguments_json == '{"city": '
+    assert broken.tool_calls[0].parse_error is not None

@@ -402,9 +402,38 @@ def test_decode_done_reason(reason: str | None, expected: str) -> None:
     assert resp.provider_finish_reason == reason
 
 
-def test_decode_response_rejects_non_objects() -> None:
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        (["not", "an", "object"], None),
+        ({"error": "model 'x' not found"}, "model 'x' not found"),
+        ({"model": "m", "done": True}, None),
+        ({"model": "m", "message": "hi", "done": True}, None),
+        ({"model": "m", "message": {"role": "assistant", "content": "", "tool_calls": {"a": 1}}}, None),
+    ],
+)
+def test_decode_response_rejects_wrong_shapes(body: Any, said: str | None) -> None:
+    with pytest.raises(ResponseInvalid) as info:
+        proto.decode_response(body)
+    assert info.value.body == body
+    if said:
+        assert said in str(info.value)
+
+
+def test_decode_response_invalid_string_arguments_are_marked() -> None:
+    body = chat_response(tool_calls=[{"function": {"name": "f", "arguments": '{"a": '}}])
+    tc = proto.decode_response(body).tool_calls[0]
+    assert (tc.arguments, tc.arguments_json) == ({}, '{"a": ')
+    assert tc.parse_error is not None
+
+
+def test_embed_rejects_wrong_shapes_with_the_message() -> None:
+    with pytest.raises(ResponseInvalid, match="model not found"):
+        embed_proto.decode_response({"error": "model not found"})
     with pytest.raises(ResponseInvalid):
-        proto.decode_response(["not", "an", "object"])
+        embed_proto.decode_response({"embeddings": [[0.1, None]]})
+    with pytest.raises(ResponseInvalid):
+        embed_proto.decode_response([[0.1]])
 
 
 def test_decode_error() -> None:
@@ -516,9 +545,13 @@ def test_stream_without_done_line_fails_with_partial_text() -> None:
     assert events[-1].response.text == "cut off"
 
 
-def test_stream_line_that_is_not_an_object_raises_value_error() -> None:
-    with pytest.raises(ValueError, match="not a JSON object"):
-        proto.decode_stream_chunk(proto.init_stream(), "[1, 2]")
+@pytest.mark.parametrize("line", ["[1, 2]", '"text"', '{"detail": "model is loading"}'])
+def test_stream_line_of_the_wrong_shape_raises_response_invalid(line: str) -> None:
+    with pytest.raises(ResponseInvalid) as info:
+        proto.decode_stream_chunk(proto.init_stream(), line)
+    assert info.value.body == json.loads(line)
+    if "detail" in line:
+        assert "model is loading" in str(info.value)
 
 
 def test_stream_tool_call_ids_are_unique_across_streams() -> None:

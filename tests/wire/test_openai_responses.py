@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from sycophant_py._events import StreamEvent
-from sycophant_py._exceptions import InvalidMessage, ProviderError, StreamError
+from sycophant_py._exceptions import InvalidMessage, ProviderError, ResponseInvalid, StreamError
 from sycophant_py._models import ModelInfo
 from sycophant_py._params import SharedParams, validate_params
 from sycophant_py._sse import SSEDecoder
@@ -861,3 +861,149 @@ def test_stream_event_name_used_when_payload_has_no_type() -> None:
     )
     _, resp = run_stream([body])
     assert resp.text == "x"
+
+
+# -- indices are not positions; wrong shapes ----------------------------------------------------------
+
+
+def _text_events(output_index: int, content_index: int, text: str) -> list[dict[str, Any]]:
+    return [
+        {"type": "response.output_item.added", "output_index": output_index, "item": {"type": "message", "id": "m"}},
+        {
+            "type": "response.output_text.delta",
+            "output_index": output_index,
+            "content_index": content_index,
+            "delta": text,
+        },
+        {
+            "type": "response.output_text.done",
+            "output_index": output_index,
+            "content_index": content_index,
+            "text": text,
+        },
+    ]
+
+
+def test_a_part_whose_index_is_not_its_position_is_not_doubled() -> None:
+    """The message's only part arrives with ``content_index: 1`` (and ``output_index: 3``)."""
+    done = {
+        "type": "response.output_item.done",
+        "output_index": 3,
+        "item": {"type": "message", "id": "m", "content": [{"type": "output_text", "text": "Hi"}]},
+    }
+    events, resp = run_stream([sse(*_text_events(3, 1, "Hi"), done, _lifecycle("response.completed", "completed"))])
+    assert resp.text == "Hi"
+    assert [e.delta for e in events if e.type == "text_delta"] == ["Hi"]
+
+
+def test_only_the_part_no_event_delivered_is_added_at_item_done() -> None:
+    done = {
+        "type": "response.output_item.done",
+        "output_index": 0,
+        "item": {
+            "type": "message",
+            "id": "m",
+            "content": [{"type": "output_text", "text": "One. "}, {"type": "output_text", "text": "Two."}],
+        },
+    }
+    events, resp = run_stream([sse(*_text_events(0, 5, "Two."), done, _lifecycle("response.completed", "completed"))])
+    assert [e.delta for e in events if e.type == "text_delta"] == ["Two.", "One. "]
+    assert resp.text == "Two.One. "
+
+
+def test_summary_index_is_not_a_position() -> None:
+    rs = {"type": "reasoning", "id": "rs_9", "summary": []}
+    done_item = {**rs, "summary": [{"type": "summary_text", "text": "Plan."}]}
+    events, resp = run_stream(
+        [
+            sse(
+                {"type": "response.output_item.added", "output_index": 0, "item": rs},
+                {
+                    "type": "response.reasoning_summary_text.delta",
+                    "output_index": 0,
+                    "summary_index": 2,
+                    "delta": "Plan.",
+                },
+                {"type": "response.output_item.done", "output_index": 0, "item": done_item},
+                _lifecycle("response.completed", "completed"),
+            )
+        ]
+    )
+    assert resp.reasoning == "Plan."
+    assert [e.delta for e in events if e.type == "thinking_delta"] == ["Plan."]
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        [1, 2],
+        '"oops"',
+        {"type": "response.output_item.added", "output_index": 0, "item": "message"},
+        {"type": "response.output_item.done", "output_index": 0},
+    ],
+)
+def test_wrong_shape_frames_raise_response_invalid(frame: Any) -> None:
+    data = frame if isinstance(frame, str) else json.dumps(frame)
+    (event,) = SSEDecoder().feed(f"data: {data}\n\n".encode())
+    with pytest.raises(ResponseInvalid) as info:
+        proto.decode_stream_chunk(proto.init_stream(), event)
+    assert info.value.body == json.loads(data)
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"detail": "Not Found"}, "Not Found"),
+        ({"error": {"message": "The model is overloaded", "type": "server_error"}}, "The model is overloaded"),
+        ({"id": "resp_1", "status": "completed"}, None),
+        ({"id": "resp_1", "status": "completed", "output": {"type": "message"}}, None),
+        ({"id": "resp_1", "status": "completed", "output": ["text"]}, None),
+        ([{"output": []}], None),
+    ],
+)
+def test_wrong_shape_bodies_raise_response_invalid(body: Any, said: str | None) -> None:
+    with pytest.raises(ResponseInvalid) as info:
+        proto.decode_response(body)
+    assert info.value.body == body
+    if said:
+        assert said in str(info.value)
+
+
+def test_empty_and_in_progress_bodies_stay_valid() -> None:
+    resp = proto.decode_response(_resp([]))
+    assert (resp.text, resp.finish_reason) == ("", "stop")
+    queued = proto.decode_response({"id": "resp_q", "object": "response", "status": "queued"})
+    assert (queued.text, queued.finish_reason, queued.provider_finish_reason) == ("", "stop", "queued")
+
+
+def test_cached_tokens_beside_the_input_count_are_not_taken_off() -> None:
+    u = decode_usage({"input_tokens": 30, "input_tokens_details": {"cached_tokens": 2048}, "output_tokens": 5})
+    assert (u.input_tokens, u.cache_read_tokens, u.output_tokens) == (30, 2048, 5)
+    strings = decode_usage({"input_tokens": "12", "output_tokens": "3", "input_tokens_details": None})
+    assert (strings.input_tokens, strings.output_tokens) == (12, 3)
+
+
+def test_invalid_function_call_arguments_are_marked() -> None:
+    resp = proto.decode_response(_resp([{**CALL, "arguments": '{"city": '}]))
+    call = resp.tool_calls[0]
+    assert (call.arguments, call.arguments_json) == ({}, '{"city": ')
+    assert call.parse_error is not None
+
+
+def test_stream_without_item_events_takes_the_final_output() -> None:
+    events, resp = run_stream(
+        [
+            sse(
+                _lifecycle("response.created", "in_progress"),
+                _lifecycle("response.completed", "completed", [REASONING, MESSAGE, CALL]),
+            )
+        ]
+    )
+    assert resp.text == "Hello"
+    assert resp.reasoning == "**Plan**\n\nStep.\n\nGo."
+    assert [(c.id, dict(c.arguments)) for c in resp.tool_calls] == [("call_1", {"city": "Paris"})]
+    assert resp.finish_reason == "tool_use"
+    assert [e.type for e in events if e.type.endswith("_start")] == ["thinking_start", "text_start", "toolcall_start"]
+    thinking = resp.parts[0]
+    assert isinstance(thinking, ThinkingPart)
+    assert thinking.signature == "gAAA=="

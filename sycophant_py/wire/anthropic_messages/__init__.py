@@ -41,7 +41,7 @@ from sycophant_py.wire.anthropic_messages.decode import (
     map_finish_reason,
 )
 from sycophant_py.wire.anthropic_messages.encode import encode_body, map_response_schema, map_tools
-from sycophant_py.wire.anthropic_messages.stream import AnthropicStream, decode_event
+from sycophant_py.wire.anthropic_messages.stream import AnthropicStream, decode_event, end_of_stream
 
 __all__ = [
     "AnthropicMessages",
@@ -129,6 +129,11 @@ class AnthropicMessages(WireProtocol):
     @override
     def decode_stream_chunk(self, state: Any, event: Any) -> StreamResult:
         return decode_event(state, event)
+
+    @override
+    def end_of_stream(self, state: Any) -> StreamResult:
+        """Complete when ``message_delta`` gave the stop reason (``message_stop`` may be missing)."""
+        return end_of_stream(state) or super().end_of_stream(state)
 
     @override
     def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:

@@ -3,7 +3,8 @@
 * Content blocks: ``text`` to text, ``thinking`` (with its ``signature``) and ``redacted_thinking``
   (its ``data`` kept as the signature) to thinking, ``tool_use`` to tool calls. Server-side tool
   blocks (``server_tool_use``, ``*_tool_result``, ``mcp_*``), ``compaction`` and ``fallback``
-  blocks are the provider's own bookkeeping: they stay in ``Response.raw`` only.
+  blocks are the provider's own bookkeeping: they stay in ``Response.raw`` only. ``tool_use``
+  blocks that repeat one id (a proxy that splits one call over several blocks) are one call.
 * ``stop_reason``: ``end_turn`` / ``stop_sequence`` / ``pause_turn`` are ``stop``, ``max_tokens``
   and ``model_context_window_exceeded`` are ``length``, ``tool_use`` is ``tool_use``, ``refusal``
   is ``content_filter``. The raw value stays in ``provider_finish_reason``.
@@ -27,15 +28,17 @@ from sycophant_py._exceptions import (
     Overloaded,
     ProviderError,
     RateLimited,
-    ResponseInvalid,
     ServerError,
     StreamError,
     Timeout,
 )
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py.wire._util import int_of, invalid_body, object_of
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
 
-__all__ = ["decode_message", "decode_usage", "error_for", "error_message", "map_finish_reason"]
+__all__ = ["decode_message", "decode_usage", "error_for", "error_message", "map_finish_reason", "merge_inputs"]
+
+_NAME = "anthropic_messages"
 
 _FINISH: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -64,35 +67,69 @@ _ERRORS: dict[str, tuple[type[ProviderError], int]] = {
 
 def map_finish_reason(value: str | None, has_tool_calls: bool) -> FinishReason:
     """Map a ``stop_reason`` to the unified set (absent or unknown: ``stop``, or ``tool_use``)."""
-    reason = _FINISH.get(value or "", "stop")
+    reason = _FINISH.get(value, "stop") if isinstance(value, str) else "stop"
     if reason == "stop" and has_tool_calls:
         return "tool_use"
     return reason
 
 
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else 0
-
-
 def decode_usage(u: Mapping[str, Any] | None) -> Usage:
-    """Usage from a Messages ``usage`` object (input counts exclude cache reads and writes)."""
-    if not u:
+    """Usage from a Messages ``usage`` object (input counts exclude cache reads and writes).
+
+    ``cache_creation_input_tokens`` is the total of cache writes; a body that only gives the
+    per-TTL ``cache_creation`` breakdown is summed from it.
+    """
+    if not isinstance(u, Mapping) or not u:
         return Usage()
     details = u.get("output_tokens_details")
-    thinking = _int(details.get("thinking_tokens")) if isinstance(details, Mapping) else 0
+    thinking = int_of(details.get("thinking_tokens")) if isinstance(details, Mapping) else 0
+    written = u.get("cache_creation_input_tokens")
+    breakdown = u.get("cache_creation")
+    if written is None and isinstance(breakdown, Mapping):
+        written = sum(int_of(v) for v in breakdown.values())
     return Usage(
-        input_tokens=_int(u.get("input_tokens")),
-        output_tokens=_int(u.get("output_tokens")),
-        cache_read_tokens=_int(u.get("cache_read_input_tokens")),
-        cache_write_tokens=_int(u.get("cache_creation_input_tokens")),
+        input_tokens=int_of(u.get("input_tokens")),
+        output_tokens=int_of(u.get("output_tokens")),
+        cache_read_tokens=int_of(u.get("cache_read_input_tokens")),
+        cache_write_tokens=int_of(written),
         reasoning_tokens=thinking,
     )
 
 
-def _arguments_json(value: Any) -> str:
-    if value is None:
-        return "{}"
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+def merge_inputs(inputs: list[Any]) -> str:
+    """The arguments JSON of one tool call given as several ``tool_use`` blocks (or one).
+
+    Objects are merged key by key; when any piece is text (a proxy splitting the JSON text over
+    blocks), the pieces are joined in order instead.
+    """
+    pieces = [i for i in inputs if i is not None and i != {}]
+    if all(isinstance(i, Mapping) for i in pieces):
+        merged: dict[str, Any] = {}
+        for i in pieces:
+            merged.update(i)
+        return json.dumps(merged, ensure_ascii=False)
+    return "".join(i if isinstance(i, str) else json.dumps(i, ensure_ascii=False) for i in pieces)
+
+
+def _parts(blocks: list[Any]) -> list[Part]:
+    """The parts of a message's content; ``tool_use`` blocks that share an id are one call."""
+    parts: list[Part | None] = []
+    calls: dict[str, tuple[int, str, list[Any]]] = {}  # id -> (position, name, the inputs of its blocks)
+    for block in blocks:
+        if block.get("type") != "tool_use":
+            part = _part(block)
+            if part is not None:
+                parts.append(part)
+            continue
+        call_id = str(block.get("id") or "")
+        if call_id and call_id in calls:
+            calls[call_id][2].append(block.get("input"))
+            continue
+        calls[call_id or f"#{len(parts)}"] = (len(parts), str(block.get("name") or ""), [block.get("input")])
+        parts.append(None)
+    for key, (pos, name, inputs) in calls.items():
+        parts[pos] = ToolCall.from_json("" if key.startswith("#") else key, name, merge_inputs(inputs))
+    return [p for p in parts if p is not None]
 
 
 def _part(block: Mapping[str, Any]) -> Part | None:
@@ -105,10 +142,6 @@ def _part(block: Mapping[str, Any]) -> Part | None:
         )
     if kind == "redacted_thinking":
         return ThinkingPart("", block.get("data") or None, redacted=True, provider_data=dict(PROTOCOL_MARK))
-    if kind == "tool_use":
-        return ToolCall.from_json(
-            str(block.get("id") or ""), str(block.get("name") or ""), _arguments_json(block.get("input"))
-        )
     return None  # server-side tool blocks, compaction, fallback...: kept in ``raw`` only
 
 
@@ -119,16 +152,18 @@ def decode_message(body: Any) -> Response:
         ResponseInvalid: the body is not a message object.
         ProviderError: the body is an error object (the class follows the error type).
     """
-    if not isinstance(body, Mapping):
-        raise ResponseInvalid(f"anthropic_messages: expected a JSON object, got {type(body).__name__}", body=body)
+    body = object_of(_NAME, body)
     if body.get("type") == "error":
         raise error_for(body)
     blocks = body.get("content")
     if not isinstance(blocks, list):
-        raise ResponseInvalid("anthropic_messages: the message has no content list", body=body)
-    parts = [p for p in (_part(b) for b in blocks if isinstance(b, Mapping)) if p is not None]
+        raise invalid_body(_NAME, "no 'content' list", body)
+    if not all(isinstance(b, Mapping) for b in blocks):
+        raise invalid_body(_NAME, "a content block that is not an object", body)
+    parts = _parts(blocks)
     calls = [p for p in parts if isinstance(p, ToolCall)]
     raw_reason = body.get("stop_reason")
+    raw_reason = raw_reason if isinstance(raw_reason, str) else None
     return Response(
         text="".join(p.text for p in parts if isinstance(p, TextPart)),
         finish_reason=map_finish_reason(raw_reason, bool(calls)),

@@ -64,6 +64,7 @@ from sycophant_py.wire._base import (
     StreamResult,
     WireProtocol,
 )
+from sycophant_py.wire._util import body_message, invalid_body
 from sycophant_py.wire.gemini.decode import decode_usage, error_of, gemini_error, map_finish_reason, retry_delay
 from sycophant_py.wire.gemini.encode import SKIP_SIGNATURE, Encoder, thinking_config
 from sycophant_py.wire.gemini.schema import to_gemini_schema
@@ -78,6 +79,35 @@ __all__ = [
     "map_finish_reason",
     "to_gemini_schema",
 ]
+
+
+_CHUNK_KEYS = ("candidates", "usageMetadata", "promptFeedback", "modelVersion", "responseId")
+
+
+def _chunks(name: str, payload: Any, stream: GeminiStream | None = None) -> list[Mapping[str, Any]]:
+    """The ``GenerateContentResponse`` objects of a payload (one, or a list), checked for shape."""
+    chunks = payload if isinstance(payload, list) else [payload]
+    for chunk in chunks:
+        if not isinstance(chunk, Mapping):
+            raise invalid_body(name, "no GenerateContentResponse object", payload, stream=stream)
+        candidates = chunk.get("candidates")
+        if candidates is not None and (
+            not isinstance(candidates, list) or not all(isinstance(c, Mapping) for c in candidates)
+        ):
+            raise invalid_body(name, "a 'candidates' that is not a list of objects", payload, stream=stream)
+        if not any(k in chunk for k in _CHUNK_KEYS) and body_message(chunk):
+            raise invalid_body(name, "no 'candidates'", payload, stream=stream)
+    return chunks
+
+
+def _whole_body(name: str, body: Any) -> list[Mapping[str, Any]]:
+    """The chunks of a whole body, which must hold a candidate or say why the prompt was blocked."""
+    chunks = _chunks(name, body)
+    for chunk in chunks:
+        feedback = chunk.get("promptFeedback")
+        if chunk.get("candidates") or (isinstance(feedback, Mapping) and feedback.get("blockReason")):
+            return chunks
+    raise invalid_body(name, "no 'candidates'", body)
 
 
 class GoogleGeminiParams(SharedParams):
@@ -204,10 +234,15 @@ class GoogleGemini(WireProtocol):
     # -- decode --------------------------------------------------------------------------------
     @override
     def decode_response(self, body: Any) -> Response:
+        """Turn a ``GenerateContentResponse`` (or a list of streamed ones) into a Response.
+
+        Raises:
+            ResponseInvalid: the body has no candidate (and no prompt block reason) or has the wrong
+                types; the provider's message, when it carries one, is in the exception text.
+        """
         acc = GeminiStream()
-        for chunk in body if isinstance(body, list) else [body]:
-            if isinstance(chunk, Mapping):
-                route_chunk(acc, chunk)
+        for chunk in _whole_body(self.name, body):
+            route_chunk(acc, chunk)
         acc.close_all()
         resp = acc.finish(self._reason(acc))
         resp.raw = body
@@ -234,9 +269,8 @@ class GoogleGemini(WireProtocol):
         err = error_of(payload)
         if err is not None:
             return self._stream_error(acc, err, payload)
-        for chunk in payload if isinstance(payload, list) else [payload]:
-            if isinstance(chunk, Mapping):
-                route_chunk(acc, chunk)
+        for chunk in _chunks(self.name, payload, acc):
+            route_chunk(acc, chunk)
         return StreamContinue(acc, acc.drain())
 
     @override

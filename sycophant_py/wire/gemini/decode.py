@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sycophant_py._types import FinishReason, Usage
+from sycophant_py.wire._util import first_int, int_of
 
 __all__ = ["decode_usage", "error_of", "gemini_error", "has_counts", "map_finish_reason"]
 
@@ -25,31 +26,46 @@ _FINISH: dict[str, FinishReason] = {
         ),
         "content_filter",
     ),
-}  # every other value (OTHER, LANGUAGE, MALFORMED_FUNCTION_CALL, UNEXPECTED_TOOL_CALL, ...) is an error
+    # The values the API documents as a failed generation.
+    **dict.fromkeys(
+        (
+            "FINISH_REASON_UNSPECIFIED",
+            "OTHER",
+            "LANGUAGE",
+            "MALFORMED_FUNCTION_CALL",
+            "UNEXPECTED_TOOL_CALL",
+            "TOO_MANY_TOOL_CALLS",
+            "MISSING_THOUGHT_SIGNATURE",
+            "IMAGE_OTHER",
+            "NO_IMAGE",
+        ),
+        "error",
+    ),
+}  # a value the API adds later is ``stop`` (the raw value stays in provider_finish_reason)
 
 
 def map_finish_reason(value: str | None, has_tool_calls: bool) -> FinishReason:
-    """Map a Gemini ``finishReason`` to the unified set (absent: ``stop``; unknown values: ``error``)."""
-    reason: FinishReason = "stop" if not value else _FINISH.get(value, "error")
+    """Map a Gemini ``finishReason`` to the unified set (absent or unknown: ``stop``; see ``_FINISH``)."""
+    reason: FinishReason = _FINISH.get(value, "stop") if isinstance(value, str) and value else "stop"
     if reason == "stop" and has_tool_calls:
         return "tool_use"
     return reason
 
 
-def _int(v: Any) -> int:
-    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
-
-
 def decode_usage(u: Mapping[str, Any] | None) -> Usage:
-    """Usage from ``usageMetadata`` (see the package docstring for what each count includes)."""
-    if not u:
+    """Usage from ``usageMetadata`` (see the package docstring for what each count includes).
+
+    A cached count above the prompt count was reported beside it, not inside: input is then the
+    whole prompt count (never 0 because of the cache).
+    """
+    if not isinstance(u, Mapping) or not u:
         return Usage()
-    prompt, cached = _int(u.get("promptTokenCount")), _int(u.get("cachedContentTokenCount"))
-    thoughts = _int(u.get("thoughtsTokenCount"))
-    cached = min(cached, prompt)
+    prompt, cached = int_of(u.get("promptTokenCount")), int_of(u.get("cachedContentTokenCount"))
+    thoughts = int_of(u.get("thoughtsTokenCount"))
+    uncached = prompt if cached > prompt else prompt - cached
     return Usage(
-        input_tokens=prompt - cached + _int(u.get("toolUsePromptTokenCount")),
-        output_tokens=_int(u.get("candidatesTokenCount")) + thoughts,
+        input_tokens=uncached + int_of(u.get("toolUsePromptTokenCount")),
+        output_tokens=first_int(u, "candidatesTokenCount", "responseTokenCount") + thoughts,
         cache_read_tokens=cached,
         reasoning_tokens=thoughts,
     )

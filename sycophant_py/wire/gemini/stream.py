@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from sycophant_py._events import StreamAccumulator
+from sycophant_py.wire._util import int_of
 from sycophant_py.wire.gemini.decode import decode_usage, has_counts
 from sycophant_py.wire.gemini.encode import MARK
 
@@ -256,7 +257,8 @@ def _route_call(acc: GeminiStream, fc: Mapping[str, Any], sig: str | None) -> No
         acc.tool_call(key, id=call_id, name=str(name), provider_data=data or None)
         acc.call_key, acc.call_block, acc.writer = key, len(acc.blocks) - 1, _ArgsWriter()
         return
-    text = json.dumps(args if isinstance(args, Mapping) else {}, ensure_ascii=False)
+    # An object as Gemini documents it; arguments as JSON text (some proxies) are kept as they came.
+    text = args if isinstance(args, str) else json.dumps(args if isinstance(args, Mapping) else {}, ensure_ascii=False)
     acc.tool_call(key, id=call_id, name=str(name), arguments=text, provider_data=data or None)
     acc.end_key(key)
 
@@ -308,13 +310,14 @@ def route_chunk(acc: GeminiStream, payload: Mapping[str, Any]) -> None:
     candidates = payload.get("candidates")
     if not isinstance(candidates, list):
         return
-    cand = next((c for c in candidates if isinstance(c, Mapping) and c.get("index", 0) == 0), None)
+    cand = next((c for c in candidates if isinstance(c, Mapping) and int_of(c.get("index")) == 0), None)
     if cand is None:
         return
     content = cand.get("content")
     for part in (content.get("parts") if isinstance(content, Mapping) else None) or ():
         if isinstance(part, Mapping):
             _route_part(acc, part)
-    if cand.get("finishReason"):
-        acc.finish_reason = acc.provider_finish_reason = str(cand["finishReason"])
-        acc.finish_message = cand.get("finishMessage")
+    if isinstance(cand.get("finishReason"), str) and cand["finishReason"]:
+        acc.finish_reason = acc.provider_finish_reason = cand["finishReason"]
+        message = cand.get("finishMessage")
+        acc.finish_message = message if isinstance(message, str) else None

@@ -27,6 +27,7 @@ from typing import Any
 
 from sycophant_py._exceptions import ProviderError
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py.wire._util import int_of, invalid_body, object_of
 
 __all__ = [
     "API",
@@ -37,6 +38,7 @@ __all__ = [
     "incomplete_reason",
     "int_of",
     "map_status",
+    "process_output",
     "reasoning_data",
     "texts",
 ]
@@ -45,28 +47,30 @@ API = "openai_responses"
 """The protocol name, also the ``provider_data["api"]`` marker of parts this protocol decoded."""
 
 
-def int_of(v: Any) -> int:
-    """A JSON number as an int (0 for anything else)."""
-    return int(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else 0
+def _details(u: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    details = u.get(key)
+    return details if isinstance(details, Mapping) else {}
 
 
 def decode_usage(u: Mapping[str, Any] | None) -> Usage:
     """Usage from a Responses ``usage`` object.
 
-    ``input_tokens`` includes cache reads and writes; ``output_tokens`` includes reasoning.
+    ``input_tokens`` includes cache reads and writes (a cached count above it was reported beside
+    it, as some compatible servers do, and is not taken off); ``output_tokens`` includes reasoning.
     """
-    if not u:
+    if not isinstance(u, Mapping) or not u:
         return Usage()
-    details = u.get("input_tokens_details") or {}
+    details = _details(u, "input_tokens_details")
     prompt = int_of(u.get("input_tokens"))
     cached = int_of(details.get("cached_tokens"))
-    written = min(int_of(details.get("cache_write_tokens")), max(prompt - cached, 0))
+    uncached = prompt if cached > prompt else prompt - cached
+    written = min(int_of(details.get("cache_write_tokens")), uncached)
     return Usage(
-        input_tokens=max(prompt - cached - written, 0),
+        input_tokens=uncached - written,
         output_tokens=int_of(u.get("output_tokens")),
         cache_read_tokens=cached,
         cache_write_tokens=written,
-        reasoning_tokens=int_of((u.get("output_tokens_details") or {}).get("reasoning_tokens")),
+        reasoning_tokens=int_of(_details(u, "output_tokens_details").get("reasoning_tokens")),
     )
 
 
@@ -146,7 +150,7 @@ def _process_function_call(item: Mapping[str, Any]) -> ToolCall:
     )
 
 
-def _process_output(output: Any) -> tuple[list[Part], bool]:
+def process_output(output: Any) -> tuple[list[Part], bool]:
     """The parts of a response's ``output`` list, and whether the model refused."""
     parts: list[Part] = []
     refused = False
@@ -184,9 +188,24 @@ def error_of(obj: Any) -> tuple[str, str | None]:
     return str(err.get("message") or code or "the response failed"), None if code is None else str(code)
 
 
-def decode_body(body: Mapping[str, Any]) -> Response:
-    """A response body (``POST /responses`` or a retrieved response) as a :class:`Response`."""
-    parts, refused = _process_output(body.get("output"))
+_NO_OUTPUT_YET = frozenset({"failed", "cancelled", "queued", "in_progress", "incomplete"})
+"""Statuses whose body may come without an ``output`` list."""
+
+
+def decode_body(body: Any) -> Response:
+    """A response body (``POST /responses`` or a retrieved response) as a :class:`Response`.
+
+    Raises:
+        ResponseInvalid: the body is not a response object (no ``output`` list, or an ``output`` that
+            is not a list of objects); the provider's message, when the body has one, is in the text.
+    """
+    body = object_of(API, body)
+    output = body.get("output")
+    if output is None and body.get("status") not in _NO_OUTPUT_YET:
+        raise invalid_body(API, "no 'output' list", body)
+    if output is not None and (not isinstance(output, list) or not all(isinstance(i, Mapping) for i in output)):
+        raise invalid_body(API, "an 'output' that is not a list of objects", body)
+    parts, refused = process_output(output)
     calls = [p for p in parts if isinstance(p, ToolCall)]
     status = body.get("status")
     incomplete = incomplete_reason(body)
@@ -203,8 +222,8 @@ def decode_body(body: Mapping[str, Any]) -> Response:
         reasoning="".join(p.text for p in parts if isinstance(p, ThinkingPart)),
         parts=parts,
         raw=body,
-        id=body.get("id"),
-        model=body.get("model"),
-        provider_finish_reason=incomplete or status,
+        id=body.get("id") if isinstance(body.get("id"), str) else None,
+        model=body.get("model") if isinstance(body.get("model"), str) else None,
+        provider_finish_reason=incomplete or (status if isinstance(status, str) else None),
         error=error,
     )

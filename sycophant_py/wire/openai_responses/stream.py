@@ -3,7 +3,9 @@
 Blocks are keyed by ``output_index`` (GitHub Copilot rotates ``item_id`` on every event). Each
 text, reasoning-summary, reasoning-text and function-argument delta becomes one unified delta; a
 ``*.done`` event (or ``output_item.done``) fills in what no delta carried, for servers that only
-send whole texts. Summary parts after the first are separated by a ``"\\n\\n"`` thinking delta, so
+send whole texts. Parts are matched by the ``content_index`` / ``summary_index`` their events carry,
+which is an index, not a position in the finished item's list: a finished item's parts are matched to
+what was received by their text. Summary parts after the first are separated by a ``"\\n\\n"`` thinking delta, so
 the streamed reasoning equals the non-streamed one. The encrypted content is taken from
 ``output_item.done`` (the one in ``output_item.added`` may be incomplete).
 
@@ -12,7 +14,8 @@ directly follows it can be recorded (``next_message_id``, needed to replay the r
 OpenRouter finishes a reasoning item only after the following message began; its metadata then
 goes onto the block the accumulator already closed.
 
-``response.completed`` and ``response.incomplete`` end the stream with ``done``;
+``response.completed`` and ``response.incomplete`` end the stream with ``done`` (a stream that sent
+no output item events takes its content from that final response's ``output``);
 ``response.failed`` and ``error`` events end it with ``error`` (a ``StreamError`` whose
 ``error_type`` is the provider's code). A stream that stops before one of them is an error (the
 behaviour's default ``end_of_stream``). OpenRouter's ``data: [DONE]`` after the end is ignored.
@@ -27,7 +30,9 @@ from typing import Any
 
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import StreamError
+from sycophant_py._types import TextPart, ThinkingPart, ToolCall
 from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, StreamResult
+from sycophant_py.wire._util import invalid_body, is_done_marker, object_of
 from sycophant_py.wire.openai_responses.decode import (
     API,
     arguments_text,
@@ -36,6 +41,7 @@ from sycophant_py.wire.openai_responses.decode import (
     incomplete_reason,
     int_of,
     map_status,
+    process_output,
     reasoning_data,
     texts,
 )
@@ -49,7 +55,10 @@ class ResponsesStream(StreamAccumulator):
     def __init__(self) -> None:
         super().__init__()
         self.got: set[Hashable] = set()
-        """Keys of parts that received a delta (their ``*.done`` text is then not added again)."""
+        """Keys of function calls that received their arguments (``*.done`` then adds nothing)."""
+        self.texts: dict[Hashable, dict[tuple[str, int], str]] = {}
+        """Per output item: the text received for each part, by kind (``t`` output text or refusal,
+        ``s`` summary, ``c`` reasoning text) and the part's *index* as the event gave it."""
         self.summaries: dict[Hashable, set[int]] = {}
         """Summary indexes started per reasoning item (for the blank-line separator)."""
         self.reasoning_blocks: dict[Hashable, int] = {}
@@ -63,7 +72,39 @@ class ResponsesStream(StreamAccumulator):
 
 def _key(payload: Mapping[str, Any]) -> Hashable:
     index = payload.get("output_index")
-    return ("out", index if index is not None else payload.get("item_id"))
+    return ("out", int_of(index) if index is not None else payload.get("item_id"))
+
+
+def _item(acc: ResponsesStream, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+    item = payload.get("item")
+    if not isinstance(item, Mapping):
+        raise invalid_body(API, "an output item event without an 'item' object", payload, stream=acc)
+    return item
+
+
+def _index(payload: Mapping[str, Any], field: str) -> int:
+    """A part index (``content_index``, ``summary_index``) of an event: 0 when absent."""
+    return int_of(payload.get(field))
+
+
+def _missing(received: list[str], given: list[str]) -> list[int]:
+    """Positions of the parts of a finished item (``given``, in order) that no event delivered.
+
+    Events name parts by their index, which need not be the part's position in the finished item
+    (a message whose only part has ``content_index: 1``), so parts are matched by their text: one
+    whose text was received is there; when as many parts were received as the item has, none is
+    missing (their texts may differ in whitespace); otherwise the unmatched ones are.
+    """
+    if not received:
+        return [i for i, text in enumerate(given) if text]
+    left = list(received)
+    out: list[int] = []
+    for i, text in enumerate(given):
+        if text in left:
+            left.remove(text)
+        elif text and len(received) < len(given):
+            out.append(i)
+    return out
 
 
 class _StreamDecoder:
@@ -84,7 +125,7 @@ class _StreamDecoder:
 
     # output items -------------------------------------------------------------------------------
     def item_added(self, p: Mapping[str, Any]) -> None:
-        acc, key, item = self.acc, _key(p), p.get("item") or {}
+        acc, key, item = self.acc, _key(p), _item(self.acc, p)
         kind = item.get("type")
         if acc.prev_reasoning is not None and kind == "message" and item.get("id"):
             self._reasoning_meta(acc.prev_reasoning, provider_data={"next_message_id": item["id"]})
@@ -103,7 +144,7 @@ class _StreamDecoder:
             )
 
     def item_done(self, p: Mapping[str, Any]) -> None:
-        acc, key, item = self.acc, _key(p), p.get("item") or {}
+        acc, key, item = self.acc, _key(p), _item(self.acc, p)
         kind = item.get("type")
         if kind == "reasoning":
             self._reasoning_done(key, item)
@@ -118,21 +159,39 @@ class _StreamDecoder:
             )
             acc.end_key(key)
         elif kind == "message":
-            for index, c in enumerate(item.get("content") or ()):
-                if isinstance(c, Mapping):
-                    refusal = c.get("type") == "refusal"
-                    self._text_fallback(key, index, c.get("refusal" if refusal else "text"), refusal=refusal)
+            self._message_done(key, item)
             acc.end_key(key)
+
+    def _message_done(self, key: Hashable, item: Mapping[str, Any]) -> None:
+        parts = [c for c in item.get("content") or () if isinstance(c, Mapping)]
+        raw = [c.get("refusal") if c.get("type") == "refusal" else c.get("text") for c in parts]
+        given = [t if isinstance(t, str) else "" for t in raw]
+        for pos in _missing(self._received(key, "t"), given):
+            refusal = parts[pos].get("type") == "refusal"
+            self._text_fallback(key, -1 - pos, given[pos], refusal=refusal)
+
+    def _received(self, key: Hashable, kind: str) -> list[str]:
+        return [text for (k, _), text in self.acc.texts.get(key, {}).items() if k == kind]
+
+    def _record(self, key: Hashable, kind: str, index: int, text: str) -> None:
+        item = self.acc.texts.setdefault(key, {})
+        item[(kind, index)] = item.get((kind, index), "") + text
+
+    def _has(self, key: Hashable, kind: str, index: int) -> bool:
+        return (kind, index) in self.acc.texts.get(key, {})
 
     def _reasoning_done(self, key: Hashable, item: Mapping[str, Any]) -> None:
         summary = texts(item.get("summary"), "summary_text")
-        for i, text in enumerate(summary):
-            if (key, "s", i) not in self.acc.got:
-                self._summary_text(key, i, text)
+        started = self.acc.summaries.get(key, set())
+        fresh = max(started, default=-1) + 1
+        for n, pos in enumerate(_missing(self._received(key, "s"), summary)):
+            self._summary_text(key, fresh + n, summary[pos])
+            self._record(key, "s", fresh + n, summary[pos])
         if not summary:
-            for i, text in enumerate(texts(item.get("content"), "reasoning_text")):
-                if (key, "c", i) not in self.acc.got:
-                    self._reasoning_text(key, i, text)
+            content = texts(item.get("content"), "reasoning_text")
+            for pos in _missing(self._received(key, "c"), content):
+                self._reasoning_text(key, content[pos])
+                self._record(key, "c", -1 - pos, content[pos])
         signature = item.get("encrypted_content") or None
         if self._reasoning_meta(key, signature=signature, provider_data=reasoning_data(item)):
             self.acc.open_reasoning = key  # ended when the next item starts, once we know what it is
@@ -164,34 +223,36 @@ class _StreamDecoder:
         if isinstance(delta, str) and delta:
             key = _key(p)
             self.acc.text(delta, key=key)
-            self.acc.got.add((key, p.get("content_index", 0)))
+            self._record(key, "t", _index(p, "content_index"), delta)
             self.acc.refused = self.acc.refused or refusal
 
     def text_done(self, p: Mapping[str, Any], *, refusal: bool = False) -> None:
         text = p.get("refusal") if refusal else p.get("text")
-        self._text_fallback(_key(p), p.get("content_index", 0), text, refusal=refusal)
+        self._text_fallback(_key(p), _index(p, "content_index"), text, refusal=refusal)
 
-    def _text_fallback(self, key: Hashable, index: Any, text: Any, *, refusal: bool) -> None:
-        if (key, index) in self.acc.got or not isinstance(text, str) or not text:
+    def _text_fallback(self, key: Hashable, index: int, text: Any, *, refusal: bool) -> None:
+        if self._has(key, "t", index) or not isinstance(text, str) or not text:
             return
         self.acc.text(text, key=key)
-        self.acc.got.add((key, index))
+        self._record(key, "t", index, text)
         self.acc.refused = self.acc.refused or refusal
 
     # reasoning ----------------------------------------------------------------------------------
     def summary_part(self, p: Mapping[str, Any]) -> None:
-        self._summary_text(_key(p), int_of(p.get("summary_index")), "")
+        self._summary_text(_key(p), _index(p, "summary_index"), "")
 
     def summary_delta(self, p: Mapping[str, Any]) -> None:
-        key, index = _key(p), int_of(p.get("summary_index"))
-        self._summary_text(key, index, str(p.get("delta") or ""))
-        self.acc.got.add((key, "s", index))
+        key, index = _key(p), _index(p, "summary_index")
+        delta = str(p.get("delta") or "")
+        self._summary_text(key, index, delta)
+        self._record(key, "s", index, delta)
 
     def summary_done(self, p: Mapping[str, Any]) -> None:
-        key, index = _key(p), int_of(p.get("summary_index"))
-        if (key, "s", index) not in self.acc.got:
-            self._summary_text(key, index, str(p.get("text") or ""))
-            self.acc.got.add((key, "s", index))
+        key, index = _key(p), _index(p, "summary_index")
+        if not self._has(key, "s", index):
+            text = str(p.get("text") or "")
+            self._summary_text(key, index, text)
+            self._record(key, "s", index, text)
 
     def _summary_text(self, key: Hashable, index: int, text: str) -> None:
         started = self.acc.summaries.setdefault(key, set())
@@ -202,17 +263,19 @@ class _StreamDecoder:
         self._think(key, text)
 
     def reasoning_delta(self, p: Mapping[str, Any]) -> None:
-        key, index = _key(p), int_of(p.get("content_index"))
-        self._reasoning_text(key, index, str(p.get("delta") or ""))
-        self.acc.got.add((key, "c", index))
+        key, index = _key(p), _index(p, "content_index")
+        delta = str(p.get("delta") or "")
+        self._reasoning_text(key, delta)
+        self._record(key, "c", index, delta)
 
     def reasoning_done(self, p: Mapping[str, Any]) -> None:
-        key, index = _key(p), int_of(p.get("content_index"))
-        if (key, "c", index) not in self.acc.got:
-            self._reasoning_text(key, index, str(p.get("text") or ""))
-            self.acc.got.add((key, "c", index))
+        key, index = _key(p), _index(p, "content_index")
+        if not self._has(key, "c", index):
+            text = str(p.get("text") or "")
+            self._reasoning_text(key, text)
+            self._record(key, "c", index, text)
 
-    def _reasoning_text(self, key: Hashable, index: int, text: str) -> None:
+    def _reasoning_text(self, key: Hashable, text: str) -> None:
         self._think(key, text, provider_data={"reasoning_content": True} if text else None)
 
     # tool calls ---------------------------------------------------------------------------------
@@ -255,9 +318,9 @@ nothing: their content arrives in the events above or stays in the final ``raw``
 def decode_event(acc: ResponsesStream, event: Any) -> StreamResult:
     """Apply one SSE event (``event.data`` JSON; its ``type``, else the SSE event name)."""
     data: str = event.data
-    if data == "[DONE]":  # OpenRouter adds one after response.completed; the end marker is that
+    if is_done_marker(data):  # OpenRouter adds one after response.completed; the end marker is that
         return StreamContinue(acc, acc.drain())
-    payload = json.loads(data)
+    payload = object_of(API, json.loads(data), stream=acc)
     kind = payload.get("type") or event.event
     if kind == "error":
         return _fail(acc, payload, payload)
@@ -271,14 +334,37 @@ def decode_event(acc: ResponsesStream, event: Any) -> StreamResult:
 
 def _terminal(acc: ResponsesStream, kind: str, payload: Mapping[str, Any]) -> StreamResult:
     _StreamDecoder(acc).lifecycle(payload)
-    resp = payload.get("response") or {}
+    resp = payload.get("response")
+    if not isinstance(resp, Mapping):
+        resp = {}
     status = resp.get("status") or kind.rpartition(".")[2]
     if kind == "response.failed" or status == "failed":
         return _fail(acc, resp, payload)
+    if not acc.blocks:
+        _fill_from_output(acc, resp.get("output"))
     incomplete = incomplete_reason(resp)
-    acc.provider_finish_reason = incomplete or status
+    acc.provider_finish_reason = incomplete or (status if isinstance(status, str) else None)
     final = acc.finish(map_status(status, incomplete, refused=acc.refused))
     return StreamDone(final, acc.drain())
+
+
+def _fill_from_output(acc: ResponsesStream, output: Any) -> None:
+    """A stream that sent no item events: the content comes from the final response's ``output``."""
+    if not isinstance(output, list):
+        return
+    parts, refused = process_output([i for i in output if isinstance(i, Mapping)])
+    acc.refused = acc.refused or refused
+    for n, part in enumerate(parts):
+        key = ("final", n)
+        if isinstance(part, TextPart):
+            acc.text(part.text, key=key)
+        elif isinstance(part, ThinkingPart):
+            data = dict(part.provider_data) if part.provider_data else None
+            acc.thinking(part.text, key=key, signature=part.signature, provider_data=data)
+        elif isinstance(part, ToolCall):
+            data = dict(part.provider_data) if part.provider_data else None
+            acc.tool_call(key, id=part.id, name=part.name, arguments=part.arguments_json, provider_data=data)
+        acc.end_key(key)
 
 
 def _fail(acc: ResponsesStream, source: Any, payload: Any) -> StreamFailed:

@@ -1,0 +1,175 @@
+"""Small decoding helpers every wire protocol shares.
+
+* :func:`int_of` / :func:`first_int`: token counts as the providers send them (ints, floats, numeric
+  strings; ``null`` and an absent field alike mean "not reported").
+* :func:`body_message` / :func:`invalid_body`: a success body that does not have the shape a
+  protocol needs (``{"detail": "Not Found"}`` from a proxy, a JSON list, an error object with a 200)
+  becomes a :class:`~sycophant_py.ResponseInvalid` carrying the body and the provider's own words.
+* :func:`finish_or_fail`: the end of a stream whose finish reason maps to ``error`` is an ``error``
+  event, never a ``done`` (the terminal ``done`` only has ``stop`` / ``length`` / ``tool_use`` /
+  ``content_filter``).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from sycophant_py._events import StreamAccumulator
+from sycophant_py._exceptions import ResponseInvalid, StreamError
+from sycophant_py._types import FinishReason
+from sycophant_py.wire._base import StreamDone, StreamFailed
+
+__all__ = [
+    "body_message",
+    "finish_or_fail",
+    "first_int",
+    "int_of",
+    "invalid_body",
+    "is_done_marker",
+    "new_call_id",
+    "object_of",
+    "vector_of",
+]
+
+_MESSAGE_KEYS = ("message", "Message", "msg", "detail", "error_message", "errorMessage", "title")
+_MAX_MESSAGE = 500
+
+
+def int_of(value: Any) -> int:
+    """A token count as an int: ints, whole floats and numeric strings; anything else (``None``,
+    booleans, text, negative numbers) is 0."""
+    if isinstance(value, bool) or value is None:
+        return 0
+    if isinstance(value, (int, float)):
+        return max(int(value), 0)
+    if isinstance(value, str):
+        try:
+            return max(int(float(value.strip())), 0)
+        except ValueError:
+            return 0
+    return 0
+
+
+def new_call_id() -> str:
+    """A tool-call id unique across responses, for a call the provider sent without one."""
+    return f"call_{uuid.uuid4().hex[:16]}"
+
+
+def is_done_marker(data: str) -> bool:
+    """True for an SSE ``data: [DONE]`` payload (whitespace around it allowed)."""
+    return data.strip() == "[DONE]"
+
+
+def first_int(obj: Mapping[str, Any], *keys: str) -> int:
+    """The count under the first of ``keys`` that is present and not ``null`` (0 when none is)."""
+    for key in keys:
+        value = obj.get(key)
+        if value is not None:
+            return int_of(value)
+    return 0
+
+
+def _text(value: Any) -> str | None:
+    """A message-like value as text: a string, or the messages of a FastAPI-style ``detail`` list."""
+    if isinstance(value, str):
+        return value.strip() or None
+    if isinstance(value, list):
+        texts = [t for t in (_text(v) if not isinstance(v, Mapping) else body_message(v) for v in value) if t]
+        return "; ".join(texts) or None
+    if isinstance(value, Mapping):
+        return body_message(value)
+    return None
+
+
+def body_message(body: Any) -> str | None:
+    """The provider's own message in a body of an unexpected shape, or None when it carries none.
+
+    Looks at ``error`` (an object's ``message``, or a string), then ``message`` / ``msg`` /
+    ``detail`` (a string, or FastAPI's list of ``{"msg": ...}``) and the like; a list body is read
+    through its first element; a text body is its own message.
+    """
+    text: str | None
+    if isinstance(body, str):
+        text = body.strip()
+    elif isinstance(body, list):
+        text = body_message(body[0]) if body else None
+    elif isinstance(body, Mapping):
+        text = _text(body.get("error"))
+        for key in _MESSAGE_KEYS:
+            if text:
+                break
+            text = _text(body.get(key))
+    else:
+        text = None
+    return text[:_MAX_MESSAGE] if text else None
+
+
+def invalid_body(protocol: str, what: str, body: Any, *, stream: StreamAccumulator | None = None) -> ResponseInvalid:
+    """A :class:`ResponseInvalid` for a body that lacks ``what``, with the provider's message if any.
+
+    Args:
+        protocol: The wire protocol's name (starts the message).
+        what: What is missing or wrong (``"no 'choices' list"``).
+        body: The decoded body (or stream frame), kept on the exception.
+        stream: For a stream frame: the stream's state (gives the provider and model).
+
+    Returns:
+        The exception (the caller raises it).
+    """
+    said = body_message(body)
+    text = f"{protocol}: {'a stream frame' if stream is not None else 'the response'} has {what}"
+    if said:
+        text += f"; the provider said: {said}"
+    elif not isinstance(body, (Mapping, list)):
+        text += f" (got {type(body).__name__})"
+    else:
+        text += f": {json.dumps(body, default=str)[:200]}"
+    if stream is None:
+        return ResponseInvalid(text, body=body)
+    return ResponseInvalid(text, provider=stream.provider, model=stream.model, body=body)
+
+
+def object_of(protocol: str, body: Any, *, stream: StreamAccumulator | None = None) -> Mapping[str, Any]:
+    """``body`` when it is a JSON object, else raise :class:`ResponseInvalid` (see :func:`invalid_body`)."""
+    if not isinstance(body, Mapping):
+        raise invalid_body(protocol, f"a JSON {_json_kind(body)} where an object was expected", body, stream=stream)
+    return body
+
+
+def vector_of(protocol: str, raw: Any, body: Any) -> list[float]:
+    """An embedding given as a JSON list of numbers, as floats; else raise :class:`ResponseInvalid`."""
+    if not isinstance(raw, list) or not all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in raw):
+        raise invalid_body(protocol, "an embedding that is not a list of numbers", body)
+    return [float(x) for x in raw]
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, list):
+        return "array"
+    if isinstance(value, str):
+        return "string"
+    if value is None:
+        return "null"
+    return "number" if isinstance(value, (int, float)) and not isinstance(value, bool) else type(value).__name__
+
+
+def finish_or_fail(acc: StreamAccumulator, reason: FinishReason, protocol: str) -> StreamDone | StreamFailed:
+    """End a stream: ``done`` with ``reason``, or an ``error`` event when the reason is ``error``.
+
+    ``acc.provider_finish_reason`` should hold the provider's value (it names the failure).
+    """
+    if reason != "error":
+        return StreamDone(acc.finish(reason), acc.drain())
+    raw = acc.provider_finish_reason or "error"
+    exc = StreamError(
+        f"{protocol}: the model stopped with finish reason {raw!r}",
+        provider=acc.provider,
+        model=acc.model,
+        body=acc.raw,
+    )
+    exc.error_type = raw  # type: ignore[attr-defined]
+    acc.fail(exc)
+    return StreamFailed(exc, acc.drain())
