@@ -569,8 +569,8 @@ def test_keys_never_reach_logs_exceptions_or_reprs(
     call = payloads[0]["call"]
     from sycophant_py._pipeline import apply_auth
 
-    signed = apply_auth(call)  # ...the request as the transport gets it
-    assert signed.headers["authorization"] == f"Bearer {SECRET}"
+    signed = apply_auth(call)  # ...but a hook's copy of the call holds masked credentials only
+    assert signed.headers["authorization"] == "Bearer ***3456"
     texts = [str(info.value), repr(info.value)]
     texts += list(_reachable_reprs(info.value))
     texts += list(_reachable_reprs(payloads))
