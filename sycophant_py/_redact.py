@@ -35,14 +35,13 @@ The patterns compile at first use, so importing this module costs nothing.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import re
 import threading
 from collections.abc import Callable, Mapping
 from functools import cache, lru_cache
 from types import FunctionType, MappingProxyType, MethodType, ModuleType
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 __all__ = [
     "SECRET_FIELDS",
@@ -92,7 +91,7 @@ _NAME_RULE = (
 )
 _HEADER_HINTS = ("auth", "key", "token", "secret", "cookie", "session")
 
-_MAX_KNOWN = 256
+_MAX_KNOWN = 64
 _MIN_KNOWN = 8
 _known: dict[str, None] = {}
 _known_lock = threading.Lock()
@@ -197,28 +196,44 @@ def _known_values() -> tuple[str, ...]:
 
 # -- rule 3: shapes ---------------------------------------------------------------------------
 
-_SECRET_WORDS = (
-    r"api[_-]?key|apikey|subscription[_-]key|secret(?:[_-]access[_-]key|[_-]key)?|client[_-]secret|password|passwd"
-    r"|(?:access|refresh|id|session|security|auth|bearer|github|copilot)[_-]token|token|authorization|credentials?"
-)
-# (pattern, group holding the secret: 0 masks the whole match)
-_SHAPES: tuple[tuple[str, int], ...] = (
-    # AWS secret access key right after its access key id (a profile or env dump).
-    (r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b[^A-Za-z0-9/+]{1,24}([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])", 1),
-    (r"\bsk-(?:proj-|svcacct-|admin-|ant-(?:api|admin|oat)\d\d-)?[A-Za-z0-9_\-]{20,}", 0),
-    (r"\bAIza[0-9A-Za-z_\-]{30,}", 0),
-    (r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b", 0),
-    (r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})", 0),
-    (r"\beyJ[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]*", 0),
-    (r"(?i)\b(?:bearer|token|basic)\s+((?=[A-Za-z\-._~+/]*\d)[A-Za-z0-9\-._~+/]{12,}=*)", 1),
-    (rf"(?i)([\"']?)\b[\w-]*(?:{_SECRET_WORDS})\1\s*[:=]\s*[\"']?(?!\*\*\*)([^\s\"',;&<>)}}\]]{{8,}})", 2),
-    (r"(?i)[?&](?:key|api[_-]?key|access_token|token|sig|signature|code)=(?!\*\*\*)([^&\s#\"'<>]{6,})", 1),
+_SECRET_WORDS = r"api[_-]?key|apikey|[_-]key|secret|password|passwd|token|authorization|credentials?|cookie"
+_LABEL_HINTS = ("key", "secret", "passw", "token", "authorization", "credential", "cookie")
+
+
+# A shape: (pattern, group holding the secret (0: the whole match), hints, hints_in_lower_case).
+# The pattern is tried only when one of the hints is in the text (a cheap pre-check).
+_Shape: TypeAlias = tuple[str, int, tuple[str, ...], bool]
+_AWS_IDS = ("AKIA", "ASIA", "ABIA", "ACCA")
+_GITHUB = ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_")
+_SCHEMES = ("bearer", "token", "basic")
+_SHAPES: tuple[_Shape, ...] = (
+    # An AWS secret access key right after its access key id (a profile or env dump).
+    (
+        r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b[^A-Za-z0-9/+]{1,24}([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])",
+        1,
+        _AWS_IDS,
+        False,
+    ),
+    (r"\bsk-(?:proj-|svcacct-|admin-|ant-(?:api|admin|oat)\d\d-)?[A-Za-z0-9_\-]{20,}", 0, ("sk-",), False),
+    (r"\bAIza[0-9A-Za-z_\-]{30,}", 0, ("AIza",), False),
+    (r"\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b", 0, _AWS_IDS, False),
+    (r"\b(?:gh[pousr]_[A-Za-z0-9]{30,}|github_pat_[A-Za-z0-9_]{30,})", 0, _GITHUB, False),
+    (r"\beyJ[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]{6,}\.[A-Za-z0-9_\-]*", 0, ("eyJ",), False),
+    (r"(?i)\b(?:bearer|token|basic)\s+((?=[A-Za-z\-._~+/]*\d)[A-Za-z0-9\-._~+/]{12,}=*)", 1, _SCHEMES, True),
+    # ``name: value`` / ``name=value`` / ``"name": "value"`` where the name ends in a secret word.
+    (rf"(?i)(?:{_SECRET_WORDS})[\"']?\s*[:=]\s*[\"']?(?!\*\*\*)([^\s\"',;&<>)}}\]]{{8,}})", 1, _LABEL_HINTS, True),
+    (
+        r"(?i)[?&](?:key|api[_-]?key|access_token|token|sig|signature|code)=(?!\*\*\*)([^&\s#\"'<>]{6,})",
+        1,
+        ("=",),
+        False,
+    ),
 )
 
 
 @cache
-def _shapes() -> tuple[tuple[re.Pattern[str], int], ...]:
-    return tuple((re.compile(p), g) for p, g in _SHAPES)
+def _shapes() -> tuple[tuple[re.Pattern[str], int, tuple[str, ...], bool], ...]:
+    return tuple((re.compile(pattern), group, hints, lower) for pattern, group, hints, lower in _SHAPES)
 
 
 def _masker(group: int) -> Callable[[re.Match[str]], str]:
@@ -247,10 +262,25 @@ def redact_text(text: str) -> str:
     for value in _known_values():
         if value in out:
             out = out.replace(value, mask(value))
-    for pattern, group in _shapes():
-        if pattern.search(out):
+    low = out.lower()
+    if _any_hint().search(low) is None:
+        return text if out == text else out
+    for pattern, group, hints, lower in _shapes():
+        if _has_hint(low if lower else out, hints) and pattern.search(out):
             out = pattern.sub(_masker(group), out)
+            low = out.lower()
     return text if out == text else out
+
+
+def _has_hint(text: str, hints: tuple[str, ...]) -> bool:
+    return any(h in text for h in hints)
+
+
+@cache
+def _any_hint() -> re.Pattern[str]:
+    """One search of the lower-cased text for every shape's hints: most text has none."""
+    hints = sorted({h.lower() for _, _, shape_hints, _ in _SHAPES for h in shape_hints}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(h) for h in hints))
 
 
 # -- deep redaction ---------------------------------------------------------------------------
@@ -372,6 +402,8 @@ def _walk_object(obj: Any, depth: int, seen: set[int]) -> Any:
 
 
 def _copy_with(obj: Any, changes: Mapping[str, Any]) -> Any:
+    import copy
+
     try:
         out = copy.copy(obj)
         for name, value in changes.items():
@@ -389,6 +421,8 @@ def _walk_exception(exc: BaseException, depth: int, seen: set[int]) -> Any:
     new_message = redact_text(message) if isinstance(message, str) else message
     if args is exc.args and new_body is body and new_message is message:
         return exc
+    import copy
+
     try:
         out = copy.copy(exc)
         out.args = args
