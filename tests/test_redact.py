@@ -137,6 +137,12 @@ def test_credentials_remember_what_is_stored_in_them() -> None:
     assert repr(creds) == "Credentials({'region': 'eu-west-1', 'copilot_token': '***x0Ae'})"
 
 
+def test_credentials_built_by_a_token_exchange_are_remembered() -> None:
+    """A third-party auth's ``prepare_credentials`` returning ``Credentials({... new token ...})``."""
+    Credentials({"region": "r", "access_token": SHAPELESS})
+    assert redact_text(f"upstream echoed {SHAPELESS}") == "upstream echoed ***x0Ae"
+
+
 def test_credentials_and_request_reprs_mask_secrets() -> None:
     creds = Credentials({"access_key_id": "AKIAQ7RZ3MX5TV2KWN8P", "secret_access_key": "x" * 40, "region": "r"})
     assert repr(creds) == "Credentials({'access_key_id': '***WN8P', 'secret_access_key': '***xxxx', 'region': 'r'})"

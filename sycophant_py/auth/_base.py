@@ -19,7 +19,15 @@ from typing import Any, ClassVar, TypeAlias
 
 from typing_extensions import override
 
-from sycophant_py._redact import SECRET_FIELDS, is_secret_header, is_secret_name, mask, redact_text, remember
+from sycophant_py._redact import (
+    SECRET_FIELDS,
+    is_secret_header,
+    is_secret_name,
+    mask,
+    redact_text,
+    remember,
+    remember_credentials,
+)
 
 __all__ = [
     "Auth",
@@ -38,9 +46,15 @@ __all__ = [
 class Credentials(dict[str, Any]):
     """Resolved credentials and settings for one call; secret fields are masked in ``repr``.
 
-    A secret stored with ``credentials[name] = value`` (as token exchange does) is remembered, so
-    it is masked wherever it shows up later (see ``sycophant_py._redact``).
+    A secret given to the constructor or stored with ``credentials[name] = value`` (as a token
+    exchange does) is remembered, so it is masked wherever it shows up later (see
+    ``sycophant_py._redact``).
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self:
+            remember_credentials(self)
 
     @override
     def __setitem__(self, key: str, value: Any) -> None:
