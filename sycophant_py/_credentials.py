@@ -10,6 +10,7 @@ from sycophant_py import _config
 from sycophant_py._exceptions import MissingCredentials
 from sycophant_py._headers import resolve_value
 from sycophant_py._models import ModelInfo
+from sycophant_py._redact import remember_credentials
 from sycophant_py.auth._base import SECRET_FIELDS, Credentials
 
 __all__ = ["resolve_credentials"]
@@ -54,7 +55,8 @@ def resolve_credentials(
     field from the first layer that sets them.
 
     The provider's auth mode then applies: ``none`` drops any secret, ``optional`` uses one when
-    found, ``required`` (the default) raises when none was found.
+    found, ``required`` (the default) raises when none was found. The secrets that result are
+    remembered (``_redact.remember``) so they are masked wherever they show up later.
 
     Raises:
         MissingCredentials: auth is ``required`` and no layer has a key; the message names the env
@@ -77,4 +79,5 @@ def resolve_credentials(
         creds.update({k: v for k, v in layer.items() if k not in _WITH_SECRET and v is not None})
     if model.auth == "required" and not any(creds.get(k) for k in SECRET_FIELDS):
         raise MissingCredentials(model.provider, model.env)
+    remember_credentials(creds)
     return creds

@@ -16,6 +16,7 @@ from typing import Any, Literal, TypeAlias
 from typing_extensions import override
 
 from sycophant_py._partial_json import parse_partial_json
+from sycophant_py._redact import redact_text
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
 
 __all__ = ["EventType", "PartialResponse", "StreamAccumulator", "StreamEvent"]
@@ -120,7 +121,7 @@ class PartialResponse:
 
     @override
     def __repr__(self) -> str:
-        return f"PartialResponse(text={self.text[:40]!r}..., blocks={len(self._acc.blocks)})"
+        return redact_text(f"PartialResponse(text={self.text[:40]!r}..., blocks={len(self._acc.blocks)})")
 
 
 class StreamEvent:
@@ -173,7 +174,7 @@ class StreamEvent:
         extra = f", delta={self.delta!r}" if self.delta else ""
         if self.reason:
             extra += f", reason={self.reason!r}"
-        return f"StreamEvent({self.type!r}, index={self.content_index}{extra})"
+        return redact_text(f"StreamEvent({self.type!r}, index={self.content_index}{extra})")
 
 
 _START = {"text": "text_start", "thinking": "thinking_start", "tool_call": "toolcall_start"}

@@ -30,8 +30,11 @@ Every error the library raises derives from :class:`SycophantError`, split by bl
         └── AllModelsFailed          every model of a fallback list or alias failed (``errors``)
 
 No class shadows a builtin name (``Timeout``, not ``TimeoutError``). Causes are chained with
-``raise ... from``. No key ever appears in an exception message: bodies are kept as received from
-the provider, and the request that was sent is never attached.
+``raise ... from``. No key ever appears in an exception message or body: every message is
+redacted when the exception is built (``sycophant_py._redact``: remembered keys and recognisable
+key shapes are masked to their last four characters), a provider error's ``body`` is kept as
+received except for the same masking (a proxy that echoes the key back), and the request that was
+sent is never attached.
 """
 
 from __future__ import annotations
@@ -39,6 +42,8 @@ from __future__ import annotations
 from typing import Any
 
 from typing_extensions import override
+
+from sycophant_py._redact import redact, redact_text
 
 __all__ = [
     "AllModelsFailed",
@@ -70,7 +75,13 @@ __all__ = [
 
 
 class SycophantError(Exception):
-    """Root of every error raised by sycophant_py."""
+    """Root of every error raised by sycophant_py.
+
+    Text arguments are redacted when the exception is built: no key reaches ``str()`` or ``args``.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*(redact_text(a) if isinstance(a, str) else a for a in args))
 
 
 class InvalidError(SycophantError):
@@ -169,7 +180,7 @@ class ProviderError(SycophantError):
         provider: Provider id.
         model: Model id.
         request_id: The provider's request id header, when present.
-        body: The decoded error body (dict) or raw text, as the provider sent it.
+        body: The decoded error body (dict) or raw text, as the provider sent it (secrets masked).
     """
 
     default_status: int | None = None
@@ -192,9 +203,9 @@ class ProviderError(SycophantError):
         self.provider = provider
         self.model = model
         self.request_id = request_id
-        self.body = body
-        self.message = message
-        super().__init__(message)
+        self.body = redact(body) if body is not None else None
+        self.message = redact_text(message)
+        super().__init__(self.message)
 
     @override
     def __str__(self) -> str:

@@ -1,7 +1,13 @@
 """Event hooks: ``on("request" | "response" | "error" | "retry", fn)``.
 
 A hook is a plain callable receiving one dict payload. A hook that raises is logged
-(``hook.failed``) and never breaks the call. Async calls accept async hooks too; sync calls skip
+(``hook.failed``) and never breaks the call.
+
+No secret reaches a hook: ``emit`` passes ``_redact.redact(payload)``, a copy in which every value
+under a secret's name, every remembered key and every recognisable key shape is masked, however
+deep (dicts, lists, dataclasses, objects, exceptions). What holds no secret is passed as it is (the
+``response`` hook receives the very ``Response`` the call returns). It runs only when hooks are
+registered for the event. Async calls accept async hooks too; sync calls skip
 (and log) coroutine results they cannot await.
 """
 
@@ -53,6 +59,9 @@ def emit(name: str, payload: dict[str, Any]) -> None:
     hooks = _HOOKS.get(name)
     if not hooks:
         return
+    from sycophant_py._redact import redact
+
+    payload = redact(payload)
     for fn in list(hooks):
         try:
             result = fn(payload)

@@ -5,7 +5,12 @@ The library never configures logging: the ``sycophant_py`` logger gets a ``NullH
 application that configures nothing sees nothing. The level check happens first, so a disabled
 event costs one method call; structlog is imported at the first event that is actually emitted.
 The records carry the fields as attributes (``record.provider``...) for ``logging`` users, and
-structlog's ``ProcessorFormatter`` renders them too. Secret-looking fields are masked.
+structlog's ``ProcessorFormatter`` renders them too.
+
+No key reaches an event: the first processor runs ``_redact.redact_fields`` over the event dict,
+so a field with a secret's name is masked whatever its value, and remembered keys or recognisable
+key shapes inside any value (a URL with ``?key=``, an error text) are masked too. It runs only for
+events that are actually emitted.
 """
 
 from __future__ import annotations
@@ -19,14 +24,15 @@ __all__ = ["BoundLog", "log"]
 _logger = logging.getLogger("sycophant_py")
 _logger.addHandler(logging.NullHandler())
 
-_SECRET_HINTS = ("key", "token", "secret", "password", "authorization", "credential")
 _wrapped: Any = None
 
 
 def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    for k in list(event_dict):
-        if k != "event" and any(h in k.lower() for h in _SECRET_HINTS):
-            event_dict[k] = "***"
+    from sycophant_py._redact import redact_fields
+
+    safe = redact_fields(event_dict)
+    event_dict.clear()
+    event_dict.update(safe)
     return event_dict
 
 

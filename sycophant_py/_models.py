@@ -2,7 +2,8 @@
 
 ``ModelInfo`` is what ``get_model()`` returns and what wire protocols receive on the request:
 the base URL, the wire protocol name, the auth mode and strategy, the credential env vars, the
-capabilities, the limits and the prices.
+capabilities, the limits and the prices. Its ``repr`` masks secrets (a registration's key in
+``extra``, literal keys in ``headers``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
+
+from typing_extensions import override
 
 __all__ = ["AuthMode", "ModelCost", "ModelInfo"]
 
@@ -89,6 +92,16 @@ class ModelInfo:
     """A local server (no key, any model id)."""
     extra: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
     """Anything else from the catalog or registration."""
+
+    @override
+    def __repr__(self) -> str:
+        # ``extra`` keeps a registration's api_key reference and an instance's credentials, and
+        # ``headers`` may hold literal keys: every field is shown redacted (``_redact``'s rules).
+        from sycophant_py._redact import redacted_repr
+
+        return redacted_repr(self)
+
+    __str__ = __repr__
 
     @property
     def spec(self) -> str:

@@ -4,6 +4,10 @@ These are plain dataclasses (no pydantic at import time). ``Message``, ``Respons
 ``Context`` round-trip losslessly through ``to_dict()`` / ``from_dict()`` and ``to_json()`` /
 ``from_json()``: bytes are base64-encoded, and thinking signatures and encrypted reasoning are
 kept (they are data, not secrets).
+
+Their ``repr`` masks what looks like a key (a remembered key, a recognisable key shape: see
+``sycophant_py._redact``), so a conversation that quotes one does not leak it into a log line or a
+traceback; the data itself (``.text``, ``to_dict()``) is never changed.
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal, TypeAlias
+
+from sycophant_py._redact import redacting_repr
 
 __all__ = [
     "Content",
@@ -46,6 +52,7 @@ def _unb64(data: str | None) -> bytes | None:
     return None if data is None else base64.b64decode(data)
 
 
+@redacting_repr
 @dataclass(frozen=True, slots=True)
 class TextPart:
     """A run of text."""
@@ -124,6 +131,7 @@ class DocumentPart:
         }
 
 
+@redacting_repr
 @dataclass(frozen=True, slots=True)
 class ThinkingPart:
     """Reasoning produced by a model, kept so it can be sent back on the same provider."""
@@ -152,6 +160,7 @@ class ThinkingPart:
         }
 
 
+@redacting_repr
 @dataclass(frozen=True, slots=True)
 class ToolCall:
     """A call of a tool requested by the model.
@@ -247,6 +256,7 @@ def _coerce_parts(content: str | Iterable[Part | str]) -> Content:
     return tuple(TextPart(p) if isinstance(p, str) else p for p in content)
 
 
+@redacting_repr
 @dataclass(frozen=True, slots=True)
 class Message:
     """One message of a conversation.
@@ -459,6 +469,7 @@ class Usage:
         )
 
 
+@redacting_repr
 @dataclass(slots=True)
 class Tool:
     """A tool the model may call.
@@ -531,6 +542,7 @@ class Tool:
         return cls(d["name"], d.get("description", ""), d.get("parameters"), None, d.get("strict"))
 
 
+@redacting_repr
 @dataclass(frozen=True, slots=True)
 class Context:
     """A conversation that can be continued: messages, params and tools.
@@ -583,6 +595,7 @@ class Context:
         return cls.from_dict(json.loads(text))
 
 
+@redacting_repr
 @dataclass(slots=True)
 class Response:
     """The result of one call (or of a whole tool loop: see ``steps``)."""
@@ -682,6 +695,7 @@ class Response:
         return cls.from_dict(json.loads(text))
 
 
+@redacting_repr
 @dataclass(slots=True)
 class EmbeddingResponse:
     """The result of ``embed``: one vector per input, in input order."""

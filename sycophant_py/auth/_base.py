@@ -6,7 +6,8 @@ inside the retry loop, once per attempt. ``path_params`` fills URL templates (``
 ``{deployment}``); ``prepare_credentials`` / ``aprepare_credentials`` do token exchange and may set
 ``base_url``. One definition serves the sync and the async pipeline.
 
-Secrets never print: :class:`Credentials` masks them in ``repr`` and ``str``.
+Secrets never print: :class:`Credentials` and :class:`HttpRequest` mask them in ``repr`` and ``str``
+(the rules are in ``sycophant_py._redact``, shared with logs, hooks and exceptions).
 """
 
 from __future__ import annotations
@@ -17,6 +18,16 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeAlias
 
 from typing_extensions import override
+
+from sycophant_py._redact import (
+    SECRET_FIELDS,
+    is_secret_header,
+    is_secret_name,
+    mask,
+    redact_text,
+    remember,
+    remember_credentials,
+)
 
 __all__ = [
     "Auth",
@@ -32,40 +43,30 @@ __all__ = [
     "mask",
 ]
 
-SECRET_FIELDS = frozenset(
-    {
-        "api_key",
-        "auth_token",
-        "azure_ad_token",
-        "token",
-        "access_token",
-        "refresh_token",
-        "github_token",
-        "copilot_token",
-        "secret_access_key",
-        "aws_secret_access_key",
-        "session_token",
-        "aws_session_token",
-        "bearer_token",
-        "client_secret",
-        "password",
-    }
-)
-
-
-def mask(value: object) -> str:
-    """Mask a secret for display: only the last four characters survive, for long values."""
-    s = str(value)
-    return f"***{s[-4:]}" if len(s) >= 16 else "***"
-
 
 class Credentials(dict[str, Any]):
-    """Resolved credentials and settings for one call; secret fields are masked in ``repr``."""
+    """Resolved credentials and settings for one call; secret fields are masked in ``repr``.
+
+    A secret given to the constructor or stored with ``credentials[name] = value`` (as a token
+    exchange does) is remembered, so it is masked wherever it shows up later (see
+    ``sycophant_py._redact``).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if self:
+            remember_credentials(self)
+
+    @override
+    def __setitem__(self, key: str, value: Any) -> None:
+        if isinstance(value, str) and is_secret_name(key):
+            remember(value)
+        super().__setitem__(key, value)
 
     @override
     def __repr__(self) -> str:
-        shown = {k: (mask(v) if k in SECRET_FIELDS and v else v) for k, v in self.items()}
-        return f"Credentials({shown!r})"
+        shown = {k: (mask(v) if v and is_secret_name(k) else v) for k, v in self.items()}
+        return redact_text(f"Credentials({shown!r})")
 
     __str__ = __repr__
 
@@ -97,16 +98,13 @@ class HttpRequest:
 
     @override
     def __repr__(self) -> str:
-        safe = {k: ("***" if is_secret_header(k) or k in self.auth_headers else v) for k, v in self.headers.items()}
-        return f"HttpRequest({self.method} {self.url}, headers={safe})"
+        hidden = self.auth_headers
+        safe = {k: (mask(v) if is_secret_header(k) or k in hidden else v) for k, v in self.headers.items()}
+        query = {k: (mask(v) if is_secret_header(k) or k in self.auth_params else v) for k, v in self.params.items()}
+        shown = f", params={query}" if query else ""
+        return redact_text(f"HttpRequest({self.method} {self.url}, headers={safe}{shown})")
 
-
-def is_secret_header(name: str) -> bool:
-    """True for a header name that may carry a credential."""
-    n = name.lower()
-    return n in {"authorization", "x-api-key", "api-key", "x-goog-api-key", "proxy-authorization"} or (
-        "key" in n or "token" in n or "secret" in n or "auth" in n
-    )
+    __str__ = __repr__
 
 
 Middleware: TypeAlias = Callable[[HttpRequest], HttpRequest]
