@@ -198,6 +198,7 @@ def replay_response(acc: StreamAccumulator, resp: Response) -> Response:
         acc.end_key(("part", i))
     acc.usage = resp.usage
     acc.id = resp.id or acc.id
+    acc.model = resp.model or acc.model
     acc.raw = resp.raw
     acc.provider_finish_reason = resp.provider_finish_reason
     if resp.finish_reason in ("error", "aborted"):
