@@ -105,7 +105,7 @@ def _retrying(call: Call) -> Any:
     return Retrying(**tenacity_kwargs(_config.settings().retry, _before_sleep(call), call.deadline))
 
 
-def _attempt(call: Call) -> RawResponse:
+def _attempt(call: Call, reauth: bool = True) -> RawResponse:
     req = apply_auth(call)
     call.log.debug("request.sent", url=req.url)
     if _hooks.active("request"):
@@ -120,6 +120,9 @@ def _attempt(call: Call) -> RawResponse:
             },
         )
     raw = _transport.send(req, remaining=call.remaining())
+    if raw.status == 401 and reauth and (fresh := call.auth.on_unauthorized(call.credentials)) is not None:
+        call.credentials = fresh  # OAUTH-401: the auth refreshed once; re-apply it and resend once
+        return _attempt(call, reauth=False)
     if raw.status >= 400:
         raise error_from_response(call, raw.status, raw.headers, raw.body)
     return raw
@@ -280,7 +283,7 @@ def _aretrying(call: Call) -> Any:
     return AsyncRetrying(**kw)
 
 
-async def _aattempt(call: Call) -> RawResponse:
+async def _aattempt(call: Call, reauth: bool = True) -> RawResponse:
     req = apply_auth(call)
     call.log.debug("request.sent", url=req.url)
     if _hooks.active("request"):
@@ -295,6 +298,9 @@ async def _aattempt(call: Call) -> RawResponse:
             },
         )
     raw = await _transport.asend(req, remaining=call.remaining())
+    if raw.status == 401 and reauth and (fresh := await call.auth.aon_unauthorized(call.credentials)) is not None:
+        call.credentials = fresh  # OAUTH-401: the auth refreshed once; re-apply it and resend once
+        return await _aattempt(call, reauth=False)
     if raw.status >= 400:
         raise error_from_response(call, raw.status, raw.headers, raw.body)
     return raw

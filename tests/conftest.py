@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import tempfile
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,8 +13,9 @@ import pytest
 
 from sycophant_py.testing import ScriptedServer
 
-# Never read the developer's own config file.
+# Never read the developer's own config file or credential store.
 os.environ["SYCOPHANT_CONFIG"] = os.path.join(os.path.dirname(__file__), "does-not-exist.toml")
+os.environ["SYCOPHANT_AUTH_FILE"] = os.path.join(tempfile.mkdtemp(prefix="sycophant-tests-"), "auth.json")
 for _var in (
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
