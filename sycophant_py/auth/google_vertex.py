@@ -96,9 +96,10 @@ def _load(key: str, source: Any) -> tuple[Any, str | None]:
             )
             return creds, source.get("project_id")
         if key.startswith("file:"):
-            loaded: tuple[Any, str | None] = google_auth.load_credentials_from_file(source, scopes=list(SCOPES))
-            return loaded
-        found: tuple[Any, str | None] = google_auth.default(scopes=list(SCOPES))
+            return _load_file(google_auth, source)
+        from sycophant_py.auth._google_transport import GoogleRequest
+
+        found: tuple[Any, str | None] = google_auth.default(scopes=list(SCOPES), request=GoogleRequest())
         return found
     except DefaultCredentialsError as exc:
         if key == "adc":
@@ -108,6 +109,40 @@ def _load(key: str, source: Any) -> tuple[Any, str | None]:
         raise InvalidError(f"cannot use the Google credentials ({key.partition(':')[0]}): {exc}") from exc
     except (ValueError, KeyError) as exc:
         raise InvalidError(f"the Google service-account key is not usable: {type(exc).__name__}") from None
+
+
+def _load_file(google_auth: Any, path: str) -> tuple[Any, str | None]:
+    """Credentials from a file: service-account keys and gcloud's user credentials by their own
+    loaders, other types (workload identity federation...) as ``GOOGLE_APPLICATION_CREDENTIALS``
+    would load them."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            info = json.load(f)
+    except (OSError, ValueError) as exc:
+        raise InvalidError(f"cannot read the Google credentials file {path}: {type(exc).__name__}") from None
+    kind = info.get("type") if isinstance(info, dict) else None
+    if kind == "service_account":
+        from google.oauth2 import service_account
+
+        sa = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+            info, scopes=list(SCOPES)
+        )
+        return sa, info.get("project_id")
+    if kind == "authorized_user":
+        from google.oauth2 import credentials as user_credentials
+
+        user = user_credentials.Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
+            info, scopes=list(SCOPES)
+        )
+        return user, info.get("quota_project_id")
+    import warnings
+
+    with warnings.catch_warnings():
+        # The path is the application's own setting, trusted as GOOGLE_APPLICATION_CREDENTIALS is
+        # (google.auth.default silences the same warning for that variable).
+        warnings.simplefilter("ignore", DeprecationWarning)
+        loaded: tuple[Any, str | None] = google_auth.load_credentials_from_file(path, scopes=list(SCOPES))
+    return loaded
 
 
 class GoogleVertexAuth(Auth):
