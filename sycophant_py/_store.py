@@ -104,11 +104,15 @@ def _ensure_dir(directory: Path) -> None:
 def _write(path: Path, data: Mapping[str, Any]) -> None:
     """Replace the file atomically with ``data`` (0600; temp file + fsync + ``os.replace``)."""
     _ensure_dir(path.parent)
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    try:
+        text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    except (TypeError, ValueError) as exc:
+        raise CredentialStoreError(f"refusing to write {path}: an entry is not JSON ({exc})") from None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            os.fchmod(f.fileno(), _FILE_MODE)
+            if hasattr(os, "fchmod"):  # POSIX (mkstemp already makes it 0600; a umask cannot widen it)
+                os.fchmod(f.fileno(), _FILE_MODE)
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
@@ -283,6 +287,15 @@ class CredentialStore:
 
 _cache_lock = threading.Lock()
 _cached: dict[str, tuple[tuple[int, int, int], dict[str, dict[str, Any]]]] = {}
+_paths: dict[str | None, str] = {}  # SYCOPHANT_AUTH_FILE's value -> the file (a Path costs microseconds)
+
+
+def _current_path() -> str:
+    env = os.environ.get("SYCOPHANT_AUTH_FILE") or None
+    path = _paths.get(env)
+    if path is None:
+        path = _paths[env] = str(default_path())
+    return path
 
 
 def cached_entry(provider: str) -> dict[str, Any] | None:
@@ -294,19 +307,18 @@ def cached_entry(provider: str) -> dict[str, Any] | None:
     Raises:
         CredentialStoreError: the file is corrupt.
     """
-    path = default_path()
-    key = str(path)
+    path = _current_path()
     try:
         st = os.stat(path)
     except FileNotFoundError:
-        _cached.pop(key, None)
+        _cached.pop(path, None)
         return None
     except OSError:
         return None
     sig = (st.st_mtime_ns, st.st_size, st.st_ino)
-    hit = _cached.get(key)
+    hit = _cached.get(path)
     if hit is None or hit[0] != sig:
-        data = _read(path)
+        data = _read(Path(path))
         with _cache_lock:
-            _cached[key] = hit = (sig, data)
+            _cached[path] = hit = (sig, data)
     return hit[1].get(provider)

@@ -15,6 +15,7 @@ import asyncio
 import dataclasses
 import io
 import json
+import logging
 import os
 import stat
 import subprocess
@@ -372,7 +373,10 @@ def test_login_errors(idp: FakeIdP) -> None:
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
-def test_an_expiring_token_is_refreshed_before_the_request(idp: FakeIdP, auth_file: Path, mode: str) -> None:
+def test_an_expiring_token_is_refreshed_before_the_request(
+    idp: FakeIdP, auth_file: Path, mode: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="sycophant_py")
     register_corp(idp)
     old = store_login(idp, expires_in=30)  # inside the 60 s margin
     if mode == "sync":
@@ -386,6 +390,11 @@ def test_an_expiring_token_is_refreshed_before_the_request(idp: FakeIdP, auth_fi
     assert idp.refreshes == 1
     assert idp.api_calls == [("/v1/chat/completions", stored["access"])]  # one request, with the new token
     assert stat.S_IMODE(auth_file.stat().st_mode) == 0o600
+    (event,) = [r for r in caplog.records if r.getMessage() == "oauth.refreshed"]
+    assert event.__dict__["provider"] == "corp"
+    logged = " ".join(f"{r.getMessage()} {r.__dict__}" for r in caplog.records)
+    assert old.access not in logged
+    assert stored["access"] not in logged
 
 
 def test_a_fresh_token_is_used_as_stored_and_the_margin_is_configurable(idp: FakeIdP) -> None:

@@ -57,9 +57,12 @@ def _failed(provider: str, oauth: OAuth, exc: BaseException) -> AuthenticationFa
 
 
 def _write(tx: StoreTransaction, provider: str, current: OAuthCredentials, new: Any) -> OAuthCredentials:
+    from sycophant_py._log import log
+
     fresh = OAuthCredentials.coerce(new, f"refresh_token of {provider!r}")
     if fresh != current:
         tx.put(provider, {"type": "oauth", **fresh.to_dict()})
+    log.info("oauth.refreshed", provider=provider, expires=fresh.expires)
     return fresh
 
 
