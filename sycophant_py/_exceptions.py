@@ -11,7 +11,8 @@ Every error the library raises derives from :class:`SycophantError`, split by bl
     │   ├── InvalidSchema            a tool or response schema is not valid JSON Schema
     │   ├── InvalidMessage           a message cannot be encoded for the provider
     │   ├── UnsupportedInput         the model cannot take that input kind (image, pdf, audio)
-    │   └── InvalidRegistration      a class registered as a behaviour does not implement it
+    │   ├── InvalidRegistration      a class registered as a behaviour does not implement it
+    │   └── CredentialStoreError     the per-user credential file is unreadable, corrupt or locked
     └── ProviderError                the remote side failed; carries status_code, provider,
         │                            model, request_id and body
         ├── AuthenticationFailed     401 / 403
@@ -51,6 +52,7 @@ __all__ = [
     "BadRequest",
     "ContextOverflow",
     "ContentFiltered",
+    "CredentialStoreError",
     "InvalidError",
     "InvalidMessage",
     "InvalidParams",
@@ -97,13 +99,16 @@ class MissingCredentials(InvalidError):
         keyword: The keyword that would have supplied the value (``credentials={...}``).
     """
 
-    def __init__(self, provider: str, env_vars: tuple[str, ...], keyword: str = "api_key") -> None:
+    def __init__(
+        self, provider: str, env_vars: tuple[str, ...], keyword: str = "api_key", *, login: bool = False
+    ) -> None:
         self.provider = provider
         self.env_vars = env_vars
         self.keyword = keyword
         where = " or ".join(env_vars) if env_vars else "no environment variable is known"
+        how = f"run `sycophant login {provider}`, " if login else ""
         super().__init__(
-            f"No {keyword} for provider {provider!r}: set {where}, pass credentials={{{keyword!r}: ...}}, "
+            f"No {keyword} for provider {provider!r}: {how}set {where}, pass credentials={{{keyword!r}: ...}}, "
             f"or configure(providers={{{provider!r}: {{{keyword!r}: ...}}}})"
         )
 
@@ -170,6 +175,13 @@ class UnsupportedInput(InvalidError):
 
 class InvalidRegistration(InvalidError):
     """A class registered as a wire protocol or auth strategy does not implement the behaviour."""
+
+
+class CredentialStoreError(InvalidError):
+    """The per-user credential store cannot be used: unreadable, not valid JSON, or its lock timed out.
+
+    The message names the file and never quotes its content. A corrupt file is never overwritten.
+    """
 
 
 class ProviderError(SycophantError):

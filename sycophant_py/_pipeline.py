@@ -39,6 +39,7 @@ from sycophant_py._exceptions import (
 )
 from sycophant_py._log import BoundLog, log
 from sycophant_py._models import ModelInfo
+from sycophant_py._oauth import with_oauth
 from sycophant_py._registry import auth_for, get_protocol
 from sycophant_py._retry import parse_retry_after
 from sycophant_py._types import Context, Cost, Message, Response, ThinkingPart, Tool, Usage
@@ -161,9 +162,12 @@ def step_check_tools(call: Call) -> Call:
 
 
 def step_resolve_credentials(call: Call) -> Call:
-    """Per-request, then config, then environment (see ``resolve_credentials``)."""
+    """Per-request, then config, then the credential store, then environment (see ``resolve_credentials``).
+
+    An OAuth provider's strategy is wrapped in the OAuth step (``auth/oauth.py``).
+    """
     call.credentials = resolve_credentials(call.model, call.credentials_in)
-    call.auth = auth_for(call.model.provider, call.model.auth_strategy, call.protocol.name)
+    call.auth = with_oauth(call.model, auth_for(call.model.provider, call.model.auth_strategy, call.protocol.name))
     return call
 
 
