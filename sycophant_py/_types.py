@@ -4,6 +4,14 @@ These are plain dataclasses (no pydantic at import time). ``Message``, ``Respons
 ``Context`` round-trip losslessly through ``to_dict()`` / ``from_dict()`` and ``to_json()`` /
 ``from_json()``: bytes are base64-encoded, and thinking signatures and encrypted reasoning are
 kept (they are data, not secrets).
+
+Impossible values are refused where they are built, with :class:`InvalidMessage` naming what is
+wrong: an unknown role, a ``tool_result`` without a tool-call id, tool-result fields on another
+role, a part a role cannot hold (tool calls and thinking belong to ``assistant`` messages, a
+``system`` message holds text only). ``from_dict()`` / ``from_json()`` raise the same error for a
+malformed dict or text, never ``KeyError`` or ``TypeError``. A ``Tool`` checks what is cheap when
+built (its name, and that ``parameters`` is an object schema or a pydantic model); the full JSON
+Schema check runs once per schema object before the first request (``_schema_check``).
 """
 
 from __future__ import annotations
@@ -13,6 +21,9 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, Literal, TypeAlias
+
+from sycophant_py._exceptions import InvalidMessage, InvalidParams, InvalidSchema
+from sycophant_py._schema_check import check_parameters_shape
 
 __all__ = [
     "Content",
@@ -42,8 +53,24 @@ def _b64(data: bytes | None) -> str | None:
     return None if data is None else base64.b64encode(data).decode("ascii")
 
 
-def _unb64(data: str | None) -> bytes | None:
-    return None if data is None else base64.b64decode(data)
+def _unb64(data: Any) -> bytes | None:
+    if data is None:
+        return None
+    if not isinstance(data, str):
+        raise InvalidMessage(f"data must be base64 text, not {type(data).__name__}")
+    try:
+        return base64.b64decode("".join(data.split()), validate=True)
+    except ValueError as exc:
+        raise InvalidMessage(f"data is not valid base64 ({exc})") from None
+
+
+def _need_media(kind: str, data: Any, url: Any) -> None:
+    if data is None and url is None:
+        raise InvalidMessage(f"{kind} needs data or url")
+    if data is not None and not isinstance(data, (bytes, bytearray)):
+        raise InvalidMessage(f"{kind}.data must be bytes, not {type(data).__name__}")
+    if url is not None and not isinstance(url, str):
+        raise InvalidMessage(f"{kind}.url must be a string, not {type(url).__name__}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +80,10 @@ class TextPart:
     text: str
     """The text."""
     kind: ClassVar[Literal["text"]] = "text"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.text, str):
+            raise InvalidMessage(f"TextPart.text must be a string, not {type(self.text).__name__}")
 
     def to_dict(self) -> JSON:
         """Return a JSON-ready dict."""
@@ -74,8 +105,7 @@ class ImagePart:
     kind: ClassVar[Literal["image"]] = "image"
 
     def __post_init__(self) -> None:
-        if self.data is None and self.url is None:
-            raise ValueError("ImagePart needs data or url")
+        _need_media("ImagePart", self.data, self.url)
         if self.data is None and self.url and self.url.startswith("data:"):
             header, _, payload = self.url.partition(",")
             object.__setattr__(self, "media_type", header[5:].split(";")[0] or self.media_type)
@@ -112,6 +142,9 @@ class DocumentPart:
     name: str | None = None
     """A file name some providers show to the model."""
     kind: ClassVar[Literal["document"]] = "document"
+
+    def __post_init__(self) -> None:
+        _need_media("DocumentPart", self.data, self.url)
 
     def to_dict(self) -> JSON:
         """Return a JSON-ready dict."""
@@ -198,31 +231,96 @@ Part: TypeAlias = TextPart | ImagePart | DocumentPart | ThinkingPart | ToolCall
 Content: TypeAlias = str | tuple[Part, ...]
 
 
-def _part_from_dict(d: Mapping[str, Any]) -> Part:
+def _str_field(d: Mapping[str, Any], key: str, kind: str, default: str | None = None) -> Any:
+    value = d.get(key, default)
+    if value is not None and not isinstance(value, str):
+        raise InvalidMessage(f"{kind}.{key} must be a string, not {type(value).__name__}")
+    return value
+
+
+def _text_from(d: Mapping[str, Any]) -> Part:
+    return TextPart(d["text"])
+
+
+def _image_from(d: Mapping[str, Any]) -> Part:
+    return ImagePart(
+        _unb64(d.get("data")),
+        _str_field(d, "url", "ImagePart"),
+        _str_field(d, "media_type", "ImagePart", "image/png"),
+        _str_field(d, "detail", "ImagePart"),
+    )
+
+
+def _document_from(d: Mapping[str, Any]) -> Part:
+    return DocumentPart(
+        _unb64(d.get("data")),
+        _str_field(d, "url", "DocumentPart"),
+        _str_field(d, "media_type", "DocumentPart", "application/pdf"),
+        _str_field(d, "name", "DocumentPart"),
+    )
+
+
+def _thinking_from(d: Mapping[str, Any]) -> Part:
+    data = d.get("provider_data")
+    if data is not None and not isinstance(data, Mapping):
+        raise InvalidMessage(f"ThinkingPart.provider_data must be a mapping, not {type(data).__name__}")
+    return ThinkingPart(
+        _str_field(d, "text", "ThinkingPart", ""),
+        _str_field(d, "signature", "ThinkingPart"),
+        bool(d.get("redacted")),
+        _str_field(d, "provider", "ThinkingPart"),
+        data,
+    )
+
+
+def _tool_call_from(d: Mapping[str, Any]) -> Part:
+    call_id, name = d["id"], d["name"]
+    args, data = d.get("arguments") or {}, d.get("provider_data")
+    for key, value in (("id", call_id), ("name", name)):
+        if not isinstance(value, str):
+            raise InvalidMessage(f"ToolCall.{key} must be a string, not {type(value).__name__}")
+    for key, value in (("arguments", args), ("provider_data", data)):
+        if value is not None and not isinstance(value, Mapping):
+            raise InvalidMessage(f"ToolCall.{key} must be a mapping, not {type(value).__name__}")
+    return ToolCall(call_id, name, args, _str_field(d, "arguments_json", "ToolCall") or "{}", data)
+
+
+_PART_BUILDERS: dict[str, Callable[[Mapping[str, Any]], Part]] = {
+    "text": _text_from,
+    "image": _image_from,
+    "document": _document_from,
+    "thinking": _thinking_from,
+    "tool_call": _tool_call_from,
+}
+
+
+def _part_from_dict(d: Any, where: str = "part") -> Part:
+    """Rebuild a part from ``to_dict()`` output; anything malformed is an ``InvalidMessage`` naming ``where``."""
+    if not isinstance(d, Mapping):
+        raise InvalidMessage(f"{where}: a part must be a mapping, not {type(d).__name__}")
     kind = d.get("kind")
-    if kind == "text":
-        return TextPart(d["text"])
-    if kind == "image":
-        return ImagePart(_unb64(d.get("data")), d.get("url"), d.get("media_type", "image/png"), d.get("detail"))
-    if kind == "document":
-        return DocumentPart(_unb64(d.get("data")), d.get("url"), d.get("media_type", "application/pdf"), d.get("name"))
-    if kind == "thinking":
-        return ThinkingPart(
-            d.get("text", ""),
-            d.get("signature"),
-            bool(d.get("redacted")),
-            d.get("provider"),
-            d.get("provider_data"),
-        )
-    if kind == "tool_call":
-        return ToolCall(
-            d["id"],
-            d["name"],
-            d.get("arguments") or {},
-            d.get("arguments_json") or "{}",
-            d.get("provider_data"),
-        )
-    raise ValueError(f"unknown message part kind {kind!r}")
+    build = _PART_BUILDERS.get(kind) if isinstance(kind, str) else None
+    if build is None:
+        raise InvalidMessage(f"{where}: unknown part kind {kind!r} (known: {', '.join(_PART_BUILDERS)})")
+    try:
+        return build(d)
+    except KeyError as exc:
+        raise InvalidMessage(f"{where}: a {kind} part needs {exc.args[0]!r}") from None
+    except InvalidMessage as exc:
+        raise InvalidMessage(f"{where}: {exc}") from None
+
+
+def _parts_from(items: Any, where: str) -> tuple[Part, ...]:
+    if not isinstance(items, (list, tuple)):
+        raise InvalidMessage(f"{where} must be a list of parts, not {type(items).__name__}")
+    return tuple(_part_from_dict(p, f"{where}[{i}]") for i, p in enumerate(items))
+
+
+def _loads(text: str | bytes, what: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as exc:
+        raise InvalidMessage(f"{what} text is not JSON: {exc}") from None
 
 
 def _coerce_parts(content: str | Iterable[Part | str]) -> Content:
@@ -231,12 +329,72 @@ def _coerce_parts(content: str | Iterable[Part | str]) -> Content:
     return tuple(TextPart(p) if isinstance(p, str) else p for p in content)
 
 
+_PART_TYPES = (TextPart, ImagePart, DocumentPart, ThinkingPart, ToolCall)
+_MEDIA = frozenset({"text", "image", "document"})
+_PARTS_BY_ROLE: Mapping[str, frozenset[str]] = {
+    "system": frozenset({"text"}),
+    "user": _MEDIA,
+    "assistant": _MEDIA | {"thinking", "tool_call"},
+    "tool_result": _MEDIA,
+}
+"""The part kinds each role may hold (a provider may accept fewer: its wire protocol says so)."""
+
+
+def _unknown_role(role: Any) -> InvalidMessage:
+    import difflib
+
+    roles = list(_PARTS_BY_ROLE)
+    close = difflib.get_close_matches(role, roles, n=1, cutoff=0.5) if isinstance(role, str) else []
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return InvalidMessage(f"unknown message role {role!r}{hint}; allowed: {', '.join(map(repr, roles))}")
+
+
+def _checked_content(role: str, content: Any) -> Content:
+    """``content`` as a string or a tuple of parts the role may hold."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, (Mapping, bytes, bytearray)) or not isinstance(content, Iterable):
+        raise InvalidMessage(f"content must be a string or a sequence of parts, not {type(content).__name__}")
+    parts = content if isinstance(content, tuple) else tuple(content)
+    allowed = _PARTS_BY_ROLE[role]
+    for i, p in enumerate(parts):
+        if not isinstance(p, _PART_TYPES):
+            if isinstance(p, str):
+                return _checked_content(role, _coerce_parts(parts))
+            raise InvalidMessage(f"content[{i}] must be a part (TextPart, ImagePart...), not {type(p).__name__}")
+        if p.kind not in allowed:
+            raise InvalidMessage(f"a {role} message cannot hold a {p.kind} part (content[{i}])")
+    return parts
+
+
+def _check_tool_fields(m: Message) -> None:
+    """``tool_call_id``, ``name`` and ``is_error`` belong to ``tool_result`` messages, which need an id."""
+    if m.role == "tool_result":
+        if m.tool_call_id is None:
+            raise InvalidMessage("a tool_result message needs a tool_call_id (the id of the call it answers)")
+        if not isinstance(m.tool_call_id, str):
+            # An empty id is kept: some providers send calls without one, and the encoders rewrite it.
+            raise InvalidMessage(f"tool_call_id must be a string, not {type(m.tool_call_id).__name__}")
+        if m.name is not None and not isinstance(m.name, str):
+            raise InvalidMessage(f"name must be a string, not {type(m.name).__name__}")
+        return
+    for value, what in ((m.tool_call_id, "a tool_call_id"), (m.name, "a name")):
+        if value is not None:
+            raise InvalidMessage(f"only a tool_result message has {what} (this one is a {m.role} message)")
+    if m.is_error:
+        raise InvalidMessage(f"only a tool_result message has is_error (this one is a {m.role} message)")
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     """One message of a conversation.
 
     Build them with the constructors: ``Message.system(...)``, ``Message.user(...)``,
     ``Message.assistant(...)`` and ``Message.tool_result(...)``.
+
+    Raises:
+        InvalidMessage: an unknown role, a ``tool_result`` without ``tool_call_id``, tool-result
+            fields on another role, or a part the role cannot hold (see the module docstring).
     """
 
     role: Role
@@ -251,6 +409,20 @@ class Message:
     """For ``tool_result``: the tool failed and ``content`` describes the error."""
     cache: bool = False
     """Ask the provider to cache the prompt up to and including this message (where supported)."""
+
+    def __post_init__(self) -> None:
+        role, content = self.role, self.content
+        if not isinstance(role, str) or role not in _PARTS_BY_ROLE:
+            raise _unknown_role(role)
+        if not isinstance(content, str):
+            checked = _checked_content(role, content)
+            if checked is not content:
+                object.__setattr__(self, "content", checked)
+        if not isinstance(self.is_error, bool) or not isinstance(self.cache, bool):
+            flag = "is_error" if not isinstance(self.is_error, bool) else "cache"
+            raise InvalidMessage(f"{flag} must be a bool, not {type(getattr(self, flag)).__name__}")
+        if role == "tool_result" or self.tool_call_id is not None or self.name is not None or self.is_error:
+            _check_tool_fields(self)
 
     @classmethod
     def system(cls, text: str, *, cache: bool = False) -> Message:
@@ -321,13 +493,22 @@ class Message:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Message:
-        """Rebuild a message from ``to_dict()`` output."""
+        """Rebuild a message from ``to_dict()`` output.
+
+        Raises:
+            InvalidMessage: ``d`` is not a message dict (the error names the field or part).
+        """
+        if not isinstance(d, Mapping):
+            raise InvalidMessage(f"a message must be a mapping, not {type(d).__name__}")
+        if "role" not in d:
+            raise InvalidMessage("a message needs a 'role'")
         content = d.get("content", "")
-        parts: Content = content if isinstance(content, str) else tuple(_part_from_dict(p) for p in content)
-        role = d["role"]
-        if role not in ("system", "user", "assistant", "tool_result"):
-            raise ValueError(f"unknown message role {role!r}")
-        return cls(role, parts, d.get("tool_call_id"), d.get("name"), bool(d.get("is_error")), bool(d.get("cache")))
+        if not isinstance(content, (str, list, tuple)):
+            raise InvalidMessage(f"content must be a string or a list of parts, not {type(content).__name__}")
+        parts: Content = content if isinstance(content, str) else _parts_from(content, "content")
+        return cls(
+            d["role"], parts, d.get("tool_call_id"), d.get("name"), d.get("is_error", False), d.get("cache", False)
+        )
 
     def to_json(self) -> str:
         """Serialise to JSON text."""
@@ -335,8 +516,12 @@ class Message:
 
     @classmethod
     def from_json(cls, text: str) -> Message:
-        """Rebuild a message from ``to_json()`` output."""
-        return cls.from_dict(json.loads(text))
+        """Rebuild a message from ``to_json()`` output.
+
+        Raises:
+            InvalidMessage: the text is not JSON or not a message.
+        """
+        return cls.from_dict(_loads(text, "message"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,21 +611,33 @@ class Usage:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Usage:
-        """Rebuild from ``to_dict()`` output."""
-        c = d.get("cost")
-        cost = (
-            Cost(c.get("input", 0.0), c.get("output", 0.0), c.get("cache_read", 0.0), c.get("cache_write", 0.0))
-            if c
-            else None
-        )
-        return cls(
-            int(d.get("input_tokens", 0)),
-            int(d.get("output_tokens", 0)),
-            int(d.get("cache_read_tokens", 0)),
-            int(d.get("cache_write_tokens", 0)),
-            int(d.get("reasoning_tokens", 0)),
-            cost,
-        )
+        """Rebuild from ``to_dict()`` output.
+
+        Raises:
+            InvalidMessage: a count or price is not a number.
+        """
+        try:
+            c = d.get("cost")
+            cost = (
+                Cost(
+                    float(c.get("input", 0.0)),
+                    float(c.get("output", 0.0)),
+                    float(c.get("cache_read", 0.0)),
+                    float(c.get("cache_write", 0.0)),
+                )
+                if c
+                else None
+            )
+            return cls(
+                int(d.get("input_tokens", 0)),
+                int(d.get("output_tokens", 0)),
+                int(d.get("cache_read_tokens", 0)),
+                int(d.get("cache_write_tokens", 0)),
+                int(d.get("reasoning_tokens", 0)),
+                cost,
+            )
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise InvalidMessage(f"usage: {exc}") from None
 
 
 @dataclass(slots=True)
@@ -461,6 +658,17 @@ class Tool:
     """Called as ``function(**arguments)`` by the tool loop, sync or async."""
     strict: bool | None = None
     """Strict schema adherence: None means strict where the provider and schema allow it."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise InvalidParams(f"tool name must be a string, not {type(self.name).__name__}", param="tools")
+        if not isinstance(self.description, str):
+            raise InvalidParams(f"tool {self.name!r}: description must be a string", param="tools")
+        if self.function is not None and not callable(self.function):
+            raise InvalidParams(f"tool {self.name!r}: function must be callable", param="tools")
+        if self.strict is not None and not isinstance(self.strict, bool):
+            raise InvalidParams(f"tool {self.name!r}: strict must be a bool or None", param="tools")
+        check_parameters_shape(self.name, self.parameters)
 
     @classmethod
     def from_function(
@@ -497,7 +705,7 @@ class Tool:
             return dict(p)
         schema_fn = getattr(p, "model_json_schema", None)
         if schema_fn is None:
-            raise TypeError(f"Tool {self.name!r}: parameters must be a JSON Schema dict or a pydantic model")
+            raise InvalidSchema(f"tool {self.name!r}: parameters must be a JSON Schema dict or a pydantic model")
         return dict(schema_fn())
 
     def to_dict(self) -> JSON:
@@ -511,7 +719,14 @@ class Tool:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Tool:
-        """Rebuild a tool (without its function) from ``to_dict()`` output."""
+        """Rebuild a tool (without its function) from ``to_dict()`` output.
+
+        Raises:
+            InvalidParams: ``d`` is not a tool dict.
+            InvalidSchema: its ``parameters`` are not an object schema.
+        """
+        if not isinstance(d, Mapping) or "name" not in d:
+            raise InvalidParams("a tool dict needs a 'name'", param="tools")
         return cls(d["name"], d.get("description", ""), d.get("parameters"), None, d.get("strict"))
 
 
@@ -550,10 +765,20 @@ class Context:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Context:
-        """Rebuild from ``to_dict()`` output."""
+        """Rebuild from ``to_dict()`` output.
+
+        Raises:
+            InvalidMessage: a message is malformed (the error names its index).
+        """
+        if not isinstance(d, Mapping):
+            raise InvalidMessage(f"a context must be a mapping, not {type(d).__name__}")
+        messages = d.get("messages", ())
+        params = d.get("params") or {}
+        if not isinstance(messages, (list, tuple)) or not isinstance(params, Mapping):
+            raise InvalidMessage("a context holds a list of messages and a mapping of params")
         return cls(
-            tuple(Message.from_dict(m) for m in d.get("messages", ())),
-            dict(d.get("params") or {}),
+            tuple(_message_at(m, i) for i, m in enumerate(messages)),
+            dict(params),
             tuple(Tool.from_dict(t) for t in d.get("tools", ())),
         )
 
@@ -563,8 +788,19 @@ class Context:
 
     @classmethod
     def from_json(cls, text: str) -> Context:
-        """Rebuild from ``to_json()`` output."""
-        return cls.from_dict(json.loads(text))
+        """Rebuild from ``to_json()`` output.
+
+        Raises:
+            InvalidMessage: the text is not JSON or not a context.
+        """
+        return cls.from_dict(_loads(text, "context"))
+
+
+def _message_at(d: Any, index: int) -> Message:
+    try:
+        return Message.from_dict(d)
+    except InvalidMessage as exc:
+        raise InvalidMessage(f"messages[{index}]: {exc}") from None
 
 
 @dataclass(slots=True)
@@ -635,15 +871,21 @@ class Response:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Response:
-        """Rebuild from ``to_dict()`` output."""
-        calls = [_part_from_dict(t) for t in d.get("tool_calls", ())]
+        """Rebuild from ``to_dict()`` output.
+
+        Raises:
+            InvalidMessage: ``d`` is not a response dict (the error names the part).
+        """
+        if not isinstance(d, Mapping):
+            raise InvalidMessage(f"a response must be a mapping, not {type(d).__name__}")
+        calls = _parts_from(d.get("tool_calls", ()), "tool_calls")
         return cls(
             text=d.get("text", ""),
             finish_reason=d.get("finish_reason", "stop"),
             usage=Usage.from_dict(d.get("usage") or {}),
             tool_calls=[c for c in calls if isinstance(c, ToolCall)],
             reasoning=d.get("reasoning", ""),
-            parts=[_part_from_dict(p) for p in d.get("parts", ())],
+            parts=list(_parts_from(d.get("parts", ()), "parts")),
             raw=d.get("raw"),
             context=Context.from_dict(d.get("context") or {}),
             id=d.get("id"),
@@ -662,8 +904,12 @@ class Response:
 
     @classmethod
     def from_json(cls, text: str) -> Response:
-        """Rebuild from ``to_json()`` output."""
-        return cls.from_dict(json.loads(text))
+        """Rebuild from ``to_json()`` output.
+
+        Raises:
+            InvalidMessage: the text is not JSON or not a response.
+        """
+        return cls.from_dict(_loads(text, "response"))
 
 
 @dataclass(slots=True)
@@ -683,13 +929,21 @@ class EmbeddingResponse:
 
 
 def messages_of(messages: Sequence[Message] | Context | str) -> tuple[Message, ...]:
-    """Normalise what callers pass as ``messages`` (a list, a Context, or one user string)."""
+    """Normalise what callers pass as ``messages`` (a list, a Context, or one user string).
+
+    Raises:
+        InvalidMessage: ``messages`` is none of those, or an item is not a ``Message``.
+    """
     if isinstance(messages, str):
         return (Message.user(messages),)
     if isinstance(messages, Context):
         return messages.messages
+    if isinstance(messages, (Mapping, bytes)) or not isinstance(messages, Iterable):
+        raise InvalidMessage(
+            f"messages must be a list of Message, a Context or a string, not {type(messages).__name__}"
+        )
     out = tuple(messages)
-    for m in out:
+    for i, m in enumerate(out):
         if not isinstance(m, Message):
-            raise TypeError(f"messages must be Message objects, got {type(m).__name__}")
+            raise InvalidMessage(f"messages[{i}] must be a Message, not {type(m).__name__}")
     return out
