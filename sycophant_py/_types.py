@@ -1,4 +1,4 @@
-"""Core value types: messages and their parts, tool calls, usage, responses and contexts.
+"""Core value types: messages, tools, usage, responses and contexts (parts live in ``_parts``, re-exported here).
 
 These are plain dataclasses (no pydantic at import time). ``Message``, ``Response`` and
 ``Context`` round-trip losslessly through ``to_dict()`` / ``from_dict()`` and ``to_json()`` /
@@ -16,13 +16,24 @@ Schema check runs once per schema object before the first request (``_schema_che
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from sycophant_py._exceptions import InvalidMessage, InvalidParams, InvalidSchema
+from sycophant_py._parts import (
+    Content,
+    DocumentPart,
+    ImagePart,
+    Part,
+    TextPart,
+    ThinkingPart,
+    ToolCall,
+    coerce_parts,
+    loads_json,
+    parts_from,
+)
 from sycophant_py._schema_check import check_parameters_shape
 
 __all__ = [
@@ -47,286 +58,6 @@ __all__ = [
 Role: TypeAlias = Literal["system", "user", "assistant", "tool_result"]
 FinishReason: TypeAlias = Literal["stop", "length", "tool_use", "content_filter", "error", "aborted"]
 JSON: TypeAlias = dict[str, Any]
-
-
-def _b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode("ascii")
-
-
-def _unb64(data: Any) -> bytes | None:
-    if data is None:
-        return None
-    if not isinstance(data, str):
-        raise InvalidMessage(f"data must be base64 text, not {type(data).__name__}")
-    try:
-        return base64.b64decode("".join(data.split()), validate=True)
-    except ValueError as exc:
-        raise InvalidMessage(f"data is not valid base64 ({exc})") from None
-
-
-def _need_media(kind: str, data: Any, url: Any) -> None:
-    if data is None and url is None:
-        raise InvalidMessage(f"{kind} needs data or url")
-    if data is not None and not isinstance(data, (bytes, bytearray)):
-        raise InvalidMessage(f"{kind}.data must be bytes, not {type(data).__name__}")
-    if url is not None and not isinstance(url, str):
-        raise InvalidMessage(f"{kind}.url must be a string, not {type(url).__name__}")
-
-
-@dataclass(frozen=True, slots=True)
-class TextPart:
-    """A run of text."""
-
-    text: str
-    """The text."""
-    kind: ClassVar[Literal["text"]] = "text"
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.text, str):
-            raise InvalidMessage(f"TextPart.text must be a string, not {type(self.text).__name__}")
-
-    def to_dict(self) -> JSON:
-        """Return a JSON-ready dict."""
-        return {"kind": "text", "text": self.text}
-
-
-@dataclass(frozen=True, slots=True)
-class ImagePart:
-    """An image, given inline as bytes or by URL."""
-
-    data: bytes | None = None
-    """Raw image bytes (sent base64-encoded)."""
-    url: str | None = None
-    """A URL the provider fetches itself (``data:`` URLs are decoded into ``data``)."""
-    media_type: str = "image/png"
-    """MIME type of the image."""
-    detail: str | None = None
-    """OpenAI's ``detail`` hint (``low``, ``high``, ``auto``)."""
-    kind: ClassVar[Literal["image"]] = "image"
-
-    def __post_init__(self) -> None:
-        _need_media("ImagePart", self.data, self.url)
-        if self.data is None and self.url and self.url.startswith("data:"):
-            header, _, payload = self.url.partition(",")
-            object.__setattr__(self, "media_type", header[5:].split(";")[0] or self.media_type)
-            object.__setattr__(self, "data", base64.b64decode(payload))
-            object.__setattr__(self, "url", None)
-
-    def to_dict(self) -> JSON:
-        """Return a JSON-ready dict."""
-        return {
-            "kind": "image",
-            "data": _b64(self.data),
-            "url": self.url,
-            "media_type": self.media_type,
-            "detail": self.detail,
-        }
-
-    def data_url(self) -> str:
-        """The image as a URL: its own URL, or a ``data:`` URL built from the bytes."""
-        if self.url:
-            return self.url
-        return f"data:{self.media_type};base64,{_b64(self.data)}"
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentPart:
-    """A document (PDF, text file) given inline as bytes or by URL."""
-
-    data: bytes | None = None
-    """Raw document bytes."""
-    url: str | None = None
-    """A URL the provider fetches itself."""
-    media_type: str = "application/pdf"
-    """MIME type of the document."""
-    name: str | None = None
-    """A file name some providers show to the model."""
-    kind: ClassVar[Literal["document"]] = "document"
-
-    def __post_init__(self) -> None:
-        _need_media("DocumentPart", self.data, self.url)
-
-    def to_dict(self) -> JSON:
-        """Return a JSON-ready dict."""
-        return {
-            "kind": "document",
-            "data": _b64(self.data),
-            "url": self.url,
-            "media_type": self.media_type,
-            "name": self.name,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ThinkingPart:
-    """Reasoning produced by a model, kept so it can be sent back on the same provider."""
-
-    text: str = ""
-    """The (possibly summarised) reasoning text."""
-    signature: str | None = None
-    """Opaque signature or encrypted content the provider needs to verify replayed thinking."""
-    redacted: bool = False
-    """True for redacted thinking (the opaque payload is in ``signature``)."""
-    provider: str | None = None
-    """The provider that produced it; thinking from another provider is replayed as text."""
-    provider_data: Mapping[str, Any] | None = None
-    """Provider-specific fields needed for a round trip (item ids and the like)."""
-    kind: ClassVar[Literal["thinking"]] = "thinking"
-
-    def to_dict(self) -> JSON:
-        """Return a JSON-ready dict."""
-        return {
-            "kind": "thinking",
-            "text": self.text,
-            "signature": self.signature,
-            "redacted": self.redacted,
-            "provider": self.provider,
-            "provider_data": dict(self.provider_data) if self.provider_data else None,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """A call of a tool requested by the model.
-
-    ``arguments`` is the parsed JSON object; ``arguments_json`` the raw text as the provider sent
-    it. The ``id`` is kept verbatim while a conversation stays on one provider.
-    """
-
-    id: str
-    """The provider's tool-call id."""
-    name: str
-    """The tool name."""
-    arguments: Mapping[str, Any] = field(default_factory=dict)
-    """The parsed arguments."""
-    arguments_json: str = "{}"
-    """The raw JSON text of the arguments."""
-    provider_data: Mapping[str, Any] | None = None
-    """Provider-specific fields needed for a round trip (Gemini thought signatures, item ids)."""
-    kind: ClassVar[Literal["tool_call"]] = "tool_call"
-
-    @classmethod
-    def from_json(cls, id: str, name: str, arguments_json: str, **kw: Any) -> ToolCall:  # noqa: A002
-        """Build a tool call from raw argument text (empty text means ``{}``)."""
-        text = arguments_json or "{}"
-        try:
-            parsed = json.loads(text)
-        except ValueError:
-            parsed = {}
-        return cls(id, name, parsed if isinstance(parsed, dict) else {"value": parsed}, text, **kw)
-
-    def to_dict(self) -> JSON:
-        """Return a JSON-ready dict."""
-        return {
-            "kind": "tool_call",
-            "id": self.id,
-            "name": self.name,
-            "arguments": dict(self.arguments),
-            "arguments_json": self.arguments_json,
-            "provider_data": dict(self.provider_data) if self.provider_data else None,
-        }
-
-
-Part: TypeAlias = TextPart | ImagePart | DocumentPart | ThinkingPart | ToolCall
-Content: TypeAlias = str | tuple[Part, ...]
-
-
-def _str_field(d: Mapping[str, Any], key: str, kind: str, default: str | None = None) -> Any:
-    value = d.get(key, default)
-    if value is not None and not isinstance(value, str):
-        raise InvalidMessage(f"{kind}.{key} must be a string, not {type(value).__name__}")
-    return value
-
-
-def _text_from(d: Mapping[str, Any]) -> Part:
-    return TextPart(d["text"])
-
-
-def _image_from(d: Mapping[str, Any]) -> Part:
-    return ImagePart(
-        _unb64(d.get("data")),
-        _str_field(d, "url", "ImagePart"),
-        _str_field(d, "media_type", "ImagePart", "image/png"),
-        _str_field(d, "detail", "ImagePart"),
-    )
-
-
-def _document_from(d: Mapping[str, Any]) -> Part:
-    return DocumentPart(
-        _unb64(d.get("data")),
-        _str_field(d, "url", "DocumentPart"),
-        _str_field(d, "media_type", "DocumentPart", "application/pdf"),
-        _str_field(d, "name", "DocumentPart"),
-    )
-
-
-def _thinking_from(d: Mapping[str, Any]) -> Part:
-    data = d.get("provider_data")
-    if data is not None and not isinstance(data, Mapping):
-        raise InvalidMessage(f"ThinkingPart.provider_data must be a mapping, not {type(data).__name__}")
-    return ThinkingPart(
-        _str_field(d, "text", "ThinkingPart", ""),
-        _str_field(d, "signature", "ThinkingPart"),
-        bool(d.get("redacted")),
-        _str_field(d, "provider", "ThinkingPart"),
-        data,
-    )
-
-
-def _tool_call_from(d: Mapping[str, Any]) -> Part:
-    call_id, name = d["id"], d["name"]
-    args, data = d.get("arguments") or {}, d.get("provider_data")
-    for key, value in (("id", call_id), ("name", name)):
-        if not isinstance(value, str):
-            raise InvalidMessage(f"ToolCall.{key} must be a string, not {type(value).__name__}")
-    for key, value in (("arguments", args), ("provider_data", data)):
-        if value is not None and not isinstance(value, Mapping):
-            raise InvalidMessage(f"ToolCall.{key} must be a mapping, not {type(value).__name__}")
-    return ToolCall(call_id, name, args, _str_field(d, "arguments_json", "ToolCall") or "{}", data)
-
-
-_PART_BUILDERS: dict[str, Callable[[Mapping[str, Any]], Part]] = {
-    "text": _text_from,
-    "image": _image_from,
-    "document": _document_from,
-    "thinking": _thinking_from,
-    "tool_call": _tool_call_from,
-}
-
-
-def _part_from_dict(d: Any, where: str = "part") -> Part:
-    """Rebuild a part from ``to_dict()`` output; anything malformed is an ``InvalidMessage`` naming ``where``."""
-    if not isinstance(d, Mapping):
-        raise InvalidMessage(f"{where}: a part must be a mapping, not {type(d).__name__}")
-    kind = d.get("kind")
-    build = _PART_BUILDERS.get(kind) if isinstance(kind, str) else None
-    if build is None:
-        raise InvalidMessage(f"{where}: unknown part kind {kind!r} (known: {', '.join(_PART_BUILDERS)})")
-    try:
-        return build(d)
-    except KeyError as exc:
-        raise InvalidMessage(f"{where}: a {kind} part needs {exc.args[0]!r}") from None
-    except InvalidMessage as exc:
-        raise InvalidMessage(f"{where}: {exc}") from None
-
-
-def _parts_from(items: Any, where: str) -> tuple[Part, ...]:
-    if not isinstance(items, (list, tuple)):
-        raise InvalidMessage(f"{where} must be a list of parts, not {type(items).__name__}")
-    return tuple(_part_from_dict(p, f"{where}[{i}]") for i, p in enumerate(items))
-
-
-def _loads(text: str | bytes, what: str) -> Any:
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError) as exc:
-        raise InvalidMessage(f"{what} text is not JSON: {exc}") from None
-
-
-def _coerce_parts(content: str | Iterable[Part | str]) -> Content:
-    if isinstance(content, str):
-        return content
-    return tuple(TextPart(p) if isinstance(p, str) else p for p in content)
 
 
 _PART_TYPES = (TextPart, ImagePart, DocumentPart, ThinkingPart, ToolCall)
@@ -360,7 +91,7 @@ def _checked_content(role: str, content: Any) -> Content:
     for i, p in enumerate(parts):
         if not isinstance(p, _PART_TYPES):
             if isinstance(p, str):
-                return _checked_content(role, _coerce_parts(parts))
+                return _checked_content(role, coerce_parts(parts))
             raise InvalidMessage(f"content[{i}] must be a part (TextPart, ImagePart...), not {type(p).__name__}")
         if p.kind not in allowed:
             raise InvalidMessage(f"a {role} message cannot hold a {p.kind} part (content[{i}])")
@@ -432,15 +163,15 @@ class Message:
     @classmethod
     def user(cls, content: str | Iterable[Part | str], *, cache: bool = False) -> Message:
         """A user message: text, or parts (text, images, documents)."""
-        return cls("user", _coerce_parts(content), cache=cache)
+        return cls("user", coerce_parts(content), cache=cache)
 
     @classmethod
     def assistant(cls, content: str | Iterable[Part | str] = "", *, tool_calls: Iterable[ToolCall] = ()) -> Message:
         """An assistant message, optionally with tool calls appended as parts."""
         calls = tuple(tool_calls)
         if not calls:
-            return cls("assistant", _coerce_parts(content))
-        parts = _coerce_parts(content)
+            return cls("assistant", coerce_parts(content))
+        parts = coerce_parts(content)
         head: tuple[Part, ...] = ((TextPart(parts),) if parts else ()) if isinstance(parts, str) else parts
         return cls("assistant", head + calls)
 
@@ -454,7 +185,7 @@ class Message:
         is_error: bool = False,
     ) -> Message:
         """The result of a tool call, sent back to the model."""
-        return cls("tool_result", _coerce_parts(content), tool_call_id=tool_call_id, name=name, is_error=is_error)
+        return cls("tool_result", coerce_parts(content), tool_call_id=tool_call_id, name=name, is_error=is_error)
 
     @property
     def parts(self) -> tuple[Part, ...]:
@@ -505,7 +236,7 @@ class Message:
         content = d.get("content", "")
         if not isinstance(content, (str, list, tuple)):
             raise InvalidMessage(f"content must be a string or a list of parts, not {type(content).__name__}")
-        parts: Content = content if isinstance(content, str) else _parts_from(content, "content")
+        parts: Content = content if isinstance(content, str) else parts_from(content, "content")
         return cls(
             d["role"], parts, d.get("tool_call_id"), d.get("name"), d.get("is_error", False), d.get("cache", False)
         )
@@ -521,7 +252,7 @@ class Message:
         Raises:
             InvalidMessage: the text is not JSON or not a message.
         """
-        return cls.from_dict(_loads(text, "message"))
+        return cls.from_dict(loads_json(text, "message"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -793,7 +524,7 @@ class Context:
         Raises:
             InvalidMessage: the text is not JSON or not a context.
         """
-        return cls.from_dict(_loads(text, "context"))
+        return cls.from_dict(loads_json(text, "context"))
 
 
 def _message_at(d: Any, index: int) -> Message:
@@ -878,14 +609,14 @@ class Response:
         """
         if not isinstance(d, Mapping):
             raise InvalidMessage(f"a response must be a mapping, not {type(d).__name__}")
-        calls = _parts_from(d.get("tool_calls", ()), "tool_calls")
+        calls = parts_from(d.get("tool_calls", ()), "tool_calls")
         return cls(
             text=d.get("text", ""),
             finish_reason=d.get("finish_reason", "stop"),
             usage=Usage.from_dict(d.get("usage") or {}),
             tool_calls=[c for c in calls if isinstance(c, ToolCall)],
             reasoning=d.get("reasoning", ""),
-            parts=list(_parts_from(d.get("parts", ()), "parts")),
+            parts=list(parts_from(d.get("parts", ()), "parts")),
             raw=d.get("raw"),
             context=Context.from_dict(d.get("context") or {}),
             id=d.get("id"),
@@ -909,7 +640,7 @@ class Response:
         Raises:
             InvalidMessage: the text is not JSON or not a response.
         """
-        return cls.from_dict(_loads(text, "response"))
+        return cls.from_dict(loads_json(text, "response"))
 
 
 @dataclass(slots=True)
