@@ -146,7 +146,13 @@ _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def step_check_tools(call: Call) -> Call:
-    """Tool names are valid and unique; a named ``tool_choice`` names one of the tools."""
+    """Tools are ``Tool`` objects with valid, unique names and valid JSON Schema parameters (checked
+    once per schema object: see ``_schema_check``); a named ``tool_choice`` names one of the tools."""
+    from sycophant_py._schema_check import check_tool
+
+    for i, tool in enumerate(call.tools):
+        if not isinstance(tool, Tool):
+            raise InvalidParams(f"tools[{i}] must be a Tool, not {type(tool).__name__}", param="tools")
     names = [t.name for t in call.tools]
     for name in names:
         if not _TOOL_NAME.match(name):
@@ -158,6 +164,8 @@ def step_check_tools(call: Call) -> Call:
     if isinstance(choice, str) and choice not in ("auto", "none", "required") and choice not in names:
         known = ", ".join(names) or "no tools were given"
         raise InvalidParams(f"tool_choice={choice!r} names no tool of this call ({known})", param="tool_choice")
+    for tool in call.tools:
+        check_tool(tool)
     return call
 
 

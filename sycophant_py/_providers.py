@@ -117,9 +117,15 @@ COMPAT_FLAGS: Mapping[str, tuple[Any, ...]] = {
     "requires_assistant_after_tool_result": _BOOL,
     "requires_thinking_as_text": _BOOL,
     "requires_mistral_tool_ids": _BOOL,
-    "thinking_format": ("openai", "zai", "qwen"),
+    "requires_content_string": _BOOL,
+    "response_format": ("json_schema", "json_object_schema"),
+    # openai_chat: openai / zai / qwen; google_gemini: level (thinkingLevel) / budget (thinkingBudget)
+    "thinking_format": ("openai", "zai", "qwen", "level", "budget"),
+    "supports_inline_system": _BOOL,  # anthropic_messages
+    "response_schema_field": ("responseJsonSchema", "responseSchema"),  # google_gemini
+    "thought_signature_required": _BOOL,  # google_gemini
 }
-"""The ``openai_chat`` compatibility flags and their allowed values."""
+"""The compatibility flags the wire protocols read (most are ``openai_chat``'s) and their allowed values."""
 
 _CONFIG_KEYS = {
     "baseUrl": "base_url",
