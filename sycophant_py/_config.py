@@ -19,6 +19,10 @@ use, underneath whatever ``configure()`` sets. Its shape::
     enabled = true
     config = { api_key = "sk-...", base_url = "https://gateway.example.com/v1" }
 
+    [aliases]                     # a name for an ordered fallback list (``generate_text("best", ...)``)
+    best = ["openai:gpt-4o", "anthropic:claude-sonnet-4-5"]
+    cheap = { models = ["groq:llama-3.1-8b-instant", "togetherai:meta-llama/Llama-3-8b"], weights = [3, 1] }
+
 Both are checked before anything is used (``_config_schema``, which imports pydantic only then):
 wrong types, unknown fields (with a close-match suggestion) and credentials outside
 ``[providers.<id>]`` raise :class:`InvalidConfig` naming the file, the table and the field, or
@@ -102,6 +106,8 @@ class Settings:
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     custom_providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     instances: list[dict[str, Any]] = field(default_factory=list)
+    aliases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Alias name -> ``{"models": [...], "weights": [...] | None}`` (see ``_fallback``)."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limits: Limits = field(default_factory=Limits)
     max_connections: int | None = None
@@ -175,6 +181,7 @@ def _load_file(s: Settings) -> None:
     _merge(custom, s.custom_providers)
     s.providers, s.custom_providers = providers, custom
     s.instances = list(checked.get("instances") or []) + s.instances
+    s.aliases = {**(checked.get("aliases") or {}), **s.aliases}
     s.file_loaded = True
 
 
@@ -194,6 +201,7 @@ def configure(
     providers: Mapping[str, Mapping[str, Any]] | None = None,
     custom_providers: Mapping[str, Mapping[str, Any]] | None = None,
     instances: list[Mapping[str, Any]] | None = None,
+    aliases: Mapping[str, Any] | None = None,
     retry: RetryPolicy | None = None,
     limits: Limits | Mapping[str, int] | None = None,
     max_connections: int | None = None,
@@ -211,6 +219,9 @@ def configure(
             ``models``). A built-in provider is never removed.
         instances: Factory-built providers: ``{"type": "openai", "name": "work", "enabled": True,
             "config": {...}}`` makes provider ``work`` a copy of ``openai`` with ``config`` applied.
+        aliases: Names for ordered fallback lists of model specs, e.g. ``{"best": ["openai:gpt-4o",
+            "anthropic:claude-sonnet-4-5"]}``, or ``{"models": [...], "weights": [3, 1]}`` for
+            weighted load balancing between equivalent deployments (merged per name).
         retry: Retry and timeout policy.
         limits: Size caps (a ``Limits`` or a mapping of its fields, merged over the current ones):
             ``max_body_bytes`` (default 64 MiB), ``max_event_bytes`` (default 16 MiB).
@@ -225,12 +236,14 @@ def configure(
     """
     global _settings
     _check_plain_arguments(retry, max_connections)
-    if providers is not None or custom_providers is not None or instances is not None:
+    if providers is not None or custom_providers is not None or instances is not None or aliases is not None:
         from sycophant_py._config_schema import check_arguments
 
-        checked = check_arguments(providers=providers, custom_providers=custom_providers, instances=instances)
+        checked = check_arguments(
+            providers=providers, custom_providers=custom_providers, instances=instances, aliases=aliases
+        )
         providers, custom_providers = checked.get("providers"), checked.get("custom_providers")
-        instances = checked.get("instances")
+        instances, aliases = checked.get("instances"), checked.get("aliases")
     new_limits = _limits(_settings.limits, limits) if limits is not None else None
     with _lock:
         if reset:
@@ -242,6 +255,8 @@ def configure(
             _merge(s.custom_providers, custom_providers)
         if instances:
             s.instances.extend(dict(i) for i in instances)
+        if aliases:
+            s.aliases.update(aliases)
         if retry is not None:
             s.retry = retry
         if new_limits is not None:

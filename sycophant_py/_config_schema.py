@@ -18,6 +18,10 @@ check, so ``import sycophant_py`` never imports pydantic). Types are strict (no 
 - ``[[instances]]``: ``type`` and ``name`` (strings, required; a name cannot hold ``:`` and is
   used once per file or call), ``enabled`` (default true), ``config`` (a custom-provider table
   plus ``api_key``).
+- ``[aliases]``: ``name = "provider:model"``, ``name = ["provider:model", ...]`` (an ordered
+  fallback list; an entry may name
+  another alias), or ``name = { models = [...], weights = [3, 1] }`` (equivalent deployments: the
+  order is drawn per call by weight, the rest stay fallbacks). An alias name holds no ``:``.
 
 pi's camelCase names (``contextWindow``, ``baseUrl``, ``cacheRead``, ``supportsStore``...) are
 accepted and renamed. What comes back is normalised: snake_case keys, pi's api names mapped to
@@ -59,7 +63,7 @@ from sycophant_py.auth._base import SECRET_FIELDS
 
 __all__ = ["SECTIONS", "check_arguments", "check_file"]
 
-SECTIONS = ("providers", "custom_providers", "instances")
+SECTIONS = ("providers", "custom_providers", "instances", "aliases")
 CAPABILITIES = ("chat", "tools", "json", "vision", "pdf", "reasoning", "embeddings", "streaming")
 _SECRETS = SECRET_FIELDS | {"access_key_id", "aws_access_key_id"}
 _MAX_SHOWN = 5
@@ -304,7 +308,36 @@ _Settings: type[BaseModel] = create_model(  # type: ignore[call-overload]
     **{name: (str | None, None) for name in sorted(_SECRETS | {"base_url"})},
 )
 
+
+def _alias_name(value: Any) -> Any:
+    if isinstance(value, str) and (not value or ":" in value):
+        raise _error("alias_name", "an alias name must be non-empty and hold no ':' (a model spec has one)")
+    return value
+
+
+def _alias_form(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"models": [value]}
+    return {"models": value} if isinstance(value, (list, tuple)) else value
+
+
+class _Alias(_Table):
+    """An alias: an ordered list of model specs (or other aliases), optionally weighted."""
+
+    models: list[Annotated[str, Field(min_length=1)]] = Field(min_length=1)
+    weights: list[Annotated[float, Field(gt=0)]] | None = None
+
+    @model_validator(mode="after")
+    def _same_length(self) -> _Alias:
+        if self.weights is not None and len(self.weights) != len(self.models):
+            raise _error("weights", f"weights must give one number per model ({len(self.models)})")
+        return self
+
+
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    "aliases": TypeAdapter(
+        dict[Annotated[str, PlainValidator(_alias_name)], Annotated[_Alias, BeforeValidator(_alias_form)]]
+    ),
     "providers": TypeAdapter(dict[str, _Settings]),  # type: ignore[valid-type]
     "custom_providers": TypeAdapter(dict[str, _Provider]),
     "instances": TypeAdapter(list[_Instance]),
@@ -331,6 +364,8 @@ def _normalised(section: str, value: Any) -> Any:
         return {pid: dict(v) for pid, v in value.items()}  # values as given: nothing to rename
     if section == "custom_providers":
         return {pid: _dump_provider(p) for pid, p in checked.items()}
+    if section == "aliases":
+        return {name: a.model_dump() for name, a in checked.items()}
     return [
         {"type": i.type, "name": i.name, "enabled": i.enabled, "config": _dump_provider(i.config) if i.config else {}}
         for i in checked
@@ -384,7 +419,16 @@ def _message(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
             f"{msg} is a credential: set it in [providers.{_toml_key(pid)}] "
             f"(or configure(providers={{{str(pid)!r}: {{{msg!r}: ...}}}})), not in a provider definition"
         )
-    if kind in ("missing", "unknown_field", "not_a_table", "models_table", "setting_type", "repeated_field"):
+    if kind in (
+        "missing",
+        "unknown_field",
+        "not_a_table",
+        "models_table",
+        "setting_type",
+        "repeated_field",
+        "alias_name",
+        "weights",
+    ):
         return msg
     value = err.get("input")
     shown = type(value).__name__ if _may_be_secret(loc) else f"{type(value).__name__} {repr(value)[:60]}"
@@ -452,7 +496,8 @@ def check_file(path: str, data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def check_arguments(**sections: Any) -> dict[str, Any]:
-    """``configure()``'s ``providers`` / ``custom_providers`` / ``instances`` (those not None), checked and normalised.
+    """``configure()``'s ``providers`` / ``custom_providers`` / ``instances`` / ``aliases`` (those not None),
+    checked and normalised.
 
     Raises:
         InvalidConfig: a value of the wrong type or shape (the message gives its dotted path,

@@ -83,6 +83,8 @@ class Call:
     log: BoundLog = field(default_factory=BoundLog)
     prepared: bool = False
     """True once credentials are prepared and the body encoded."""
+    max_retries: int | None = None
+    """Retries allowed for this call (None: the policy's); a fallback list's non-last model gets 0."""
 
     def remaining(self) -> float | None:
         """Seconds left of the call's total ``timeout=``, or None."""

@@ -11,6 +11,7 @@ stream delivered an event (the stream classes only retry the opening).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from sycophant_py import _config, _hooks, _transport
@@ -29,6 +30,7 @@ from sycophant_py._retry import tenacity_kwargs
 from sycophant_py._types import EmbeddingResponse, Response
 
 if TYPE_CHECKING:
+    from sycophant_py._config import RetryPolicy
     from sycophant_py._transport import RawResponse, StreamHandle
     from sycophant_py.auth._base import Credentials, HttpRequest
 
@@ -145,11 +147,18 @@ def _check(call: Call, status: int, headers: dict[str, str], body: bytes) -> Non
 # -- sync ------------------------------------------------------------------------------------
 
 
+def _policy(call: Call) -> RetryPolicy:
+    policy = _config.settings().retry
+    if call.max_retries is not None and call.max_retries != policy.max_retries:
+        policy = dataclasses.replace(policy, max_retries=call.max_retries)
+    return policy
+
+
 def retrying(call: Call) -> Any:
     """The tenacity loop for one call's attempts (sync)."""
     from tenacity import Retrying
 
-    return Retrying(**tenacity_kwargs(_config.settings().retry, _before_sleep(call), call.deadline))
+    return Retrying(**tenacity_kwargs(_policy(call), _before_sleep(call), call.deadline))
 
 
 def prepare(call: Call) -> Call:
@@ -231,7 +240,7 @@ def aretrying(call: Call) -> Any:
     """The tenacity loop for one call's attempts (async)."""
     from tenacity import AsyncRetrying
 
-    policy = _config.settings().retry
+    policy = _policy(call)
     kw = tenacity_kwargs(policy, _before_sleep(call), call.deadline)
     kw.pop("sleep", None)
     if policy.async_sleep is not None:
