@@ -655,6 +655,14 @@ class FunctionSource:
         if self.gen is not None:
             await _aclose(self.gen)
 
+    def finish(self) -> None:
+        """The stream ended with ``done``: close the function's generator."""
+        self.close()
+
+    async def afinish(self) -> None:
+        """Async twin of :meth:`finish`."""
+        await self.aclose()
+
     def abandon(self) -> None:
         """Dropped without closing: the generator is finalised by Python itself, nothing else is held."""
         self.gen = None

@@ -33,3 +33,24 @@ async def amain() -> None:
     final: syc.Response = await stream.response()
     print(resp.text, final.text)
     await syc.aclose()
+
+
+def oauth() -> None:
+    def login(callbacks: syc.LoginCallbacks) -> syc.OAuthCredentials:
+        code = callbacks.on_prompt(message="Enter code:")
+        return syc.OAuthCredentials(refresh=code, access=code, expires=None)
+
+    def refresh(credentials: syc.OAuthCredentials) -> syc.OAuthCredentials:
+        return credentials
+
+    syc.register_provider(
+        "corporate-ai",
+        base_url="https://ai.corp.example/v1",
+        oauth=syc.OAuth(name="Corp", login=login, refresh_token=refresh, get_api_key=lambda c: c.access),
+    )
+    creds: syc.OAuthCredentials | None = syc.login("corporate-ai")
+    store = syc.CredentialStore()
+    store.set_api_key("openai", "sk-...")
+    entry: dict[str, object] | None = store.get("openai")
+    removed: bool = syc.logout("corporate-ai") or store.remove("openai")
+    print(creds, entry, removed, store.path, store.providers())
