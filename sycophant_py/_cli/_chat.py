@@ -70,7 +70,7 @@ def _stats(out: Out, resp: Response) -> None:
     bits = [f"{resp.provider}:{resp.model}", f"{u.input_tokens} in / {u.output_tokens} out tokens"]
     if u.cost is not None:
         bits.append(f"${u.cost.total:.6f}")
-    if resp.finish_reason not in ("stop", "tool_calls"):
+    if resp.finish_reason not in ("stop", "tool_use"):
         bits.append(f"finish: {resp.finish_reason}")
     out.note(" · ".join(bits))
 
@@ -104,7 +104,10 @@ def stream_answer(out: Out, ask: Ask, messages: list[Message]) -> tuple[Response
         stream.close()
         out.end_line()
         out.note("interrupted")
-        return stream.response(), True
+        try:
+            return stream.response(), True
+        except KeyboardInterrupt:  # interrupted before the provider answered: nothing arrived
+            return Response(finish_reason="aborted"), True
     out.end_line()
     return stream.response(), False
 

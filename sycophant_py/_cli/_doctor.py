@@ -114,9 +114,11 @@ def _sources(pid: str, row: Mapping[str, Any], entry: Mapping[str, Any] | None, 
 
 def _credentials_report(entries: Mapping[str, dict[str, Any]]) -> list[dict[str, Any]]:
     from sycophant_py import _catalog, _config
+    from sycophant_py._oauth import login_providers
 
     settings = _config.settings()
     rows = _catalog.provider_rows()
+    logins = set(login_providers())
     report = []
     for pid in _relevant(rows, entries, settings, os.environ):
         row = rows.get(pid) or {}
@@ -128,7 +130,8 @@ def _credentials_report(entries: Mapping[str, dict[str, Any]]) -> list[dict[str,
         auth = str(row.get("auth") or "required")
         if used is None and auth == "required":
             keys = " or ".join(row.get("env") or ()) or "a key in the config file"
-            status = f"missing: set {keys} or run `sycophant keys set {pid}`"
+            how = f"sycophant login {pid}" if pid in logins else f"sycophant keys set {pid}"
+            status = f"missing: set {keys} or run `{how}`"
         else:
             status = "no key needed" if auth == "none" else ("ok" if used else "no key (optional)")
         report.append({"provider": pid, "auth": auth, "status": status, "sources": sources})

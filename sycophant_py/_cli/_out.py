@@ -122,7 +122,11 @@ class Out:
         from rich.table import Table
         from rich.text import Text
 
-        table = Table(*headers, box=None, header_style="bold", pad_edge=False)
+        table = Table(box=None, header_style="bold", pad_edge=False)
+        key_width = max([len(headers[0])] + [len(str(row[0])) for row in rows])
+        table.add_column(headers[0], no_wrap=True, min_width=key_width)  # the key column is never cut
+        for header in headers[1:]:
+            table.add_column(header)
         for row in rows:
             table.add_row(*(Text("" if v is None else str(v)) for v in row))
         self.console.print(table)
