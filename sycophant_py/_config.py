@@ -98,10 +98,14 @@ class Settings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limits: Limits = field(default_factory=Limits)
     max_connections: int | None = None
+    foreign_thinking: str = "text"
+    """Thinking from another provider: replayed as ``text`` or ``drop``ped (a call's param wins)."""
     http_client: Any = None
     async_http_client: Any = None
     version: int = 0
     file_loaded: bool = False
+    foreign_thinking_set: bool = False
+    """``configure()`` set ``foreign_thinking`` (the file's value goes underneath it)."""
 
 
 _lock = threading.RLock()
@@ -153,9 +157,11 @@ def _load_file(s: Settings) -> None:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise InvalidError(f"cannot read config file {path}: {exc}") from exc
-    unknown = set(data) - {"providers", "custom_providers", "instances"}
+    unknown = set(data) - {"providers", "custom_providers", "instances", "foreign_thinking"}
     if unknown:
         raise InvalidError(f"config file {path}: unknown section(s) {sorted(unknown)}")
+    if "foreign_thinking" in data and not s.foreign_thinking_set:
+        s.foreign_thinking = _foreign_thinking(data["foreign_thinking"], f"config file {path}: ")
     # File values sit underneath anything configure() already set.
     providers: dict[str, Any] = _plain(data.get("providers", {}))
     _merge(providers, s.providers)
@@ -185,6 +191,7 @@ def configure(
     retry: RetryPolicy | None = None,
     limits: Limits | Mapping[str, int] | None = None,
     max_connections: int | None = None,
+    foreign_thinking: str | None = None,
     http_client: Any = None,
     async_http_client: Any = None,
     reset: bool = False,
@@ -203,11 +210,15 @@ def configure(
         limits: Size caps (a ``Limits`` or a mapping of its fields, merged over the current ones):
             ``max_body_bytes`` (default 64 MiB), ``max_event_bytes`` (default 16 MiB).
         max_connections: Connection-pool size (default: no cap below what callers ask for).
+        foreign_thinking: What a conversation sent to another provider does with the thinking of
+            earlier answers: ``"text"`` (default: replayed as plain text, without signatures) or
+            ``"drop"``. A call's ``foreign_thinking=`` param wins. Also a top-level key of the file.
         http_client: An ``httpx.Client`` to use for sync calls (proxies, CA settings...).
         async_http_client: An ``httpx.AsyncClient`` to use for async calls.
         reset: Clear the layer first (the config file is read again on next use).
     """
     global _settings
+    thinking = None if foreign_thinking is None else _foreign_thinking(foreign_thinking)
     with _lock:
         if reset:
             _settings = Settings(version=_settings.version + 1)
@@ -224,6 +235,9 @@ def configure(
             s.limits = _limits(s.limits, limits)
         if max_connections is not None:
             s.max_connections = max_connections
+        if thinking is not None:
+            s.foreign_thinking = thinking
+            s.foreign_thinking_set = True
         if http_client is not None:
             s.http_client = http_client
         if async_http_client is not None:
@@ -249,6 +263,12 @@ def _limits(current: Limits, new: Limits | Mapping[str, int]) -> Limits:
     from dataclasses import replace
 
     return replace(current, **dict(new))
+
+
+def _foreign_thinking(value: Any, where: str = "") -> str:
+    if value not in ("text", "drop"):
+        raise InvalidError(f"{where}foreign_thinking must be 'text' or 'drop', not {value!r}")
+    return str(value)
 
 
 def _canonical(provider: str) -> str:

@@ -42,6 +42,7 @@ __all__ = [
 Role: TypeAlias = Literal["system", "user", "assistant", "tool_result"]
 FinishReason: TypeAlias = Literal["stop", "length", "tool_use", "content_filter", "error", "aborted"]
 JSON: TypeAlias = dict[str, Any]
+_FINISH_REASONS = frozenset(("stop", "length", "tool_use", "content_filter", "error", "aborted"))
 
 
 def _b64(data: bytes | None) -> str | None:
@@ -143,7 +144,8 @@ class ThinkingPart:
     redacted: bool = False
     """True for redacted thinking (the opaque payload is in ``signature``)."""
     provider: str | None = None
-    """The provider that produced it; thinking from another provider is replayed as text."""
+    """The provider that produced it; thinking from another provider is replayed as text or dropped
+    (``foreign_thinking``), never with its signature."""
     provider_data: Mapping[str, Any] | None = None
     """Provider-specific fields needed for a round trip (item ids and the like)."""
     kind: ClassVar[Literal["thinking"]] = "thinking"
@@ -277,6 +279,14 @@ class Message:
     """For ``tool_result``: the tool failed and ``content`` describes the error."""
     cache: bool = False
     """Ask the provider to cache the prompt up to and including this message (where supported)."""
+    provider: str | None = None
+    """For an answer: the provider that produced it. Its thinking signatures and provider data are
+    sent back only to that provider (see the conversations guide)."""
+    model: str | None = None
+    """For an answer: the model that produced it."""
+    finish_reason: FinishReason | None = None
+    """For an answer: why the model stopped. A turn that ended in ``error`` or ``aborted`` is left
+    out when the conversation is sent again, with the tool results that answer its calls."""
 
     @classmethod
     def system(cls, text: str, *, cache: bool = False) -> Message:
@@ -343,6 +353,10 @@ class Message:
             d["is_error"] = True
         if self.cache:
             d["cache"] = True
+        for key in ("provider", "model", "finish_reason"):
+            value = getattr(self, key)
+            if value is not None:
+                d[key] = value
         return d
 
     @classmethod
@@ -353,7 +367,20 @@ class Message:
         role = d["role"]
         if role not in ("system", "user", "assistant", "tool_result"):
             raise ValueError(f"unknown message role {role!r}")
-        return cls(role, parts, d.get("tool_call_id"), d.get("name"), bool(d.get("is_error")), bool(d.get("cache")))
+        finish = d.get("finish_reason")
+        if finish is not None and finish not in _FINISH_REASONS:
+            raise ValueError(f"unknown finish reason {finish!r}")
+        return cls(
+            role,
+            parts,
+            d.get("tool_call_id"),
+            d.get("name"),
+            bool(d.get("is_error")),
+            bool(d.get("cache")),
+            d.get("provider"),
+            d.get("model"),
+            finish,
+        )
 
     def to_json(self) -> str:
         """Serialise to JSON text."""
@@ -637,8 +664,10 @@ class Response:
 
     @property
     def message(self) -> Message:
-        """The assistant message of this response."""
-        return Message("assistant", tuple(self.parts))
+        """The assistant message of this response (with its provider, model and finish reason)."""
+        return Message(
+            "assistant", tuple(self.parts), provider=self.provider, model=self.model, finish_reason=self.finish_reason
+        )
 
     def to_dict(self) -> JSON:
         """Return a JSON-ready dict (lossless except ``error``, which is kept as text)."""
