@@ -69,6 +69,7 @@ FOREIGN_THINKING: tuple[ForeignThinking, ...] = ("text", "drop")
 _FAILED = frozenset(("error", "aborted"))
 _HASH_CHARS = 16  # hex digits of SHA-256 in a rewritten id (64 bits)
 _BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_SAFE = "a-zA-Z0-9_-"  # what a rewrite keeps of the original when the rule names no alphabet
 
 
 @functools.cache
@@ -99,9 +100,10 @@ def _base62(data: bytes) -> str:
 class ToolIdRule:
     """The tool-call ids a protocol accepts, and the deterministic rewrite of the others.
 
-    A rewritten id keeps the start of the original (characters outside the alphabet become ``_``)
-    and ends with ``_`` plus 16 hex digits of the original's SHA-256, within ``max_length``; an
-    exact-length rule (Mistral) takes that many base-62 characters of the hash.
+    A rewritten id keeps the start of the original (characters outside the alphabet, or outside
+    ``[a-zA-Z0-9_-]`` when the rule names none, become ``_``) and ends with ``_`` plus 16 hex digits
+    of the original's SHA-256, within ``max_length``; an exact-length rule (Mistral) takes that many
+    base-62 characters of the hash.
     """
 
     max_length: int | None = None
@@ -130,7 +132,7 @@ class ToolIdRule:
             return _base62(digest).rjust(self.length, "0")[: self.length]
         code = digest.hex()[:_HASH_CHARS]
         limit = self.max_length or 64
-        clean = _bad_chars(self.alphabet).sub("_", tool_id) if self.alphabet else tool_id
+        clean = _bad_chars(self.alphabet or _SAFE).sub("_", tool_id)
         room = limit - len(code) - 1
         if room <= 0:
             return code[:limit]

@@ -153,6 +153,11 @@ class Dialect(ABC):
     def validate(self, body: dict[str, Any]) -> None:  # noqa: B027 - an optional hook
         """Validate a request body against the API's official schema (when the dialect can)."""
 
+    def sent_tool_ids(self, body: dict[str, Any]) -> tuple[list[str], list[str]] | None:
+        """``(ids of the tool calls sent, ids the tool results sent refer to)``, each in body order;
+        None when the API carries no call ids (the handoff checks then test the pairing by name)."""
+        return None
+
 
 def split(body: bytes, chunk_size: int | None) -> list[bytes]:
     """Cut a body into chunks of ``chunk_size`` bytes (whole when None)."""
