@@ -271,3 +271,39 @@ def test_configured_setting_and_param(servers: dict[str, ScriptedServer]) -> Non
         syc.generate_text(spec(protocol), ctx, foreign_thinking="hide")
     with pytest.raises(syc.SycophantError, match="foreign_thinking"):
         syc.configure(foreign_thinking="hide")
+
+
+@pytest.mark.parametrize("then", ["anthropic_messages", "openai_chat", "google_gemini"])
+def test_an_aborted_turn_is_left_out_with_its_dangling_calls(servers: dict[str, ScriptedServer], then: str) -> None:
+    """A stream closed after its first tool call: the turn, its call and a result given for it never go out again."""
+    first, dialect = "anthropic_messages", dialect_for("anthropic_messages")
+    assert dialect is not None
+    calls = [
+        ScriptedCall("toolu_aborted1", "get_weather", {"city": "Bern"}),
+        ScriptedCall("toolu_aborted2", "noop", {}),
+    ]
+    servers[first].add(dialect.tool_calls_stream(calls, ScriptedUsage(5, 5), chunk_size=16))
+    stream = syc.stream_text(spec(first), "weather?", tools=[WEATHER, syc.Tool("noop")])
+    for event in stream:
+        if event.type == "toolcall_end":
+            break
+    stream.close()
+    aborted = stream.response()
+    assert aborted.finish_reason == "aborted"
+    assert [c.id for c in aborted.tool_calls][:1] == ["toolu_aborted1"]
+    ctx = aborted.context.add(
+        syc.Message.tool_result("toolu_aborted1", "ran anyway", name="get_weather"), syc.Message.user("try again")
+    )
+    target = dialect_for(then)
+    assert target is not None
+    servers[then].add(target.text("fine", ScriptedUsage(3, 1)))
+    syc.generate_text(spec(then), syc.Context.from_json(ctx.to_json()), tools=[WEATHER])
+    body = servers[then].requests[-1].json
+    target.validate(body)
+    text = json.dumps(body)
+    assert "toolu_aborted" not in text
+    assert "ran anyway" not in text
+    sent = target.sent_messages(body)
+    assert {role for role, _ in sent} == {"user"}  # no assistant turn, call or result is left
+    assert "weather?" in sent[0][1]
+    assert "try again" in sent[-1][1]
