@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,6 +49,7 @@ OWN_IDS = {
     "openai_responses": "call_Ab12Cd34Ef56Gh78Ij90Kl12",
     "ollama_native": "",
 }
+ANTHROPIC_REWRITE = "call_7777777777777777777777777777777_fc_0123456_a6f7d70f67bbda56"
 SIGNED = {"anthropic_messages", "google_gemini", "bedrock_converse", "openai_responses"}
 WEATHER = syc.Tool(
     "get_weather",
@@ -307,3 +310,58 @@ def test_an_aborted_turn_is_left_out_with_its_dangling_calls(servers: dict[str, 
     assert {role for role, _ in sent} == {"user"}  # no assistant turn, call or result is left
     assert "weather?" in sent[0][1]
     assert "try again" in sent[-1][1]
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "conversations.md"
+
+
+def docs_example(name: str) -> str:
+    text = DOCS.read_text(encoding="utf-8")
+    match = re.search(rf"<!-- example: {name}[^>]*-->\s*```python\n(.*?)```", text, re.S)
+    assert match, f"docs/conversations.md lost its {name!r} example"
+    return match.group(1)
+
+
+def test_docs_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """docs/conversations.md's example, with openai, anthropic and ollama redirected to scripted servers."""
+    chat, claude = dialect_for("openai_chat"), dialect_for("anthropic_messages")
+    assert chat is not None
+    assert claude is not None
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-docs-example")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-docs-example")
+    with ScriptedServer() as openai, ScriptedServer() as anthropic, ScriptedServer() as ollama:
+        syc.register_provider("openai", base_url=openai.url + "/v1")
+        syc.register_provider("anthropic", base_url=anthropic.url)
+        syc.register_provider("ollama", base_url=ollama.url + "/v1")
+        call = ScriptedCall(LONG_ID, "get_weather", {"city": "Oslo"})  # a proxy's long id
+        openai.add(
+            chat.answer("Oslo needs a lookup.", "", "", [call], ScriptedUsage(20, 5)),
+            chat.text("It is sunny in Oslo.", ScriptedUsage(30, 5)),
+        )
+        signature = b64("SIG-docs-claude")
+        anthropic.add(claude.answer("Sunny means light clothes.", signature, "A T-shirt.", [], ScriptedUsage(40, 9)))
+        ollama.add(chat.text("Sunny; wear a T-shirt.", ScriptedUsage(50, 4)))
+        namespace: dict[str, Any] = {"__name__": "docs_conversations"}
+        exec(compile(docs_example("handoff"), str(DOCS), "exec"), namespace)  # our own documentation
+    assert capsys.readouterr().out == "Sunny; wear a T-shirt.\n"
+    assert [m.provider for m in namespace["third"].context.messages if m.role == "assistant"] == [
+        "openai",
+        "openai",
+        "anthropic",
+        "ollama",
+    ]
+    for srv in (openai, anthropic, ollama):
+        for request in srv.requests:
+            assert LONG_ID not in json.dumps(request.json)  # 74 characters: no target takes it
+    to_claude = anthropic.requests[0].json
+    claude.validate(to_claude)
+    calls, results = claude.sent_tool_ids(to_claude)
+    assert calls == results == [ANTHROPIC_REWRITE]
+    assert "Oslo needs a lookup." in json.dumps(to_claude)  # OpenAI's reasoning, as text
+    to_ollama = ollama.requests[0].json
+    chat.validate(to_ollama)
+    text = json.dumps(to_ollama)
+    assert "Oslo needs a lookup." not in text
+    assert "Sunny means light clothes." not in text
+    assert signature not in text
+    assert "A T-shirt." in text
