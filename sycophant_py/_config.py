@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sycophant_py._exceptions import InvalidError
 
@@ -191,7 +191,7 @@ def configure(
     retry: RetryPolicy | None = None,
     limits: Limits | Mapping[str, int] | None = None,
     max_connections: int | None = None,
-    foreign_thinking: str | None = None,
+    foreign_thinking: Literal["text", "drop"] | None = None,
     http_client: Any = None,
     async_http_client: Any = None,
     reset: bool = False,
