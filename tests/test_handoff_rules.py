@@ -283,3 +283,35 @@ def test_signature_only_thinking_is_attributed_to_its_provider() -> None:
     assert isinstance(resp.parts[0], ThinkingPart)
     assert resp.parts[0].provider == "vendor"
     assert resp.context.messages[-1].provider == "vendor"
+
+
+# -- a tool loop begun elsewhere, continued on Claude with thinking --------------------------------
+
+
+def _loop(first: list[object], *, answered: bool = True) -> list[Message]:
+    msgs = [Message.user("Weather?"), turn(*first, ToolCall("call_1", "get_weather", {"city": "Oslo"}))]
+    msgs.append(Message.tool_result("call_1", "sunny", name="get_weather"))
+    return [*msgs, Message("assistant", "Sunny.", provider="elsewhere"), Message.user("And now?")] if answered else msgs
+
+
+@pytest.mark.parametrize("protocol", ["anthropic_messages", "bedrock_converse"])
+def test_thinking_waits_for_the_next_turn_when_a_loop_began_without_it(protocol: str) -> None:
+    """One thinking configuration per turn: a loop begun on another provider is finished without thinking."""
+    from sycophant_py._registry import get_protocol
+
+    model = ModelInfo(provider="claude-host", id="anthropic.claude-sonnet-4-5", api=protocol)
+    proto = get_protocol("chat", protocol)
+
+    def body(messages: list[Message]) -> dict[str, object]:
+        encoded: dict[str, object] = proto.encode_request(Request(model, messages, {"reasoning_effort": "low"}))
+        return encoded
+
+    def thinks(b: dict[str, object]) -> bool:
+        return "thinking" in b or "thinking" in dict(b.get("additionalModelRequestFields") or {})  # type: ignore[call-overload]
+
+    assert not thinks(body(_loop([TextPart("Let me look.")], answered=False)))  # mid-loop, begun elsewhere
+    assert thinks(body(_loop([TextPart("Let me look.")])))  # the loop ended: the next turn thinks
+    own = ThinkingPart("Look it up.", "SIG", provider="claude-host")
+    mine = _loop([own, TextPart("Let me look.")], answered=False)
+    mine[1] = Message("assistant", mine[1].content, provider="claude-host", finish_reason="tool_use")
+    assert thinks(body(mine))  # the loop began with this provider's own thinking: it goes on thinking

@@ -146,6 +146,7 @@ def check_handoff_thinking_dropped(d: Any, srv: ScriptedServer) -> None:
     body = _sent(srv, d)
     text = json.dumps(body, ensure_ascii=False)
     assert _FOREIGN_THOUGHT not in text
+    assert "foreign_thinking" not in text, "the setting itself was sent to the provider"
     assert "It is sunny in Oslo." in _texts(d.sent_messages(body), "assistant")
     _check_ids(d, body)
 

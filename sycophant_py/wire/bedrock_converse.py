@@ -29,8 +29,10 @@ Request mapping (``_map_*``):
 * ``max_tokens``, ``temperature`` (0..1 here), ``top_p`` and ``stop`` go to ``inferenceConfig``;
   ``top_k`` to ``additionalModelRequestFields`` (``top_k``; ``inferenceConfig.topK`` for Nova).
   For Claude, ``reasoning_budget`` (or ``reasoning_effort``: minimal 1024, low 2048, medium 8192,
-  high 16384, xhigh 32768 tokens) becomes ``thinking: {type: enabled, budget_tokens}``; while
-  thinking, ``maxTokens`` is raised above the budget and ``temperature`` / ``top_k`` (and a
+  high 16384, xhigh 32768 tokens) becomes ``thinking: {type: enabled, budget_tokens}`` (not
+  when the conversation ends inside a tool-use turn that does not start with reasoning, which
+  Claude refuses: one thinking configuration per turn); while thinking, ``maxTokens`` is raised
+  above the budget and ``temperature`` / ``top_k`` (and a
   ``top_p`` below 0.95) are not sent, as the model refuses them. Nova 2 gets
   ``reasoningConfig.maxReasoningEffort``; ``openai.gpt-oss`` models ``reasoning_effort``.
   ``seed`` and ``parallel_tool_calls`` have no Converse equivalent and are not sent.
@@ -405,6 +407,17 @@ def _thinking_budget(model: ModelInfo, params: Mapping[str, Any]) -> int | None:
     return max(int(budget), _MIN_BUDGET) if budget else 0
 
 
+def _open_turn_unthought(turns: list[dict[str, Any]]) -> bool:
+    """True when the conversation ends inside a tool-use turn that does not start with reasoning
+    (Claude keeps one thinking configuration per turn: such a request is sent without thinking)."""
+    if len(turns) < 2 or turns[-1]["role"] != "user" or turns[-2]["role"] != "assistant":
+        return False
+    if not any("toolResult" in b for b in turns[-1]["content"]):
+        return False
+    blocks = turns[-2]["content"]
+    return not blocks or "reasoningContent" not in blocks[0]
+
+
 def _reasoning_fields(model: ModelInfo, params: Mapping[str, Any], budget: int | None) -> dict[str, Any]:
     if budget is not None:
         return {"thinking": {"type": "enabled", "budget_tokens": budget} if budget else {"type": "disabled"}}
@@ -550,6 +563,8 @@ class BedrockConverse(WireProtocol):
         if msgs.system:
             body["system"] = msgs.system
         budget = _thinking_budget(model, params)
+        if budget and _open_turn_unthought(msgs.turns):
+            budget = None
         inference = _inference(params, model, budget)
         if inference:
             body["inferenceConfig"] = inference

@@ -24,6 +24,9 @@ Message rules (what the Messages API requires):
 * ``Message.cache=True`` puts ``cache_control: {"type": "ephemeral"}`` on the last block of that
   message (never on a thinking block, which the API forbids).
 * Empty text blocks are left out (the API refuses them), and a turn left empty is dropped.
+* Thinking is not asked for when the conversation ends inside a tool-use turn whose assistant
+  message does not start with a thinking block (a loop begun on another provider or without
+  thinking): the API keeps one thinking configuration per turn and refuses that request.
 """
 
 from __future__ import annotations
@@ -377,6 +380,23 @@ def _tool_choice(params: Mapping[str, Any], forced: dict[str, Any] | None, think
     return choice
 
 
+def _open_turn_unthought(turns: list[dict[str, Any]]) -> bool:
+    """True when the conversation ends inside a tool-use turn that does not start with thinking.
+
+    A tool-use loop is one assistant turn with one thinking configuration: with thinking on, the
+    API refuses a last assistant message (before the final tool results) that does not start with
+    a ``thinking`` block, as when the loop began on another provider or with thinking off. Such a
+    request is sent without thinking; the next turn thinks again.
+    """
+    if len(turns) < 2 or turns[-1]["role"] != "user" or turns[-2]["role"] != "assistant":
+        return False
+    results = turns[-1]["content"]
+    if isinstance(results, str) or not any(b.get("type") == "tool_result" for b in results):
+        return False
+    blocks = turns[-2]["content"]
+    return isinstance(blocks, str) or not blocks or blocks[0].get("type") not in _THINKING_TYPES
+
+
 def encode_body(request: Request, rules: HandoffRules | None = None) -> dict[str, Any]:
     """The complete JSON body of one Messages request (see the module docstring for the rules).
 
@@ -385,6 +405,8 @@ def encode_body(request: Request, rules: HandoffRules | None = None) -> dict[str
     model, params = request.model, request.params
     system, turns = map_messages(prepare_history(request, rules or handoff_rules(model)), model)
     thinking = _thinking(params)
+    if thinking is not None and thinking.get("type") != "disabled" and _open_turn_unthought(turns):
+        thinking = None
     thinking_on = thinking is not None and thinking.get("type") != "disabled"
     body: dict[str, Any] = {"model": model.id, "max_tokens": _max_tokens(params, model, thinking)}
     if system is not None:
