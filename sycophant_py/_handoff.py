@@ -150,7 +150,8 @@ name and order unless Gemini made the id; Ollama's ``/api/chat`` has no id field
 OPENAI_CHAT_IDS = ToolIdRule(
     max_length=64,
     source="OpenAI Chat Completions refuses a longer messages[].tool_calls[].id "
-    "('string too long. Expected a string with maximum length 64'); the OpenAPI spec gives no limit",
+    "('string too long. Expected a string with maximum length 64'; 40 before 2026); the OpenAPI spec "
+    "gives no limit",
 )
 """``openai_chat``: at most 64 characters, any characters."""
 OPENAI_RESPONSES_IDS = ToolIdRule(
@@ -182,7 +183,8 @@ BEDROCK_CLAUDE_IDS = ToolIdRule(
 MISTRAL_IDS = ToolIdRule(
     length=9,
     alphabet="a-zA-Z0-9",
-    source="Mistral chat completions: tool call ids are exactly 9 characters of a-z, A-Z, 0-9",
+    source="Mistral's 400 (and mistral-common's validator): 'Tool call id was ... but must be a-z, A-Z, "
+    "0-9, with a length of 9'",
 )
 """``openai_chat`` with the ``requires_mistral_tool_ids`` compat flag: exactly 9 alphanumerics."""
 
