@@ -24,8 +24,9 @@ protocol encodes a conversation it calls :func:`prepare_history` with its own
    signatures intact.
 
 A turn's origin is ``Message.provider`` / ``Message.model`` (the pipeline sets them on every
-answer) and, for thinking, ``ThinkingPart.provider``. A turn with no recorded origin (built by
-hand) keeps its parts: the encoder decides, as it does for the target's own turns.
+answer) and, for thinking, ``ThinkingPart.provider`` (which also stands for a turn saved before
+messages recorded their provider). A turn with no recorded origin at all (built by hand) keeps its
+parts: the encoder decides, as it does for the target's own turns.
 
 Everything here is pure.
 """
@@ -307,7 +308,9 @@ class _Prepare:
     def assistant(self, msg: Message) -> Message | None:
         if isinstance(msg.content, str):
             return msg
-        turn_native = _native(msg.provider, msg.model, self.target, self.rules)
+        # A turn saved before messages recorded their provider: its thinking still says who made it.
+        origin = msg.provider or next((p.provider for p in msg.content if isinstance(p, ThinkingPart)), None)
+        turn_native = _native(origin, msg.model, self.target, self.rules)
         parts: list[Part] = []
         as_text: list[int] = []  # positions of thinking turned into text
         for p in msg.content:

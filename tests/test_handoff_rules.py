@@ -315,3 +315,12 @@ def test_thinking_waits_for_the_next_turn_when_a_loop_began_without_it(protocol:
     mine = _loop([own, TextPart("Let me look.")], answered=False)
     mine[1] = Message("assistant", mine[1].content, provider="claude-host", finish_reason="tool_use")
     assert thinks(body(mine))  # the loop began with this provider's own thinking: it goes on thinking
+
+
+def test_a_turn_without_recorded_origin_takes_its_thinkings() -> None:
+    """A context saved before messages recorded their provider: the thinking's provider decides for the turn."""
+    old = Message.assistant(
+        [ThinkingPart("plan", "SIG", provider="google"), ToolCall("c", "f", provider_data={"thought_signature": "T"})]
+    )
+    [out] = prepare([old])
+    assert out.parts == (TextPart("plan"), ToolCall("c", "f"))
