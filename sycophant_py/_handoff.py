@@ -308,9 +308,7 @@ class _Prepare:
     def assistant(self, msg: Message) -> Message | None:
         if isinstance(msg.content, str):
             return msg
-        # A turn saved before messages recorded their provider: its thinking still says who made it.
-        origin = msg.provider or next((p.provider for p in msg.content if isinstance(p, ThinkingPart)), None)
-        turn_native = _native(origin, msg.model, self.target, self.rules)
+        turn_native = _native(msg.provider or _thinking_origin(msg), msg.model, self.target, self.rules)
         parts: list[Part] = []
         as_text: list[int] = []  # positions of thinking turned into text
         for p in msg.content:
@@ -336,6 +334,13 @@ class _Prepare:
         if new_id == call.id and data is call.provider_data:
             return call
         return replace(call, id=new_id, provider_data=data)
+
+
+def _thinking_origin(msg: Message) -> str | None:
+    """For a turn saved before messages recorded their provider: the provider its thinking names,
+    when all of it names the same one."""
+    providers = {p.provider for p in msg.parts if isinstance(p, ThinkingPart) and p.provider}
+    return providers.pop() if len(providers) == 1 else None
 
 
 def _separate(parts: list[Part], as_text: list[int], separator: str) -> None:
