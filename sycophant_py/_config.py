@@ -40,7 +40,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sycophant_py._exceptions import InvalidConfig
 
@@ -111,10 +111,14 @@ class Settings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limits: Limits = field(default_factory=Limits)
     max_connections: int | None = None
+    foreign_thinking: str = "text"
+    """Thinking from another provider: replayed as ``text`` or ``drop``ped (a call's param wins)."""
     http_client: Any = None
     async_http_client: Any = None
     version: int = 0
     file_loaded: bool = False
+    foreign_thinking_set: bool = False
+    """``configure()`` set ``foreign_thinking`` (the file's value goes underneath it)."""
 
 
 _lock = threading.RLock()
@@ -173,6 +177,8 @@ def _load_file(s: Settings) -> None:
     from sycophant_py._config_schema import check_file
 
     checked = check_file(str(path), data)
+    if "foreign_thinking" in checked and not s.foreign_thinking_set:
+        s.foreign_thinking = _foreign_thinking(checked["foreign_thinking"], f"config file {path}: ")
     # File values sit underneath anything configure() already set.
     providers: dict[str, Any] = {}
     _merge(providers, {_canonical(k): v for k, v in (checked.get("providers") or {}).items()})
@@ -205,6 +211,7 @@ def configure(
     retry: RetryPolicy | None = None,
     limits: Limits | Mapping[str, int] | None = None,
     max_connections: int | None = None,
+    foreign_thinking: Literal["text", "drop"] | None = None,
     http_client: Any = None,
     async_http_client: Any = None,
     reset: bool = False,
@@ -226,6 +233,9 @@ def configure(
         limits: Size caps (a ``Limits`` or a mapping of its fields, merged over the current ones):
             ``max_body_bytes`` (default 64 MiB), ``max_event_bytes`` (default 16 MiB).
         max_connections: Connection-pool size (default: no cap below what callers ask for).
+        foreign_thinking: What a conversation sent to another provider does with the thinking of
+            earlier answers: ``"text"`` (default: replayed as plain text, without signatures) or
+            ``"drop"``. A call's ``foreign_thinking=`` param wins. Also a top-level key of the file.
         http_client: An ``httpx.Client`` to use for sync calls (proxies, CA settings...).
         async_http_client: An ``httpx.AsyncClient`` to use for async calls.
         reset: Clear the layer first (the config file is read again on next use).
@@ -245,6 +255,7 @@ def configure(
         providers, custom_providers = checked.get("providers"), checked.get("custom_providers")
         instances, aliases = checked.get("instances"), checked.get("aliases")
     new_limits = _limits(_settings.limits, limits) if limits is not None else None
+    thinking = None if foreign_thinking is None else _foreign_thinking(foreign_thinking)
     with _lock:
         if reset:
             _settings = Settings(version=_settings.version + 1)
@@ -263,6 +274,9 @@ def configure(
             s.limits = new_limits
         if max_connections is not None:
             s.max_connections = max_connections
+        if thinking is not None:
+            s.foreign_thinking = thinking
+            s.foreign_thinking_set = True
         if http_client is not None:
             s.http_client = http_client
         if async_http_client is not None:
@@ -297,6 +311,12 @@ def _limits(current: Limits, new: Limits | Mapping[str, int]) -> Limits:
     from dataclasses import replace
 
     return replace(current, **dict(new))
+
+
+def _foreign_thinking(value: Any, where: str = "") -> str:
+    if value not in ("text", "drop"):
+        raise InvalidConfig(f"{where}foreign_thinking must be 'text' or 'drop', not {value!r}")
+    return str(value)
 
 
 def _canonical(provider: str) -> str:

@@ -64,6 +64,8 @@ from sycophant_py.auth._base import SECRET_FIELDS
 __all__ = ["SECTIONS", "check_arguments", "check_file"]
 
 SECTIONS = ("providers", "custom_providers", "instances", "aliases")
+TOP_LEVEL_KEYS = ("foreign_thinking",)
+"""Plain keys at the top of the file (not tables)."""
 CAPABILITIES = ("chat", "tools", "json", "vision", "pdf", "reasoning", "embeddings", "streaming")
 _SECRETS = SECRET_FIELDS | {"access_key_id", "aws_access_key_id"}
 _MAX_SHOWN = 5
@@ -481,9 +483,9 @@ def check_file(path: str, data: Mapping[str, Any]) -> dict[str, Any]:
         InvalidConfig: an unknown section, or values of the wrong type or shape (the message names
             the file, the table and the field).
     """
-    unknown = sorted(set(data) - set(SECTIONS))
+    unknown = sorted(set(data) - set(SECTIONS) - set(TOP_LEVEL_KEYS))
     if unknown:
-        close = difflib.get_close_matches(unknown[0], SECTIONS, n=1, cutoff=0.6)
+        close = difflib.get_close_matches(unknown[0], [*SECTIONS, *TOP_LEVEL_KEYS], n=1, cutoff=0.6)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise InvalidConfig(
             f"config file {path}: unknown section(s) {unknown}{hint}; known: {', '.join(SECTIONS)}", file=path
@@ -492,6 +494,7 @@ def check_file(path: str, data: Mapping[str, Any]) -> dict[str, Any]:
     out = {s: _check(s, data[s], True, problems) for s in SECTIONS if s in data}
     if problems:
         raise InvalidConfig(_joined(f"config file {path}", problems), file=path, errors=problems)
+    out.update({k: data[k] for k in TOP_LEVEL_KEYS if k in data})  # checked by _config where they apply
     return out
 
 

@@ -156,7 +156,8 @@ class ThinkingPart:
     redacted: bool = False
     """True for redacted thinking (the opaque payload is in ``signature``)."""
     provider: str | None = None
-    """The provider that produced it; thinking from another provider is replayed as text."""
+    """The provider that produced it; thinking from another provider is replayed as text or dropped
+    (``foreign_thinking``), never with its signature."""
     provider_data: Mapping[str, Any] | None = None
     """Provider-specific fields needed for a round trip (item ids and the like)."""
     kind: ClassVar[Literal["thinking"]] = "thinking"

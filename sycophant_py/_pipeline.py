@@ -187,7 +187,14 @@ def step_encode(call: Call) -> Call:
     if call.kind == "embedding":
         return call
     req = Request(
-        call.model, call.messages, call.params, call.tools, call.stream, call.response_schema, call.schema_name
+        call.model,
+        call.messages,
+        call.params,
+        call.tools,
+        call.stream,
+        call.response_schema,
+        call.schema_name,
+        _config.settings().foreign_thinking,
     )
     call.body = proto.encode_request(req)
     call.http = _http_request(call, proto.request_path(req))
@@ -304,8 +311,7 @@ def finish_response(call: Call, resp: Response, headers: Mapping[str, str] | Non
         resp.model = model.id
     if headers is not None and resp.request_id is None:
         resp.request_id = request_id_of(headers)
-    if resp.reasoning:
-        _own_thinking(resp, model.provider)
+    _own_thinking(resp, model.provider)
     if resp.usage.cost is None and model.cost is not None:
         resp.usage.cost = calculate_cost(model, resp.usage)
     resp.context = Context((*call.messages, resp.message), dict(call.params), call.tools)
@@ -313,7 +319,8 @@ def finish_response(call: Call, resp: Response, headers: Mapping[str, str] | Non
 
 
 def _own_thinking(resp: Response, provider: str) -> None:
-    """Mark thinking the protocol could not attribute as this provider's (replay needs to know)."""
+    """Mark thinking the protocol could not attribute as this provider's (replay needs to know),
+    signature-only and redacted thinking included."""
     if any(isinstance(p, ThinkingPart) and p.provider is None for p in resp.parts):
         resp.parts = [
             replace(p, provider=provider) if isinstance(p, ThinkingPart) and p.provider is None else p

@@ -63,6 +63,7 @@ __all__ = [
 Role: TypeAlias = Literal["system", "user", "assistant", "tool_result"]
 FinishReason: TypeAlias = Literal["stop", "length", "tool_use", "content_filter", "error", "aborted"]
 JSON: TypeAlias = dict[str, Any]
+_FINISH_REASONS = ("stop", "length", "tool_use", "content_filter", "error", "aborted")
 
 
 _PART_TYPES = (TextPart, ImagePart, DocumentPart, ThinkingPart, ToolCall)
@@ -146,6 +147,14 @@ class Message:
     """For ``tool_result``: the tool failed and ``content`` describes the error."""
     cache: bool = False
     """Ask the provider to cache the prompt up to and including this message (where supported)."""
+    provider: str | None = None
+    """For an answer: the provider that produced it. Its thinking signatures and provider data are
+    sent back only to that provider (see the conversations guide)."""
+    model: str | None = None
+    """For an answer: the model that produced it."""
+    finish_reason: FinishReason | None = None
+    """For an answer: why the model stopped. A turn that ended in ``error`` or ``aborted`` is left
+    out when the conversation is sent again, with the tool results that answer its calls."""
 
     def __post_init__(self) -> None:
         role, content = self.role, self.content
@@ -160,6 +169,8 @@ class Message:
             raise InvalidMessage(f"{flag} must be a bool, not {type(getattr(self, flag)).__name__}")
         if role == "tool_result" or self.tool_call_id is not None or self.name is not None or self.is_error:
             _check_tool_fields(self)
+        if self.finish_reason is not None and self.finish_reason not in _FINISH_REASONS:
+            raise InvalidMessage(f"unknown finish reason {self.finish_reason!r} (known: {', '.join(_FINISH_REASONS)})")
 
     @classmethod
     def system(cls, text: str, *, cache: bool = False) -> Message:
@@ -226,6 +237,10 @@ class Message:
             d["is_error"] = True
         if self.cache:
             d["cache"] = True
+        for key in ("provider", "model", "finish_reason"):
+            value = getattr(self, key)
+            if value is not None:
+                d[key] = value
         return d
 
     @classmethod
@@ -243,8 +258,19 @@ class Message:
         if not isinstance(content, (str, list, tuple)):
             raise InvalidMessage(f"content must be a string or a list of parts, not {type(content).__name__}")
         parts: Content = content if isinstance(content, str) else parts_from(content, "content")
+        for key in ("provider", "model", "finish_reason"):
+            if d.get(key) is not None and not isinstance(d[key], str):
+                raise InvalidMessage(f"message.{key} must be a string, not {type(d[key]).__name__}")
         return cls(
-            d["role"], parts, d.get("tool_call_id"), d.get("name"), d.get("is_error", False), d.get("cache", False)
+            d["role"],
+            parts,
+            d.get("tool_call_id"),
+            d.get("name"),
+            d.get("is_error", False),
+            d.get("cache", False),
+            d.get("provider"),
+            d.get("model"),
+            d.get("finish_reason"),
         )
 
     def to_json(self) -> str:
@@ -584,8 +610,10 @@ class Response:
 
     @property
     def message(self) -> Message:
-        """The assistant message of this response."""
-        return Message("assistant", tuple(self.parts))
+        """The assistant message of this response (with its provider, model and finish reason)."""
+        return Message(
+            "assistant", tuple(self.parts), provider=self.provider, model=self.model, finish_reason=self.finish_reason
+        )
 
     def to_dict(self) -> JSON:
         """Return a JSON-ready dict (lossless except ``error``, which is kept as text)."""

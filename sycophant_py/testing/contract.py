@@ -33,6 +33,13 @@ import pytest
 import sycophant_py as syc
 from sycophant_py._events import StreamEvent
 from sycophant_py.testing._clock import FakeClock
+from sycophant_py.testing._handoff_checks import (
+    FOREIGN_TOOL_ID,
+    check_handoff_failed_turn_left_out,
+    check_handoff_foreign_context,
+    check_handoff_thinking_dropped,
+    foreign_context,
+)
 from sycophant_py.testing._server import Reply, ScriptedServer
 
 __all__ = [
@@ -44,11 +51,15 @@ __all__ = [
     "ContractSuite",
     "Dialect",
     "ERROR_CASES",
+    "FOREIGN_TOOL_ID",
     "ScriptedCall",
     "ScriptedUsage",
     "U",
     "check_async_matches_sync",
     "check_error_mapping",
+    "check_handoff_failed_turn_left_out",
+    "check_handoff_foreign_context",
+    "check_handoff_thinking_dropped",
     "check_length_finish",
     "check_stream_text",
     "check_stream_tool_calls",
@@ -58,6 +69,7 @@ __all__ = [
     "check_tool_loop_runs_functions",
     "check_tools_sent_and_calls_decoded",
     "contract_provider",
+    "foreign_context",
     "run_contract",
     "split",
     "well_formed",
@@ -152,6 +164,11 @@ class Dialect(ABC):
 
     def validate(self, body: dict[str, Any]) -> None:  # noqa: B027 - an optional hook
         """Validate a request body against the API's official schema (when the dialect can)."""
+
+    def sent_tool_ids(self, body: dict[str, Any]) -> tuple[list[str], list[str]] | None:
+        """``(ids of the tool calls sent, ids the tool results sent refer to)``, each in body order;
+        None when the API carries no call ids (the handoff checks then test the pairing by name)."""
+        return None
 
 
 def split(body: bytes, chunk_size: int | None) -> list[bytes]:
@@ -415,6 +432,9 @@ CHECKS: list[tuple[str, Callable[..., None], list[tuple[Any, ...]]]] = [
     ("structured_output_at_protocol_level", check_structured_output_at_protocol_level, [()]),
     ("error_mapping", check_error_mapping, [tuple(case) for case in ERROR_CASES]),
     ("async_matches_sync", check_async_matches_sync, [()]),
+    ("handoff_foreign_context", check_handoff_foreign_context, [()]),
+    ("handoff_thinking_dropped", check_handoff_thinking_dropped, [()]),
+    ("handoff_failed_turn_left_out", check_handoff_failed_turn_left_out, [()]),
 ]
 """Every check: (name, function, the extra arguments of each of its cases)."""
 
@@ -532,3 +552,12 @@ class ContractSuite:
 
     def test_async_matches_sync(self, server: ScriptedServer) -> None:
         check_async_matches_sync(self.dialect, server)
+
+    def test_handoff_foreign_context(self, server: ScriptedServer) -> None:
+        check_handoff_foreign_context(self.dialect, server)
+
+    def test_handoff_thinking_dropped(self, server: ScriptedServer) -> None:
+        check_handoff_thinking_dropped(self.dialect, server)
+
+    def test_handoff_failed_turn_left_out(self, server: ScriptedServer) -> None:
+        check_handoff_failed_turn_left_out(self.dialect, server)

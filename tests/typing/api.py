@@ -22,6 +22,12 @@ def main() -> None:
     syc.configure(custom_providers={"vllm": {"base_url": "http://localhost:8000/v1", "auth": "optional"}})
     info: syc.ModelInfo = syc.get_model("vllm:mistral-7b")
     print(text, total, calls, more.text, first, info.base_url)
+    syc.configure(foreign_thinking="drop")
+    saved = more.context.to_json()
+    elsewhere = syc.generate_text("anthropic:claude-sonnet-4-5", syc.Context.from_json(saved), foreign_thinking="text")
+    origin: str | None = elsewhere.context.messages[-1].provider
+    failed: bool = elsewhere.message.finish_reason in ("error", "aborted")
+    print(origin, failed)
     syc.close()
 
 

@@ -53,6 +53,7 @@ from pydantic import Field
 from typing_extensions import override
 
 from sycophant_py._exceptions import StreamError
+from sycophant_py._handoff import HandoffRules, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._params import SharedParams
 from sycophant_py._types import FinishReason, Response, Tool
@@ -66,7 +67,7 @@ from sycophant_py.wire._base import (
 )
 from sycophant_py.wire._util import body_message, invalid_body
 from sycophant_py.wire.gemini.decode import decode_usage, error_of, gemini_error, map_finish_reason, retry_delay
-from sycophant_py.wire.gemini.encode import SKIP_SIGNATURE, Encoder, thinking_config
+from sycophant_py.wire.gemini.encode import SKIP_SIGNATURE, Encoder, handoff_rules, thinking_config
 from sycophant_py.wire.gemini.schema import to_gemini_schema
 from sycophant_py.wire.gemini.stream import GeminiStream, route_chunk
 
@@ -149,11 +150,15 @@ class GoogleGemini(WireProtocol):
         collection = "" if "/" in request.model.id else "/models"
         return f"{collection}/{{model}}:{method}"
 
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        return handoff_rules(model)
+
     # -- encode --------------------------------------------------------------------------------
     @override
     def encode_request(self, request: Request) -> dict[str, Any]:
         model, params = request.model, request.params
-        system, contents = Encoder(model).encode(request.messages)
+        system, contents = Encoder(model).encode(prepare_history(request, self.handoff_rules(model)))
         body: dict[str, Any] = {"contents": contents}
         if system is not None:
             body["systemInstruction"] = system
