@@ -490,8 +490,11 @@ def _may_be_secret(loc: tuple[Any, ...]) -> bool:
     return any(p in _SECRETS or p == "headers" for p in loc if isinstance(p, str))
 
 
-def _message(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
+def _message(err: Mapping[str, Any], loc: tuple[Any, ...], instance: str | None = None) -> str:
     kind, msg = err["type"], str(err["msg"])
+    if kind == "credential_field" and loc[0] == "instances":
+        table = f"[providers.{_toml_key(instance)}]" if instance else "[providers.<the instance's name>]"
+        return f"{msg} is a credential: an instance's config takes only api_key; set {msg} in {table}"
     if kind == "credential_field":
         pid = loc[1] if len(loc) > 1 else "<id>"
         return (
@@ -517,7 +520,8 @@ def _message(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
 def _line(loc: tuple[Any, ...], err: Mapping[str, Any], value: Any, in_file: bool) -> str:
     table, rest = _place(loc, value, in_file)
     field = _field(rest)
-    message = _message(err, loc)
+    in_instance = loc[0] == "instances" and len(loc) > 1 and isinstance(loc[1], int)
+    message = _message(err, loc, _instance_name(value, loc[1]) if in_instance else None)
     if not field:
         return f"{table}: {message}"
     return f"{table} {field}: {message}" if in_file else f"{table}.{field}: {message}"

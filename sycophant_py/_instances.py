@@ -85,10 +85,11 @@ def is_builtin_type(type_name: str) -> bool:
 
 
 def _entries() -> dict[str, dict[str, Any]]:
-    """Enabled entries by name; a later entry of a name replaces an earlier one."""
+    """Enabled entries by provider id (a name that is a short alias means its provider); a later
+    entry of a name replaces an earlier one."""
     out: dict[str, dict[str, Any]] = {}
     for entry in _config.settings().instances:
-        out[str(entry.get("name"))] = entry
+        out[_catalog.canonical_provider(str(entry.get("name")))] = entry
     return {name: e for name, e in out.items() if e.get("enabled", True)}
 
 

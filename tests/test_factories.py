@@ -601,3 +601,18 @@ def test_factory_config_keeps_the_models_own_extra_policy() -> None:
         syc.factory_config(Aliased, {"apikey": "x"})
     with pytest.raises(ValidationError):
         Aliased.model_validate({"api_key": 1})
+
+
+def test_an_instance_named_like_a_short_alias_replaces_its_provider(srv: ScriptedServer) -> None:
+    syc.configure(instances=[{"type": "openai_chat", "name": "together", "config": {"base_url": srv.url + "/v1"}}])
+    assert syc.get_model("together:m").base_url == srv.url + "/v1"
+    assert syc.get_model("togetherai:m").provider == "togetherai"
+    assert syc.get_model("togetherai:m").base_url == srv.url + "/v1"
+
+
+def test_credentials_in_a_builtin_instance_config_point_to_providers() -> None:
+    with pytest.raises(syc.InvalidConfig) as info:
+        syc.configure(instances=[{"type": "amazon-bedrock", "name": "b", "config": {"secret_access_key": "x" * 20}}])
+    assert "secret_access_key is a credential: an instance's config takes only api_key; set" in str(info.value)
+    assert "[providers.b]" in str(info.value)
+    assert "x" * 20 not in str(info.value)
