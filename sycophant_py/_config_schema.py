@@ -67,7 +67,7 @@ from sycophant_py._instances import is_builtin_type
 from sycophant_py._providers import COMPAT_FLAGS, ModelConfig, canonical_api
 from sycophant_py.auth._base import SECRET_FIELDS
 
-__all__ = ["SECTIONS", "check_arguments", "check_file", "check_instance_config"]
+__all__ = ["SECTIONS", "check_arguments", "check_file", "checked_instance_config", "error_message"]
 
 SECTIONS = ("providers", "custom_providers", "instances", "aliases", "gateway")
 
@@ -308,8 +308,8 @@ class _Instance(_Table):
 _INSTANCE_CONFIG: TypeAdapter[Any] = TypeAdapter(_InstanceConfig)
 
 
-def _checked_instance_config(type_name: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """A built-in type's ``config``, checked and normalised (raises ``ValidationError``)."""
+def checked_instance_config(type_name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """A built-in type's ``config``, checked and normalised (raises pydantic's ``ValidationError``)."""
     out = _dump_provider(_INSTANCE_CONFIG.validate_python(config))
     from sycophant_py._registry import known_protocols
 
@@ -319,26 +319,6 @@ def _checked_instance_config(type_name: str, config: Mapping[str, Any]) -> dict[
             [{"type": "missing", "loc": ("base_url",), "input": config}],
         )
     return out
-
-
-def check_instance_config(type_name: str, config: Mapping[str, Any], where: Any) -> dict[str, Any]:
-    """The ``config`` of a built-in-type instance, checked and normalised.
-
-    Args:
-        type_name: A built-in type (see :func:`is_builtin_type`).
-        config: The instance's ``config`` table.
-        where: The instance's place (``_instances.Where``), named in the error.
-
-    Raises:
-        InvalidConfig: an unknown key (with a close-match suggestion), a value of the wrong type,
-            or a protocol type without ``base_url``; the message names the file (or ``configure()``),
-            the instance and the field.
-    """
-    try:
-        return _checked_instance_config(type_name, config)
-    except ValidationError as exc:
-        problems = [where.line(e["loc"], _message(e, ("instances", 0, "config", *e["loc"]))) for e in exc.errors()]
-        raise where.error(problems) from None
 
 
 def _setting(value: Any) -> Any:
@@ -490,7 +470,8 @@ def _may_be_secret(loc: tuple[Any, ...]) -> bool:
     return any(p in _SECRETS or p == "headers" for p in loc if isinstance(p, str))
 
 
-def _message(err: Mapping[str, Any], loc: tuple[Any, ...], instance: str | None = None) -> str:
+def error_message(err: Mapping[str, Any], loc: tuple[Any, ...], instance: str | None = None) -> str:
+    """The text of one pydantic error at ``loc`` (a value is shown only where it cannot be a secret)."""
     kind, msg = err["type"], str(err["msg"])
     if kind == "credential_field" and loc[0] == "instances":
         table = f"[providers.{_toml_key(instance)}]" if instance else "[providers.<the instance's name>]"
@@ -521,7 +502,7 @@ def _line(loc: tuple[Any, ...], err: Mapping[str, Any], value: Any, in_file: boo
     table, rest = _place(loc, value, in_file)
     field = _field(rest)
     in_instance = loc[0] == "instances" and len(loc) > 1 and isinstance(loc[1], int)
-    message = _message(err, loc, _instance_name(value, loc[1]) if in_instance else None)
+    message = error_message(err, loc, _instance_name(value, loc[1]) if in_instance else None)
     if not field:
         return f"{table}: {message}"
     return f"{table} {field}: {message}" if in_file else f"{table}.{field}: {message}"
@@ -556,7 +537,7 @@ def _check_instances(entries: list[dict[str, Any]], head: str, file: str | None,
         if not is_builtin_type(entry["type"]):
             continue
         try:
-            entry["config"] = _checked_instance_config(entry["type"], entry["config"])
+            entry["config"] = checked_instance_config(entry["type"], entry["config"])
         except ValidationError as exc:
             problems.extend(
                 _line(("instances", i, "config", *e["loc"]), e, entries, in_file) for e in exc.errors(include_url=False)

@@ -40,7 +40,6 @@ from typing import Any, TypeAlias
 from sycophant_py import _catalog, _config, _probe
 from sycophant_py._exceptions import (
     CredentialStoreError,
-    InvalidConfig,
     InvalidError,
     SycophantError,
     UnknownProvider,
@@ -206,7 +205,9 @@ def which_available(names: list[str]) -> list[str]:
     for name in names:
         try:
             plans[name] = _plan(name)
-        except InvalidConfig as exc:
+        except CredentialStoreError:
+            raise
+        except InvalidError as exc:  # a broken instance or provider row: not available, and said so
             log.warning("provider.unavailable", provider=name, error=str(exc))
             plans[name] = False
     answers = _settle(plans)

@@ -20,7 +20,7 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 if TYPE_CHECKING:
     from sycophant_py._instances import Where
 
-__all__ = ["problems_of", "validate"]
+__all__ = ["check_builtin_config", "problems_of", "validate"]
 
 T = TypeVar("T")
 
@@ -98,3 +98,25 @@ def validate(schema: type[T], config: Mapping[str, Any], where: Where | None) ->
     if problems:
         raise place.error([place.line(loc, msg) for loc, msg in problems])
     return value
+
+
+def check_builtin_config(type_name: str, config: Mapping[str, Any], where: Where) -> dict[str, Any]:
+    """The ``config`` of a built-in-type instance (a custom-provider table plus ``api_key``), checked
+    and normalised; the config file's own entries were checked with the file already.
+
+    Args:
+        type_name: A built-in type, or a custom or registered provider's name.
+        config: The instance's ``config`` table.
+        where: The instance's place, named in the error.
+
+    Raises:
+        InvalidConfig: an unknown key (with a close-match suggestion), a value of the wrong type,
+            or a protocol type without ``base_url``.
+    """
+    from sycophant_py._config_schema import checked_instance_config, error_message
+
+    try:
+        return checked_instance_config(type_name, config)
+    except ValidationError as exc:
+        lines = [where.line(e["loc"], error_message(e, ("instances", 0, "config", *e["loc"]))) for e in exc.errors()]
+        raise where.error(lines) from None

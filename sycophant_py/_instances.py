@@ -167,10 +167,10 @@ def _unknown_type(type_name: str) -> str:
 
 
 def _builtin_row(type_name: str, config: Mapping[str, Any], where: Where) -> dict[str, Any]:
-    from sycophant_py._config_schema import check_instance_config
+    from sycophant_py._factory_config import check_builtin_config
     from sycophant_py._registry import known_protocols
 
-    cfg = check_instance_config(type_name, config, where)
+    cfg = check_builtin_config(type_name, config, where)
     base = _catalog.provider_row(_catalog.canonical_provider(type_name), instances=False)
     if base is None and type_name not in known_protocols("chat"):
         raise where.about(_unknown_type(type_name))

@@ -616,3 +616,15 @@ def test_credentials_in_a_builtin_instance_config_point_to_providers() -> None:
     assert "secret_access_key is a credential: an instance's config takes only api_key; set" in str(info.value)
     assert "[providers.b]" in str(info.value)
     assert "x" * 20 not in str(info.value)
+
+
+def test_a_custom_provider_as_the_type_is_checked_when_built() -> None:
+    syc.configure(
+        custom_providers={"base": {"base_url": "http://127.0.0.1:9/v1"}},
+        instances=[{"type": "base", "name": "x", "config": {"base_ulr": "http://127.0.0.1:8/v1"}}],
+    )  # "base" is no built-in: configure() cannot check it (it could be a factory registered later)
+    with pytest.raises(syc.InvalidConfig) as info:
+        syc.get_model("x:m")
+    assert str(info.value).startswith(
+        "configure(): instances[0] (name='x').config: unknown field 'base_ulr' (did you mean 'base_url'?)"
+    )
