@@ -11,6 +11,7 @@ the process's peak RSS during the call.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -55,16 +56,45 @@ def _status_kb(key: str) -> int:
     raise AssertionError(f"no {key} in /proc/self/status")
 
 
-def reset_peak_rss() -> int:
-    """Reset the process's peak RSS (``VmHWM``) to the current RSS; return the RSS in kB."""
-    with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
-        f.write("5")
-    return _status_kb("VmRSS")
+class PeakRss:
+    """Measures how much the process's peak RSS grows between :meth:`start` and :meth:`growth_kb`.
 
+    The kernel's peak (``VmHWM``) is reset through ``/proc/self/clear_refs``; where that is not
+    allowed, a thread samples ``VmRSS`` every millisecond instead.
+    """
 
-def peak_rss_kb() -> int:
-    """The process's peak RSS (``VmHWM``) in kB."""
-    return _status_kb("VmHWM")
+    def __init__(self, *, kernel: bool = True) -> None:
+        self._base = 0
+        self._peak = 0
+        self._kernel = kernel
+        self._done = threading.Event()
+        self._sampler: threading.Thread | None = None
+
+    def start(self) -> PeakRss:
+        """Start measuring."""
+        if self._kernel:
+            try:
+                with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+                    f.write("5")
+            except OSError:
+                self._kernel = False
+        self._base = self._peak = _status_kb("VmRSS")
+        if not self._kernel:
+            self._sampler = threading.Thread(target=self._sample, daemon=True)
+            self._sampler.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._done.wait(0.001):
+            self._peak = max(self._peak, _status_kb("VmRSS"))
+
+    def growth_kb(self) -> int:
+        """Stop measuring: the peak RSS growth in kB."""
+        if self._sampler is not None:
+            self._done.set()
+            self._sampler.join()
+            return self._peak - self._base
+        return _status_kb("VmHWM") - self._base
 
 
 @dataclass
@@ -144,7 +174,7 @@ def observe_sync(spec: CallSpec, memory: bool = False) -> Observed:
     if client is not None:
         syc.configure(http_client=client)
     try:
-        base = reset_peak_rss() if memory else 0
+        rss = PeakRss().start() if memory else None
         started = time.monotonic()
         stream = None
         try:
@@ -152,8 +182,8 @@ def observe_sync(spec: CallSpec, memory: bool = False) -> Observed:
         except Exception as exc:  # noqa: BLE001 - the observation is the exception
             obs.error = exc
         ended = _finish(obs, started)
-        if memory:
-            obs.rss_growth_kb = peak_rss_kb() - base
+        if rss is not None:
+            obs.rss_growth_kb = rss.growth_kb()
         watch = spec.watch
         if watch is not None:
             obs.not_closed = watch.wait_client_closed(
@@ -176,7 +206,7 @@ def observe_async(spec: CallSpec, memory: bool = False) -> Observed:
         if client is not None:
             syc.configure(async_http_client=client)
         try:
-            base = reset_peak_rss() if memory else 0
+            rss = PeakRss().start() if memory else None
             started = time.monotonic()
             stream = None
             try:
@@ -184,8 +214,8 @@ def observe_async(spec: CallSpec, memory: bool = False) -> Observed:
             except Exception as exc:  # noqa: BLE001 - the observation is the exception
                 obs.error = exc
             ended = _finish(obs, started)
-            if memory:
-                obs.rss_growth_kb = peak_rss_kb() - base
+            if rss is not None:
+                obs.rss_growth_kb = rss.growth_kb()
             watch = spec.watch
             if watch is not None:
                 within = max(0.0, ended + CLOSE_WITHIN - time.monotonic())

@@ -10,6 +10,7 @@ import zlib
 import pytest
 
 from tests.faults import plans
+from tests.faults.harness import PeakRss
 from tests.faults.server import LAST_CHUNK, Close, FaultServer, Hang, Pause, Reset, Send, Trickle, chunk, head
 
 REQUEST = b"POST /v1/x HTTP/1.1\r\nhost: a\r\ncontent-length: 2\r\nx-api-key: k\r\n\r\n{}"
@@ -170,3 +171,14 @@ def test_gzip_bombs_are_small_on_the_wire_and_huge_decoded() -> None:
         rest = d.unconsumed_tail
     decoded += len(d.flush())
     assert decoded >= plans.BOMB_BYTES
+
+
+@pytest.mark.parametrize("kernel", [True, False])
+def test_the_rss_meter_sees_a_short_lived_allocation(kernel: bool) -> None:
+    meter = PeakRss(kernel=kernel).start()
+    block = bytearray(96 << 20)
+    block[::4096] = b"x" * len(block[::4096])  # touch every page
+    time.sleep(0.02)
+    del block
+    assert meter.growth_kb() > 80 << 10
+    assert PeakRss(kernel=kernel).start().growth_kb() < 16 << 10
