@@ -255,7 +255,7 @@ def run_page(path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: 
             run_python(block, module.__dict__)
         if box.failures:
             raise DocsExampleError(f"{path.name}: the docs sandbox refused requests:\n" + "\n".join(box.failures))
-    tomls = [b for b in blocks if b.lang == "toml" and b.skip is None]
+    tomls = [b for b in blocks if b.lang == "toml" and b.skip is None and run_elsewhere(b) is None]
     for block in tomls:
         check_toml(block, tmp_path, monkeypatch)
     return PageRun(runnable, [b for b in blocks if b.skip is not None], tomls, box)
