@@ -76,6 +76,8 @@ class ContentDecoder:
         self._cap = cap
         self._total = 0
         self._layers: list[_Inflater] = []
+        if not encoding:
+            return
         for enc in reversed([e.strip().lower() for e in encoding.split(",") if e.strip()]):
             if enc in ("gzip", "x-gzip"):
                 self._layers.append(_Inflater("gzip"))
@@ -84,8 +86,31 @@ class ContentDecoder:
             elif enc != "identity":
                 raise ResponseInvalid(f"unsupported content-encoding {enc!r} (the library asks for {ACCEPT_ENCODING})")
 
+    @property
+    def identity(self) -> bool:
+        """True when the body is not encoded and no cap applies: raw chunks are the body."""
+        return not self._layers and self._cap is None
+
+    def read_all(self, chunks: Iterable[bytes]) -> bytes:
+        """The whole decoded body of ``chunks`` (the cap applies)."""
+        if not self._layers:  # not encoded: count, no decoding pipeline
+            out = []
+            for chunk in chunks:
+                self._total += len(chunk)
+                if self._cap is not None and self._total > self._cap:
+                    raise _too_large(self._cap)
+                out.append(chunk)
+            return b"".join(out)
+        return b"".join(piece for chunk in chunks for piece in self.decode(chunk))
+
     def decode(self, data: bytes) -> Iterator[bytes]:
         """The decoded pieces of one raw chunk."""
+        if not self._layers:
+            self._total += len(data)
+            if self._cap is not None and self._total > self._cap:
+                raise _too_large(self._cap)
+            yield data
+            return
         pieces: Iterable[bytes] = (data,)
         for layer in self._layers:
             pieces = layer.inflate(pieces)
@@ -94,8 +119,12 @@ class ContentDecoder:
                 continue
             self._total += len(piece)
             if self._cap is not None and self._total > self._cap:
-                raise ResponseTooLarge(
-                    f"the response body is larger than {self._cap} bytes once decoded "
-                    "(raise the cap with configure(limits={'max_body_bytes': ...}))"
-                )
+                raise _too_large(self._cap)
             yield piece
+
+
+def _too_large(cap: int) -> ResponseTooLarge:
+    return ResponseTooLarge(
+        f"the response body is larger than {cap} bytes once decoded "
+        "(raise the cap with configure(limits={'max_body_bytes': ...}))"
+    )

@@ -362,4 +362,7 @@ def prepare_history(request: Request, rules: HandoffRules) -> tuple[Message, ...
     Returns:
         The messages to encode; unchanged messages are the same objects.
     """
-    return _Prepare(request.model, rules, foreign_thinking_of(request)).run(request.messages)
+    messages = request.messages
+    if not any(m.role in ("assistant", "tool_result") for m in messages):
+        return tuple(messages)  # nothing another provider made: the common first turn costs nothing
+    return _Prepare(request.model, rules, foreign_thinking_of(request)).run(messages)

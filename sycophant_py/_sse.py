@@ -83,6 +83,12 @@ class _LineSplitter:
                 data = data[1:]  # the \n of a \r\n split across chunks
         if not data:
             return []
+        fits = self._max is None or len(data) <= self._max
+        if fits and not self._pieces and data[-1] == 0x0A and b"\r" not in data:
+            # The common case (a chunk of whole LF-terminated lines): one decode, one split.
+            lines = data.decode("utf-8", "replace").split("\n")
+            lines.pop()
+            return lines
         cut = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
         size = self._size + len(data)
         if self._max is not None and size > self._max:
@@ -227,10 +233,24 @@ class SSEDecoder:
             self._event = ""
             return
         if line.startswith("data:"):
-            self._add_data(line[6:] if line.startswith("data: ") else line[5:])
+            value = line[6:] if line[5:6] == " " else line[5:]
+            # Inlined: this runs once per stream event.
+            self._count += 1
+            if self._max is not None:
+                self._size += (len(value) if value.isascii() else len(value.encode("utf-8"))) + (self._count > 1)
+                if self._size > self._max:
+                    self._data, self._blocks = [], []
+                    raise self._lines.fail(_too_large("event", self._max))
+            self._data.append(value)
+            if self._count % _BLOCK_LINES == 0:  # many short lines: one string, not one object per line
+                self._blocks.append("\n".join(self._data))
+                self._data = []
             return
         if line[0] == ":":
             return  # a comment (keep-alive)
+        self._field(line)
+
+    def _field(self, line: str) -> None:
         name, _, value = line.partition(":")
         if value.startswith(" "):
             value = value[1:]
@@ -241,29 +261,20 @@ class SSEDecoder:
         elif name == "retry" and value.isascii() and value.isdigit():
             self._retry = int(value)
 
-    def _add_data(self, value: str) -> None:
-        self._count += 1
-        if self._max is not None:
-            self._size += _utf8_len(value) + (1 if self._count > 1 else 0)
-            if self._size > self._max:
-                self._data, self._blocks = [], []
-                raise self._lines.fail(_too_large("event", self._max))
-        self._data.append(value)
-        if len(self._data) >= _BLOCK_LINES:  # many short lines: one string, not one object per line
-            self._blocks.append("\n".join(self._data))
-            self._data = []
-
     def _take_data(self) -> str:
-        if self._blocks:
-            self._blocks.extend(self._data)
-            data = "\n".join(self._blocks)
+        data = self._data
+        if self._count == 1:
+            text = data[0]
+        elif self._blocks:
+            self._blocks.extend(data)
+            text = "\n".join(self._blocks)
             self._blocks = []
         else:
-            data = "\n".join(self._data)
+            text = "\n".join(data)
         self._data = []
         self._count = 0
         self._size = 0
-        return data
+        return text
 
 
 class NDJSONDecoder:

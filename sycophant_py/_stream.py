@@ -346,6 +346,7 @@ class Source(Protocol):
 
 
 _NEW, _OPEN, _ENDED, _FAILED = 0, 1, 2, 3
+_TERMINAL = frozenset({"done", "error"})
 
 
 class _Base:
@@ -365,16 +366,6 @@ class _Base:
     def _opened(self, core: Core, items: Any) -> None:
         self._core, self._items, self._state = core, items, _OPEN
         self._pending = iter(core.begin())
-
-    def _next_pending(self) -> StreamEvent | None:
-        ev = next(self._pending, None)
-        if ev is not None and ev.type in ("done", "error") and self._state == _OPEN:
-            self._state = _ENDED
-            return ev
-        return ev
-
-    def _fed(self, events: Iterable[StreamEvent]) -> None:
-        self._pending = iter(events)
 
     def _aborted(self) -> Response:
         """Mark the stream closed by the caller; the final (or aborted partial) response."""
@@ -410,10 +401,14 @@ class TextStream(_Base):
 
     def __next__(self) -> StreamEvent:
         while True:
-            ev = self._next_pending()
+            ev = next(self._pending, None)
             if ev is not None:
-                if self._state == _ENDED and ev.type in ("done", "error"):
-                    self._source.finish() if ev.type == "done" else self._source.close()
+                if self._state == _OPEN and ev.type in _TERMINAL:
+                    self._state = _ENDED  # the connection goes back to the pool before the caller sees the end
+                    if ev.type == "done":
+                        self._source.finish()
+                    else:
+                        self._source.close()
                 return ev
             if self._state >= _ENDED:
                 raise StopIteration
@@ -431,14 +426,14 @@ class TextStream(_Base):
         try:
             item = next(self._items)
         except StopIteration:
-            self._fed(self._core.end())
+            self._pending = iter(self._core.end())
         except Exception as exc:  # noqa: BLE001 - becomes the terminal error event
-            self._fed(self._core.fail(exc))
+            self._pending = iter(self._core.fail(exc))
         except BaseException:
             self.close()
             raise
         else:
-            self._fed(self._core.feed(item))
+            self._pending = iter(self._core.feed(item))
 
     def __enter__(self) -> Self:
         return self
@@ -489,10 +484,14 @@ class AsyncTextStream(_Base):
 
     async def __anext__(self) -> StreamEvent:
         while True:
-            ev = self._next_pending()
+            ev = next(self._pending, None)
             if ev is not None:
-                if self._state == _ENDED and ev.type in ("done", "error"):
-                    await (self._source.afinish() if ev.type == "done" else self._source.aclose())
+                if self._state == _OPEN and ev.type in _TERMINAL:
+                    self._state = _ENDED
+                    if ev.type == "done":
+                        await self._source.afinish()
+                    else:
+                        await self._source.aclose()
                 return ev
             if self._state >= _ENDED:
                 raise StopAsyncIteration
@@ -513,14 +512,14 @@ class AsyncTextStream(_Base):
         try:
             item = await anext(self._items)
         except StopAsyncIteration:
-            self._fed(self._core.end())
+            self._pending = iter(self._core.end())
         except Exception as exc:  # noqa: BLE001 - becomes the terminal error event
-            self._fed(self._core.fail(exc))
+            self._pending = iter(self._core.fail(exc))
         except BaseException:
             self._cancelled()
             raise
         else:
-            self._fed(self._core.feed(item))
+            self._pending = iter(self._core.feed(item))
 
     def _cancelled(self) -> None:
         """Cancelled mid-read: release without awaiting (the task must not wait), keep the partial."""

@@ -536,8 +536,7 @@ def send(req: HttpRequest, *, deadline: float | None = None) -> RawResponse:
     try:
         resp, pool, sent = _open(req, _config.settings().retry.read_timeout, deadline)
         try:
-            dec = _decoder(resp, _config.settings().limits.max_body_bytes)
-            body = b"".join(piece for raw in resp.iter_raw() for piece in dec.decode(raw))
+            body = _decoder(resp, _config.settings().limits.max_body_bytes).read_all(resp.iter_raw())
         except httpx.HTTPError as exc:
             raise _map(exc, "reading the response") from exc
         finally:
@@ -746,39 +745,55 @@ class StreamHandle:
 def _iter_bytes(
     raw_iter: Iterator[bytes], dec: ContentDecoder, deadline: float | None, tapped: list[bytes] | None
 ) -> Iterator[bytes]:
-    while True:
-        token = _DEADLINE.set(deadline)
-        try:
-            raw = next(raw_iter, None)
-        except httpx.HTTPError as exc:
-            raise _map(exc, "reading the stream") from exc
-        finally:
-            _DEADLINE.reset(token)
-        if raw is None:
-            return
-        for piece in dec.decode(raw):
-            if tapped is not None:
-                tapped.append(piece)
-            yield piece
+    plain = dec.identity and tapped is None
+    try:
+        while True:
+            if deadline is None and _DEADLINE.get() is None:
+                raw = next(raw_iter, None)  # the hot path: nothing to set, nothing to decode
+            else:
+                token = _DEADLINE.set(deadline)
+                try:
+                    raw = next(raw_iter, None)
+                finally:
+                    _DEADLINE.reset(token)
+            if raw is None:
+                return
+            if plain:
+                yield raw
+                continue
+            for piece in dec.decode(raw):
+                if tapped is not None:
+                    tapped.append(piece)
+                yield piece
+    except httpx.HTTPError as exc:
+        raise _map(exc, "reading the stream") from exc
 
 
 async def _aiter_bytes(
     raw_iter: AsyncIterator[bytes], dec: ContentDecoder, deadline: float | None, tapped: list[bytes] | None
 ) -> AsyncIterator[bytes]:
-    while True:
-        token = _DEADLINE.set(deadline)
-        try:
-            raw = await anext(raw_iter, None)
-        except httpx.HTTPError as exc:
-            raise _map(exc, "reading the stream") from exc
-        finally:
-            _DEADLINE.reset(token)
-        if raw is None:
-            return
-        for piece in dec.decode(raw):
-            if tapped is not None:
-                tapped.append(piece)
-            yield piece
+    plain = dec.identity and tapped is None
+    try:
+        while True:
+            if deadline is None and _DEADLINE.get() is None:
+                raw = await anext(raw_iter, None)
+            else:
+                token = _DEADLINE.set(deadline)
+                try:
+                    raw = await anext(raw_iter, None)
+                finally:
+                    _DEADLINE.reset(token)
+            if raw is None:
+                return
+            if plain:
+                yield raw
+                continue
+            for piece in dec.decode(raw):
+                if tapped is not None:
+                    tapped.append(piece)
+                yield piece
+    except httpx.HTTPError as exc:
+        raise _map(exc, "reading the stream") from exc
 
 
 def stream(req: HttpRequest, *, deadline: float | None = None) -> StreamHandle:

@@ -41,6 +41,8 @@ _MAX_MESSAGE = 500
 def int_of(value: Any) -> int:
     """A token count as an int: ints, whole floats and numeric strings; anything else (``None``,
     booleans, text, negative numbers) is 0."""
+    if type(value) is int:  # the common case, first
+        return value if value > 0 else 0
     if isinstance(value, bool) or value is None:
         return 0
     if isinstance(value, (int, float)):

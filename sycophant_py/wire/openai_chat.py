@@ -177,10 +177,13 @@ def decode_usage(u: Mapping[str, Any] | None) -> Usage:
     )
 
 
+_RULES = HandoffRules(tool_ids=OPENAI_CHAT_IDS, thinking_separator="\n\n")
+_MISTRAL_RULES = HandoffRules(tool_ids=MISTRAL_IDS, thinking_separator="\n\n")
+
+
 def handoff_rules(model: ModelInfo) -> HandoffRules:
     """Tool-call ids of at most 64 characters (exactly 9 alphanumerics with ``requires_mistral_tool_ids``)."""
-    mistral = bool(model.compat.get("requires_mistral_tool_ids"))
-    return HandoffRules(tool_ids=MISTRAL_IDS if mistral else OPENAI_CHAT_IDS, thinking_separator="\n\n")
+    return _MISTRAL_RULES if model.compat.get("requires_mistral_tool_ids") else _RULES
 
 
 class _Encoder:
@@ -599,43 +602,42 @@ class OpenAIChat(WireProtocol):
         """
         acc: _ChatStream = state
         data: str = event.data
-        if is_done_marker(data):
+        if data[:1] != "{" and is_done_marker(data):  # a chunk is a JSON object: only check other payloads
             return finish_or_fail(acc, map_finish_reason(acc.finish_reason, False), self.name)
         payload = json.loads(data)
-        if event.event == "error" or (isinstance(payload, Mapping) and payload.get("error")):
+        if type(payload) is not dict:  # the hot path checks exact types: json.loads makes dicts and lists
+            payload = object_of(self.name, payload, stream=acc)
+        if event.event == "error" or payload.get("error"):
             return self._stream_error(acc, payload)
-        payload = object_of(self.name, payload, stream=acc)
         choices = payload.get("choices")
         usage = payload.get("usage")
-        if not isinstance(usage, Mapping) or not usage:
+        if not usage or type(usage) is not dict:
             groq = payload.get("x_groq")
-            usage = groq.get("usage") if isinstance(groq, Mapping) else None
-        self._check_chunk(acc, payload, choices, usage)
-        acc.raw = payload
-        if acc.id is None and isinstance(payload.get("id"), str) and payload["id"]:
-            acc.id = payload["id"]
-            acc.model = payload.get("model") or acc.model
-        if isinstance(usage, Mapping) and usage:
-            acc.usage = decode_usage(usage)
-        for choice in choices or ():
-            if int_of(choice.get("index")) == 0:
-                self._delta(acc, choice)
-        return StreamContinue(acc, acc.drain())
-
-    def _check_chunk(self, acc: _ChatStream, payload: Mapping[str, Any], choices: Any, usage: Any) -> None:
+            usage = groq.get("usage") if type(groq) is dict else None
         if choices is None:
             if not usage and body_message(payload):  # {"detail": "..."} and the like from a proxy
                 raise invalid_body(self.name, "no 'choices'", payload, stream=acc)
-            return
-        if not isinstance(choices, list) or not all(isinstance(c, Mapping) for c in choices):
+        elif type(choices) is not list:
             raise invalid_body(self.name, "a 'choices' that is not a list of objects", payload, stream=acc)
-        for c in choices:
-            delta = c.get("delta")
-            if delta is not None and not isinstance(delta, Mapping):
-                raise invalid_body(self.name, "a 'delta' that is not an object", payload, stream=acc)
-            calls = (delta or {}).get("tool_calls")
-            if calls is not None and (not isinstance(calls, list) or not all(isinstance(t, Mapping) for t in calls)):
-                raise invalid_body(self.name, "a 'tool_calls' that is not a list of objects", payload, stream=acc)
+        acc.raw = payload
+        if acc.id is None:
+            chunk_id = payload.get("id")
+            if isinstance(chunk_id, str) and chunk_id:
+                acc.id = chunk_id
+                acc.model = payload.get("model") or acc.model
+        if usage and type(usage) is dict:
+            acc.usage = decode_usage(usage)
+        if choices:
+            self._choices(acc, choices, payload)
+        return StreamContinue(acc, acc.drain())
+
+    def _choices(self, acc: _ChatStream, choices: list[Any], payload: Mapping[str, Any]) -> None:
+        for choice in choices:
+            if type(choice) is not dict:
+                raise invalid_body(self.name, "a 'choices' that is not a list of objects", payload, stream=acc)
+            index = choice.get("index")
+            if index == 0 or int_of(index) == 0:  # the first choice; a missing or null index counts as 0
+                self._delta(acc, choice, payload)
 
     @override
     def end_of_stream(self, state: Any) -> StreamResult:
@@ -649,9 +651,15 @@ class OpenAIChat(WireProtocol):
             return super().end_of_stream(acc)
         return finish_or_fail(acc, map_finish_reason(acc.finish_reason, False), self.name)
 
-    @staticmethod
-    def _delta(acc: _ChatStream, choice: Mapping[str, Any]) -> None:
-        delta = choice.get("delta") or {}
+    def _delta(self, acc: _ChatStream, choice: Mapping[str, Any], payload: Mapping[str, Any]) -> None:
+        delta = choice.get("delta")
+        if delta is None:
+            delta = {}
+        elif type(delta) is not dict:
+            raise invalid_body(self.name, "a 'delta' that is not an object", payload, stream=acc)
+        calls = delta.get("tool_calls")
+        if calls is not None and (type(calls) is not list or any(type(t) is not dict for t in calls)):
+            raise invalid_body(self.name, "a 'tool_calls' that is not a list of objects", payload, stream=acc)
         reasoning = _reasoning_of(delta)
         opaque = delta.get("reasoning_opaque")
         content = delta.get("content")
@@ -661,7 +669,7 @@ class OpenAIChat(WireProtocol):
             acc.thinking(reasoning or thinking, signature=opaque)
         if text:
             acc.text(text)
-        for pos, tc in enumerate(delta.get("tool_calls") or ()):
+        for pos, tc in enumerate(calls or ()):
             fn = _function(tc)
             key = acc.call_key(tc, pos)
             call_id = tc.get("id") if isinstance(tc.get("id"), str) and tc.get("id") else None
