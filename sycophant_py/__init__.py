@@ -48,6 +48,7 @@ _EXPORTS: dict[str, str] = {
     "TextPart": "sycophant_py._types",
     "ImagePart": "sycophant_py._types",
     "DocumentPart": "sycophant_py._types",
+    "AudioPart": "sycophant_py._types",
     "ThinkingPart": "sycophant_py._types",
     "ToolCall": "sycophant_py._types",
     "Tool": "sycophant_py._types",
@@ -97,6 +98,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "AllModelsFailed",
     "AsyncTextStream",
+    "AudioPart",
     "Auth",
     "AuthenticationFailed",
     "BadRequest",
@@ -216,6 +218,7 @@ if TYPE_CHECKING:
     from sycophant_py._stream import AsyncTextStream, StreamAborted, TextStream
     from sycophant_py._transport import aclose, close
     from sycophant_py._types import (
+        AudioPart,
         Context,
         Cost,
         DocumentPart,

@@ -27,6 +27,7 @@ from sycophant_py._exceptions import (
     AuthenticationFailed,
     BadRequest,
     ContentFiltered,
+    ContextOverflow,
     InvalidError,
     InvalidParams,
     NotFound,
@@ -136,6 +137,7 @@ def step_validate_params(call: Call) -> Call:
     from sycophant_py._params import validate_params
 
     call.params, dropped = validate_params(call.protocol.param_schema(), call.raw_params)
+    dropped += call.protocol.unsupported_params(call.model, call.params)
     if dropped:
         call.log.warning("params.dropped", params=sorted(dropped))
     return call
@@ -341,6 +343,8 @@ def error_from_response(call: Call, status: int, headers: Mapping[str, str], bod
         exc = ServerError(message, **kw)
     elif status == 400 and any(k in etype for k in ("api_key_invalid", "authentication", "unauthenticated")):
         exc = AuthenticationFailed(message, **kw)
+    elif (sizes := call.protocol.context_overflow(status, decoded, message)) is not None:
+        exc = ContextOverflow(message, limit=sizes[0], requested=sizes[1], **kw)
     elif "content_filter" in etype or "content_policy" in etype or "safety" in etype:
         exc = ContentFiltered(message, **kw)
     else:

@@ -11,7 +11,7 @@ from typing import Any
 
 from sycophant_py._exceptions import InvalidMessage
 from sycophant_py._models import ModelInfo
-from sycophant_py._types import DocumentPart, ImagePart, Message, TextPart, ThinkingPart, ToolCall
+from sycophant_py._types import AudioPart, DocumentPart, ImagePart, Message, TextPart, ThinkingPart, ToolCall
 
 __all__ = ["MARK", "SKIP_SIGNATURE", "Encoder", "thinking_config"]
 
@@ -32,7 +32,8 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _media_part(p: ImagePart | DocumentPart) -> dict[str, Any]:
+def _media_part(p: ImagePart | DocumentPart | AudioPart) -> dict[str, Any]:
+    """Bytes as ``inlineData``; a URL (a Files API or ``gs://`` URI) as ``fileData``."""
     if p.data is not None:
         return {"inlineData": {"mimeType": p.media_type, "data": _b64(p.data)}}
     url = p.url or ""
@@ -86,7 +87,7 @@ class Encoder:
             if isinstance(p, TextPart):
                 if p.text:
                     out.append({"text": p.text})
-            elif isinstance(p, (ImagePart, DocumentPart)):
+            elif isinstance(p, (ImagePart, DocumentPart, AudioPart)):
                 out.append(_media_part(p))
             else:
                 raise InvalidMessage(f"google_gemini: a user message cannot hold a {p.kind} part")
@@ -157,7 +158,7 @@ class Encoder:
         if call_id in self.gemini_ids:
             fr["id"] = self.gemini_ids[call_id]
         out: list[dict[str, Any]] = [{"functionResponse": fr}]
-        out.extend(_media_part(p) for p in msg.parts if isinstance(p, (ImagePart, DocumentPart)))
+        out.extend(_media_part(p) for p in msg.parts if isinstance(p, (ImagePart, DocumentPart, AudioPart)))
         return out
 
 
