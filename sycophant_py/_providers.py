@@ -35,10 +35,15 @@ Defaults chosen here (pi leaves them to each provider's SDK):
   send the key once, as ``Authorization`` (a key in two headers is one more place for it to leak,
   and gateways that want a bearer token ignore ``x-api-key``). For ``anthropic_messages`` the
   ``anthropic-version`` header is kept;
-- a new provider whose base URL is a loopback address is treated as a local server: its auth mode
-  is ``optional`` and, for ``openai_chat``, it gets the local servers' compat flags
-  (``supports_developer_role: False``, ``max_tokens_field: "max_tokens"``,
-  ``supports_store: False``), unless the registration sets them;
+- a new provider whose base URL is a loopback address is treated as a local server (as is one
+  added with ``configure(custom_providers=...)``): it is ``local``, its auth mode is ``optional``
+  and, for ``openai_chat``, it gets the compat flags of the hand-written local rows
+  (``_catalog.LOCAL_COMPAT``: ``supports_developer_role: False``, ``max_tokens_field:
+  "max_tokens"``, ``supports_store: False``, ``supports_top_k: True``,
+  ``requires_content_string: True``), unless the registration sets them. The response format stays
+  OpenAI's ``json_schema``, which LM Studio, vLLM, Ollama and llama.cpp's own server take; a
+  llama-cpp-python server needs ``compat={"response_format": "json_object_schema"}``, as the
+  ``llamacpp`` row has;
 - a new provider accepts model ids it does not list, like ``custom_providers``;
 - an ``api_key`` given to a provider whose auth mode is ``none`` makes it ``optional``.
 """
@@ -46,12 +51,10 @@ Defaults chosen here (pi leaves them to each provider's SDK):
 from __future__ import annotations
 
 import copy
-import ipaddress
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
-from urllib.parse import urlsplit
 
 from sycophant_py import _catalog, _config
 from sycophant_py._exceptions import InvalidError, UnknownName, UnknownProvider
@@ -95,13 +98,9 @@ _PI_APIS: dict[str, tuple[str, str | None]] = {
 }
 _PROTOCOL_AUTH = {"anthropic_messages": "anthropic", "google_gemini": "google", "bedrock_converse": "bedrock"}
 _IMPLIED = frozenset({*_PROTOCOL_AUTH.values(), "azure"})
-_LOCAL_COMPAT: dict[str, Any] = {
-    "supports_developer_role": False,
-    "max_tokens_field": "max_tokens",
-    "supports_store": False,
-}
 _BOOL = (True, False)
 COMPAT_FLAGS: Mapping[str, tuple[Any, ...]] = {
+    # openai_chat
     "supports_store": _BOOL,
     "supports_developer_role": _BOOL,
     "supports_reasoning_effort": _BOOL,
@@ -112,9 +111,20 @@ COMPAT_FLAGS: Mapping[str, tuple[Any, ...]] = {
     "requires_assistant_after_tool_result": _BOOL,
     "requires_thinking_as_text": _BOOL,
     "requires_mistral_tool_ids": _BOOL,
-    "thinking_format": ("openai", "zai", "qwen"),
+    "requires_content_string": _BOOL,
+    "response_format": ("json_schema", "json_object_schema"),
+    # openai_chat (openai, zai, qwen) and google_gemini (level, budget)
+    "thinking_format": ("openai", "zai", "qwen", "level", "budget"),
+    # anthropic_messages
+    "supports_inline_system": _BOOL,
+    # google_gemini
+    "response_schema_field": ("responseJsonSchema", "responseSchema"),
+    "thought_signature_required": _BOOL,
 }
-"""The ``openai_chat`` compatibility flags and their allowed values."""
+"""Every compatibility flag a protocol reads, with its allowed values (documented in docs/providers.md).
+
+Each behaviour a hand-written catalog row relies on is one of these, so a provider registered or
+configured at run time can ask for it too."""
 
 _CONFIG_KEYS = {
     "baseUrl": "base_url",
@@ -266,16 +276,6 @@ def _merge_headers(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, 
     return {**{k: v for k, v in old.items() if k.lower() not in replaced}, **new}
 
 
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _from_config(config: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Merge a pi-style config mapping (camelCase or snake_case keys) under the keyword arguments."""
     if config is None:
@@ -424,11 +424,7 @@ def _apply(row: dict[str, Any] | None, reg: _Registration) -> dict[str, Any]:
     _apply_auth(out, reg)
     if reg.compat is not None:
         out["compat"] = {**(out.get("compat") or {}), **reg.compat}
-    if row is None and reg.base_url and _is_loopback(reg.base_url):
-        out.setdefault("auth", "optional")
-        if out.get("api", "openai_chat") == "openai_chat":
-            out["compat"] = {**_LOCAL_COMPAT, **(out.get("compat") or {})}
-    return out
+    return _catalog.local_defaults(out) if row is None else out
 
 
 def _apply_endpoint(out: dict[str, Any], reg: _Registration) -> None:
@@ -501,13 +497,16 @@ def providers() -> list[str]:
 def models(provider: str | None = None) -> list[ModelInfo]:
     """Every listed model (of one provider when ``provider`` is given, reading only its data).
 
+    ``provider`` may be a catalog, configured or registered provider, or one built from a config
+    ``[[instances]]`` entry (whose models are those of the provider type it copies).
+
     Raises:
         UnknownProvider: ``provider`` is not known.
     """
     ensure_loaded()
     if provider is not None:
         pid = _catalog.canonical_provider(provider)
-        row = _catalog.provider_row(pid)
+        row = _catalog.provider_row(pid) or _catalog.instance_row(pid)
         if row is None:
             raise UnknownProvider(provider, _catalog.known_providers())
         rows = {pid: row}
