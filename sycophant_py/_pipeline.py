@@ -162,6 +162,15 @@ def step_check_tools(call: Call) -> Call:
     return call
 
 
+def step_check_inputs(call: Call) -> Call:
+    """Images, PDFs and audio the model's catalog row refuses raise ``UnsupportedInput`` (nothing is sent)."""
+    if call.kind == "chat":
+        from sycophant_py.wire._media import check_model_inputs
+
+        check_model_inputs(call.model, call.messages)
+    return call
+
+
 def step_resolve_credentials(call: Call) -> Call:
     """Per-request, then config, then environment (see ``resolve_credentials``)."""
     call.credentials = resolve_credentials(call.model, call.credentials_in)
@@ -240,6 +249,7 @@ PREPARE: list[Callable[[Call], Call]] = [
     step_resolve_model,
     step_validate_params,
     step_check_tools,
+    step_check_inputs,
     step_resolve_credentials,
 ]
 ENCODE: list[Callable[[Call], Call]] = [step_encode]

@@ -1,8 +1,9 @@
 """Images, documents and audio in a request: what the model's catalog row and the API allow.
 
-Every built-in protocol calls :func:`check_inputs` first thing in ``encode_request``, so an input
-the model or the API cannot take raises :class:`~sycophant_py.UnsupportedInput` before anything is
-sent, naming the model and the input kind:
+The pipeline calls :func:`check_model_inputs` for every chat call (any protocol, any ``stream=``
+function), and every built-in protocol calls :func:`check_inputs` first thing in ``encode_request``,
+so an input the model or the API cannot take raises :class:`~sycophant_py.UnsupportedInput` before
+anything is sent, naming the model and the input kind:
 
 * the model's row decides first. Its ``capabilities`` (``vision`` for images, ``pdf`` for PDFs)
   win when present; else its ``input`` modalities (``image``, ``pdf``, ``audio``) when the row lists
@@ -24,7 +25,7 @@ from sycophant_py._exceptions import UnsupportedInput
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import AudioPart, DocumentPart, ImagePart, Message, Part
 
-__all__ = ["check_inputs", "input_kind", "is_blank", "media_parts"]
+__all__ = ["check_inputs", "check_model_inputs", "input_kind", "is_blank", "media_parts"]
 
 MediaPart = ImagePart | DocumentPart | AudioPart
 
@@ -83,6 +84,25 @@ def _row_says(model: ModelInfo) -> str:
     return ", ".join(bits)
 
 
+def check_model_inputs(model: ModelInfo, messages: Sequence[Message]) -> None:
+    """Raise :class:`UnsupportedInput` for the first input the model's catalog row refuses.
+
+    The pipeline runs this for every call, whatever serves it (a built-in or third-party protocol, a
+    ``stream=`` function), before credentials are resolved and before anything is sent.
+
+    Raises:
+        UnsupportedInput: naming the model, the input kind and what its row says.
+    """
+    for _, part in media_parts(messages):
+        kind = input_kind(part)
+        if kind is not None and _model_refuses(model, kind):
+            raise UnsupportedInput(
+                f"{model.spec} does not accept {kind} input (its catalog row says {_row_says(model)}); "
+                "register the model with input=[...] if it does",
+                kind=kind,
+            )
+
+
 def check_inputs(
     model: ModelInfo,
     messages: Sequence[Message],
@@ -104,16 +124,11 @@ def check_inputs(
     Raises:
         UnsupportedInput: the kind or the form of an input cannot be sent; nothing was sent.
     """
+    check_model_inputs(model, messages)
     for _, part in media_parts(messages):
         kind = input_kind(part)
         if kind is None:
             continue
-        if _model_refuses(model, kind):
-            raise UnsupportedInput(
-                f"{model.spec} does not accept {kind} input (its catalog row says {_row_says(model)}); "
-                "register the model with input=[...] if it does",
-                kind=kind,
-            )
         if kind not in accepts:
             raise UnsupportedInput(f"{protocol} cannot send {kind} input (the API has no place for it)", kind=kind)
         if part.data is None and not (url_ok is not None and url_ok(kind, part.url or "")):
