@@ -163,7 +163,7 @@ class ModelConfig:
     base_url: str | None = None
     """Base URL for this model only."""
     compat: dict[str, Any] | None = None
-    """``openai_chat`` compatibility flags (see ``COMPAT_FLAGS``)."""
+    """Compatibility flags (see ``COMPAT_FLAGS``)."""
     capabilities: dict[str, bool] | None = None
     """Capability flags (``chat``, ``tools``, ``json``, ``vision``, ``pdf``, ``reasoning``...)."""
 
@@ -373,7 +373,7 @@ def register_provider(
         auth_header: Send the key as ``Authorization: Bearer <key>``.
         auth: Auth mode: ``required``, ``optional`` or ``none``.
         auth_strategy: Name of a registered auth strategy.
-        compat: ``openai_chat`` compatibility flags for every model of the provider.
+        compat: Compatibility flags for every model of the provider (``COMPAT_FLAGS``).
         oauth: Not supported in this version (raises).
         stream: A custom streaming function ``fn(model, context, options)`` (pi's ``streamSimple``).
 

@@ -1,10 +1,17 @@
 """OpenAI Chat Completions (``/chat/completions``) and the many servers that speak it.
 
-Compatibility flags (``ModelInfo.compat``) adapt the request to OpenAI-compatible servers:
-``supports_developer_role``, ``supports_reasoning_effort``, ``supports_usage_in_streaming``,
-``supports_store``, ``max_tokens_field``, ``requires_tool_result_name``,
-``requires_assistant_after_tool_result``, ``requires_thinking_as_text``,
-``requires_mistral_tool_ids`` and ``thinking_format`` (``openai`` / ``zai`` / ``qwen``).
+Compatibility flags (``ModelInfo.compat``; every one listed in ``_providers.COMPAT_FLAGS``) adapt the
+request to OpenAI-compatible servers: ``supports_developer_role``, ``supports_reasoning_effort``,
+``supports_usage_in_streaming``, ``supports_store``, ``supports_top_k``, ``max_tokens_field``,
+``requires_tool_result_name``, ``requires_assistant_after_tool_result``, ``requires_thinking_as_text``,
+``requires_mistral_tool_ids``, ``requires_content_string`` (``""`` instead of ``null`` beside tool
+calls), ``response_format`` (``json_schema`` / ``json_object_schema``) and ``thinking_format``
+(``openai`` / ``zai`` / ``qwen``). Nothing depends on ``ModelInfo.local`` itself: the local rows (and
+providers on a loopback address) carry the flags they need.
+
+Inputs: images as ``image_url`` (a URL or a ``data:`` URL), PDFs and other files as ``file`` parts
+(bytes only), audio as ``input_audio`` (wav or mp3 bytes). Tool messages carry text only, so the
+images and files of a tool result follow the run of tool results in a user message.
 
 Reasoning arrives under several names (``reasoning_content``: DeepSeek, xAI; ``reasoning``:
 Groq, OpenRouter, Ollama; ``reasoning_text`` + ``reasoning_opaque``: GitHub Copilot). Usage
