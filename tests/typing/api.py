@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sycophant_py as syc
 
 
@@ -22,6 +24,18 @@ def main() -> None:
     syc.configure(custom_providers={"vllm": {"base_url": "http://localhost:8000/v1", "auth": "optional"}})
     info: syc.ModelInfo = syc.get_model("vllm:mistral-7b")
     print(text, total, calls, more.text, first, info.base_url)
+    media = syc.Message.user(
+        ["Look and listen", syc.ImagePart.from_path("cat.png"), syc.AudioPart.from_base64("UklGRg=="), Path("a.pdf")]
+    )
+    try:
+        syc.generate_text("openai:gpt-4o-mini", [media])
+    except syc.ContextOverflow as exc:
+        window: int | None = exc.limit
+        sent: int | None = exc.requested
+        print(window, sent)
+    except syc.UnsupportedInput as exc:
+        kind: str | None = exc.kind
+        print(kind)
     syc.close()
 
 
