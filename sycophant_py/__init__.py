@@ -43,6 +43,14 @@ _EXPORTS: dict[str, str] = {
     "InvalidObject": "sycophant_py._objects",
     "on": "sycophant_py._hooks",
     "off": "sycophant_py._hooks",
+    # OAuth logins and the credential store
+    "OAuth": "sycophant_py._oauth",
+    "OAuthCredentials": "sycophant_py._oauth",
+    "LoginCallbacks": "sycophant_py._oauth",
+    "login": "sycophant_py._oauth",
+    "alogin": "sycophant_py._oauth",
+    "logout": "sycophant_py._oauth",
+    "CredentialStore": "sycophant_py._store",
     # types
     "Message": "sycophant_py._types",
     "TextPart": "sycophant_py._types",
@@ -75,6 +83,8 @@ _EXPORTS: dict[str, str] = {
     "UnknownName": "sycophant_py._exceptions",
     "InvalidSchema": "sycophant_py._exceptions",
     "InvalidMessage": "sycophant_py._exceptions",
+    "InvalidConfig": "sycophant_py._exceptions",
+    "ToolResultInvalid": "sycophant_py._exceptions",
     "InvalidRegistration": "sycophant_py._exceptions",
     "ProviderError": "sycophant_py._exceptions",
     "AuthenticationFailed": "sycophant_py._exceptions",
@@ -92,6 +102,7 @@ _EXPORTS: dict[str, str] = {
     "ContextOverflow": "sycophant_py._exceptions",
     "UnsupportedInput": "sycophant_py._exceptions",
     "AllModelsFailed": "sycophant_py._exceptions",
+    "CredentialStoreError": "sycophant_py._exceptions",
     "Limits": "sycophant_py._config",
 }
 
@@ -106,11 +117,14 @@ __all__ = [
     "Context",
     "ContextOverflow",
     "Cost",
+    "CredentialStore",
+    "CredentialStoreError",
     "DocumentPart",
     "EmbeddingResponse",
     "EmbeddingWireProtocol",
     "ExtensionAPI",
     "ImagePart",
+    "InvalidConfig",
     "InvalidError",
     "InvalidMessage",
     "InvalidObject",
@@ -118,12 +132,15 @@ __all__ = [
     "InvalidRegistration",
     "InvalidSchema",
     "Limits",
+    "LoginCallbacks",
     "Message",
     "MissingCredentials",
     "ModelConfig",
     "ModelCost",
     "ModelInfo",
     "NotFound",
+    "OAuth",
+    "OAuthCredentials",
     "Overloaded",
     "ProviderConnectionError",
     "ProviderError",
@@ -145,6 +162,7 @@ __all__ = [
     "Timeout",
     "Tool",
     "ToolCall",
+    "ToolResultInvalid",
     "UnknownName",
     "UnknownProvider",
     "UnsupportedInput",
@@ -154,6 +172,7 @@ __all__ = [
     "aembed",
     "agenerate_object",
     "agenerate_text",
+    "alogin",
     "astream_object",
     "astream_text",
     "calculate_cost",
@@ -163,6 +182,8 @@ __all__ = [
     "generate_object",
     "generate_text",
     "get_model",
+    "login",
+    "logout",
     "models",
     "off",
     "on",
@@ -187,6 +208,8 @@ if TYPE_CHECKING:
         BadRequest,
         ContentFiltered,
         ContextOverflow,
+        CredentialStoreError,
+        InvalidConfig,
         InvalidError,
         InvalidMessage,
         InvalidParams,
@@ -204,6 +227,7 @@ if TYPE_CHECKING:
         StreamError,
         SycophantError,
         Timeout,
+        ToolResultInvalid,
         UnknownName,
         UnknownProvider,
         UnsupportedInput,
@@ -211,10 +235,12 @@ if TYPE_CHECKING:
     from sycophant_py._extensions import ExtensionAPI
     from sycophant_py._hooks import off, on
     from sycophant_py._models import ModelCost, ModelInfo
+    from sycophant_py._oauth import LoginCallbacks, OAuth, OAuthCredentials, alogin, login, logout
     from sycophant_py._objects import InvalidObject, agenerate_object, astream_object, generate_object, stream_object
     from sycophant_py._pipeline import calculate_cost
     from sycophant_py._providers import ModelConfig, models, providers, register_provider, unregister_provider
     from sycophant_py._registry import register_auth, register_protocol
+    from sycophant_py._store import CredentialStore
     from sycophant_py._stream import AsyncTextStream, StreamAborted, TextStream
     from sycophant_py._transport import aclose, close
     from sycophant_py._types import (

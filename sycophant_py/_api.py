@@ -9,9 +9,10 @@ anything a pure step could.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sycophant_py import _custom_stream, _run
+from sycophant_py import _custom_stream, _fallback, _run
 from sycophant_py._custom_stream import FunctionSource
 from sycophant_py._exceptions import ProviderError
 from sycophant_py._pipeline import (
@@ -54,6 +55,8 @@ def _call(
     api: str | None,
     stream: bool,
     response_schema: Mapping[str, Any] | None = None,
+    deadline: float | None = None,
+    max_retries: int | None = None,
 ) -> Call:
     if isinstance(messages, Context):
         params = {**messages.params, **params}
@@ -68,7 +71,34 @@ def _call(
         api=api,
         stream=stream,
         response_schema=response_schema,
-        deadline=deadline_for(timeout),
+        deadline=deadline if timeout is None else deadline_for(timeout),
+        max_retries=max_retries,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Opts:
+    """The options of one entry-point call, shared by every model a fallback list tries."""
+
+    tools: Sequence[Tool] | None
+    credentials: Mapping[str, Any] | None
+    api: str | None
+    deadline: float | None
+
+
+def _new_call(spec: str, messages: Messages, params: Mapping[str, Any], o: _Opts, *, stream: bool, last: bool) -> Call:
+    """A fresh call for one model; a fallback list's non-last model is not retried (the next one is)."""
+    return _call(
+        spec,
+        messages,
+        params,
+        tools=o.tools,
+        credentials=o.credentials,
+        timeout=None,
+        api=o.api,
+        stream=stream,
+        deadline=o.deadline,
+        max_retries=None if last else 0,
     )
 
 
@@ -133,7 +163,7 @@ def _reencode(call: Call) -> Call:
 
 
 def generate_text(
-    model: str,
+    model: str | Sequence[str],
     messages: Messages,
     *,
     tools: Sequence[Tool] | None = None,
@@ -146,7 +176,9 @@ def generate_text(
     """Generate a complete answer.
 
     Args:
-        model: ``"provider:model-id"``.
+        model: ``"provider:model-id"``; or a list of them, or an alias name (no colon), tried in
+            order as a fallback (see ``_fallback``: the next is tried at once on 429, 5xx,
+            timeouts, connection errors and ``ContextOverflow``; ``AllModelsFailed`` at the end).
         messages: The conversation: a list of ``Message``, a ``Context`` (its params and tools
             apply unless overridden), or a single user string.
         tools: Tools the model may call; tools with a ``function`` are run by a loop (at most
@@ -164,19 +196,24 @@ def generate_text(
         InvalidError: bad input, before anything is sent.
         ProviderError: the provider failed (after retries, where retrying is allowed).
     """
-    call = _prepare(
-        _call(model, messages, params, tools=tools, credentials=credentials, timeout=timeout, api=api, stream=False)
-    )
-    resp = _complete(call)
+    o = _Opts(tools, credentials, api, deadline_for(timeout))
+
+    def first_step(spec: str, last: bool) -> tuple[Call, Response]:
+        call = _prepare(_new_call(spec, messages, params, o, stream=False, last=last))
+        return call, _complete(call)
+
+    specs = _fallback.candidates(model)
+    call, resp = first_step(str(model), True) if specs is None else _fallback.run(specs, first_step)
     if call.tools and resp.tool_calls and any(t.function for t in call.tools):
         from sycophant_py._tools import run_tool_loop
 
+        call.max_retries = None  # the loop continues on the model that answered, with its retries
         resp = run_tool_loop(call, resp, max_steps, lambda c: _complete(_reencode(c)))
     return resp
 
 
 def stream_text(
-    model: str,
+    model: str | Sequence[str],
     messages: Messages,
     *,
     tools: Sequence[Tool] | None = None,
@@ -194,15 +231,22 @@ def stream_text(
     Returns:
         An iterator of events with ``.response()`` and ``.close()``; also a context manager.
     """
-    return _text_stream(
-        _prepare(
-            _call(model, messages, params, tools=tools, credentials=credentials, timeout=timeout, api=api, stream=True)
-        )
-    )
+    o = _Opts(tools, credentials, api, deadline_for(timeout))
+    specs = _fallback.candidates(model)
+    if specs is None:
+        return _text_stream(_prepare(_new_call(str(model), messages, params, o, stream=True, last=True)))
+
+    def source_for(spec: str, last: bool) -> Source:
+        call = _prepare(_new_call(spec, messages, params, o, stream=True, last=last))
+        if _custom_stream.is_custom(call):
+            _custom_stream.check_sync(call)
+        return _source(call)
+
+    return TextStream(_fallback.FallbackSource(specs, source_for), _placeholder(specs[0]))
 
 
 async def agenerate_text(
-    model: str,
+    model: str | Sequence[str],
     messages: Messages,
     *,
     tools: Sequence[Tool] | None = None,
@@ -213,12 +257,18 @@ async def agenerate_text(
     **params: Any,
 ) -> Response:
     """Async twin of :func:`generate_text` (tool functions may be sync or async)."""
-    call = await _aprepare(
-        _call(model, messages, params, tools=tools, credentials=credentials, timeout=timeout, api=api, stream=False)
-    )
-    resp = await _acomplete(call)
+    o = _Opts(tools, credentials, api, deadline_for(timeout))
+
+    async def first_step(spec: str, last: bool) -> tuple[Call, Response]:
+        call = await _aprepare(_new_call(spec, messages, params, o, stream=False, last=last))
+        return call, await _acomplete(call)
+
+    specs = _fallback.candidates(model)
+    call, resp = await (first_step(str(model), True) if specs is None else _fallback.arun(specs, first_step))
     if call.tools and resp.tool_calls and any(t.function for t in call.tools):
         from sycophant_py._tools import arun_tool_loop
+
+        call.max_retries = None
 
         async def step(c: Call) -> Response:
             return await _acomplete(_reencode(c))
@@ -228,7 +278,7 @@ async def agenerate_text(
 
 
 def astream_text(
-    model: str,
+    model: str | Sequence[str],
     messages: Messages,
     *,
     tools: Sequence[Tool] | None = None,
@@ -242,8 +292,22 @@ def astream_text(
     Bad input raises at once (this function is not a coroutine); the request is sent when
     iteration begins.
     """
-    call = _call(model, messages, params, tools=tools, credentials=credentials, timeout=timeout, api=api, stream=True)
-    return _atext_stream(run_steps(call, _custom_stream.prepare_steps(call)))
+    o = _Opts(tools, credentials, api, deadline_for(timeout))
+    specs = _fallback.candidates(model)
+    if specs is None:
+        call = _new_call(str(model), messages, params, o, stream=True, last=True)
+        return _atext_stream(run_steps(call, _custom_stream.prepare_steps(call)))
+
+    def source_for(spec: str, last: bool) -> Source:
+        call = _new_call(spec, messages, params, o, stream=True, last=last)
+        return _source(run_steps(call, _custom_stream.prepare_steps(call)))
+
+    return AsyncTextStream(_fallback.FallbackSource(specs, source_for, source_for), _placeholder(specs[0]))
+
+
+def _placeholder(spec: str) -> Call:
+    """The ``Call`` a fallback stream carries before it knows which model answers (only its spec)."""
+    return Call(spec=spec, stream=True)
 
 
 # -- embeddings ------------------------------------------------------------------------------
@@ -253,10 +317,9 @@ def _embed_call(
     model: str,
     inputs: Sequence[str] | str,
     params: Mapping[str, Any],
+    o: _Opts,
     *,
-    credentials: Mapping[str, Any] | None,
-    timeout: float | None,
-    api: str | None,
+    last: bool,
 ) -> Call:
     texts = [inputs] if isinstance(inputs, str) else list(inputs)
     for i, t in enumerate(texts):
@@ -269,9 +332,10 @@ def _embed_call(
         kind="embedding",
         inputs=texts,
         raw_params=params,
-        credentials_in=_masked(credentials),
-        api=api,
-        deadline=deadline_for(timeout),
+        credentials_in=_masked(o.credentials),
+        api=o.api,
+        deadline=o.deadline,
+        max_retries=None if last else 0,
     )
     return run_steps(call, PREPARE)
 
@@ -303,7 +367,7 @@ def _embedded(call: Call, parts: list[EmbeddingResponse]) -> EmbeddingResponse:
 
 
 def embed(
-    model: str,
+    model: str | Sequence[str],
     inputs: Sequence[str] | str,
     *,
     credentials: Mapping[str, Any] | None = None,
@@ -314,23 +378,29 @@ def embed(
     """Embed texts: one vector per input, in input order (large inputs are sent in batches).
 
     Args:
-        model: ``"provider:model-id"``.
+        model: ``"provider:model-id"``, or a fallback list / alias (as for :func:`generate_text`).
         inputs: The texts (a single string is one input).
         credentials: The per-request credential layer.
         timeout: Total seconds for the call.
         api: Force an embedding protocol by name.
         **params: ``dimensions``, ``encoding_format`` (``float`` or ``base64``), ``batch_size``...
     """
-    call = _run.prepare(_embed_call(model, inputs, params, credentials=credentials, timeout=timeout, api=api))
-    parts = []
-    for batch in _batches(call):
-        embedding_request(call, batch)
-        parts.append(_run.decode_embedding(call, _run.send(call)))
-    return _embedded(call, parts)
+    o = _Opts(None, credentials, api, deadline_for(timeout))
+
+    def attempt(spec: str, last: bool) -> EmbeddingResponse:
+        call = _run.prepare(_embed_call(spec, inputs, params, o, last=last))
+        parts = []
+        for batch in _batches(call):
+            embedding_request(call, batch)
+            parts.append(_run.decode_embedding(call, _run.send(call)))
+        return _embedded(call, parts)
+
+    specs = _fallback.candidates(model)
+    return attempt(str(model), True) if specs is None else _fallback.run(specs, attempt)
 
 
 async def aembed(
-    model: str,
+    model: str | Sequence[str],
     inputs: Sequence[str] | str,
     *,
     credentials: Mapping[str, Any] | None = None,
@@ -339,9 +409,15 @@ async def aembed(
     **params: Any,
 ) -> EmbeddingResponse:
     """Async twin of :func:`embed`."""
-    call = await _run.aprepare(_embed_call(model, inputs, params, credentials=credentials, timeout=timeout, api=api))
-    parts = []
-    for batch in _batches(call):
-        embedding_request(call, batch)
-        parts.append(_run.decode_embedding(call, await _run.asend(call)))
-    return _embedded(call, parts)
+    o = _Opts(None, credentials, api, deadline_for(timeout))
+
+    async def attempt(spec: str, last: bool) -> EmbeddingResponse:
+        call = await _run.aprepare(_embed_call(spec, inputs, params, o, last=last))
+        parts = []
+        for batch in _batches(call):
+            embedding_request(call, batch)
+            parts.append(_run.decode_embedding(call, await _run.asend(call)))
+        return _embedded(call, parts)
+
+    specs = _fallback.candidates(model)
+    return await (attempt(str(model), True) if specs is None else _fallback.arun(specs, attempt))

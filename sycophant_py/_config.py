@@ -18,6 +18,17 @@ use, underneath whatever ``configure()`` sets. Its shape::
     name = "work-openai"
     enabled = true
     config = { api_key = "sk-...", base_url = "https://gateway.example.com/v1" }
+
+    [aliases]                     # a name for an ordered fallback list (``generate_text("best", ...)``)
+    best = ["openai:gpt-4o", "anthropic:claude-sonnet-4-5"]
+    cheap = { models = ["groq:llama-3.1-8b-instant", "togetherai:meta-llama/Llama-3-8b"], weights = [3, 1] }
+
+Both are checked before anything is used (``_config_schema``, which imports pydantic only then):
+wrong types, unknown fields (with a close-match suggestion) and credentials outside
+``[providers.<id>]`` raise :class:`InvalidConfig` naming the file, the table and the field, or
+the dotted path of a ``configure()`` argument (``providers.openai.api_key``). A refused
+``configure()`` changes nothing; a bad file raises on every use until it is fixed (it is never
+skipped silently).
 """
 
 from __future__ import annotations
@@ -29,9 +40,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from sycophant_py._exceptions import InvalidError
+from sycophant_py._exceptions import InvalidConfig
 
 __all__ = ["Limits", "RetryPolicy", "Settings", "configure", "config_path", "now", "settings"]
 
@@ -85,7 +96,7 @@ class Limits:
         for name in ("max_body_bytes", "max_event_bytes"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise InvalidError(f"limits.{name} must be a positive int (bytes), not {v!r}")
+                raise InvalidConfig(f"limits.{name} must be a positive int (bytes), not {v!r}")
 
 
 @dataclass
@@ -95,13 +106,19 @@ class Settings:
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     custom_providers: dict[str, dict[str, Any]] = field(default_factory=dict)
     instances: list[dict[str, Any]] = field(default_factory=list)
+    aliases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Alias name -> ``{"models": [...], "weights": [...] | None}`` (see ``_fallback``)."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limits: Limits = field(default_factory=Limits)
     max_connections: int | None = None
+    foreign_thinking: str = "text"
+    """Thinking from another provider: replayed as ``text`` or ``drop``ped (a call's param wins)."""
     http_client: Any = None
     async_http_client: Any = None
     version: int = 0
     file_loaded: bool = False
+    foreign_thinking_set: bool = False
+    """``configure()`` set ``foreign_thinking`` (the file's value goes underneath it)."""
 
 
 _lock = threading.RLock()
@@ -143,27 +160,35 @@ def _plain(v: Any) -> Any:
 
 
 def _load_file(s: Settings) -> None:
-    s.file_loaded = True
+    """Read, check and merge the config file under what ``configure()`` set.
+
+    ``file_loaded`` is set only on success, so a bad file raises on every use until it is fixed.
+    """
     path = config_path()
     if not path.is_file():
+        s.file_loaded = True
         return
     import tomllib
 
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidError(f"cannot read config file {path}: {exc}") from exc
-    unknown = set(data) - {"providers", "custom_providers", "instances"}
-    if unknown:
-        raise InvalidError(f"config file {path}: unknown section(s) {sorted(unknown)}")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise InvalidConfig(f"cannot read config file {path}: {exc}", file=str(path)) from None
+    from sycophant_py._config_schema import check_file
+
+    checked = check_file(str(path), data)
+    if "foreign_thinking" in checked and not s.foreign_thinking_set:
+        s.foreign_thinking = _foreign_thinking(checked["foreign_thinking"], f"config file {path}: ")
     # File values sit underneath anything configure() already set.
-    providers: dict[str, Any] = _plain(data.get("providers", {}))
+    providers: dict[str, Any] = {}
+    _merge(providers, {_canonical(k): v for k, v in (checked.get("providers") or {}).items()})
     _merge(providers, s.providers)
-    s.providers = providers
-    custom: dict[str, Any] = _plain(data.get("custom_providers", {}))
+    custom: dict[str, Any] = _plain(checked.get("custom_providers") or {})
     _merge(custom, s.custom_providers)
-    s.custom_providers = custom
-    s.instances = list(data.get("instances", [])) + s.instances
+    s.providers, s.custom_providers = providers, custom
+    s.instances = list(checked.get("instances") or []) + s.instances
+    s.aliases = {**(checked.get("aliases") or {}), **s.aliases}
+    s.file_loaded = True
 
 
 def settings() -> Settings:
@@ -182,9 +207,11 @@ def configure(
     providers: Mapping[str, Mapping[str, Any]] | None = None,
     custom_providers: Mapping[str, Mapping[str, Any]] | None = None,
     instances: list[Mapping[str, Any]] | None = None,
+    aliases: Mapping[str, Any] | None = None,
     retry: RetryPolicy | None = None,
     limits: Limits | Mapping[str, int] | None = None,
     max_connections: int | None = None,
+    foreign_thinking: Literal["text", "drop"] | None = None,
     http_client: Any = None,
     async_http_client: Any = None,
     reset: bool = False,
@@ -199,15 +226,36 @@ def configure(
             ``models``). A built-in provider is never removed.
         instances: Factory-built providers: ``{"type": "openai", "name": "work", "enabled": True,
             "config": {...}}`` makes provider ``work`` a copy of ``openai`` with ``config`` applied.
+        aliases: Names for ordered fallback lists of model specs, e.g. ``{"best": ["openai:gpt-4o",
+            "anthropic:claude-sonnet-4-5"]}``, or ``{"models": [...], "weights": [3, 1]}`` for
+            weighted load balancing between equivalent deployments (merged per name).
         retry: Retry and timeout policy.
         limits: Size caps (a ``Limits`` or a mapping of its fields, merged over the current ones):
             ``max_body_bytes`` (default 64 MiB), ``max_event_bytes`` (default 16 MiB).
         max_connections: Connection-pool size (default: no cap below what callers ask for).
+        foreign_thinking: What a conversation sent to another provider does with the thinking of
+            earlier answers: ``"text"`` (default: replayed as plain text, without signatures) or
+            ``"drop"``. A call's ``foreign_thinking=`` param wins. Also a top-level key of the file.
         http_client: An ``httpx.Client`` to use for sync calls (proxies, CA settings...).
         async_http_client: An ``httpx.AsyncClient`` to use for async calls.
         reset: Clear the layer first (the config file is read again on next use).
+
+    Raises:
+        InvalidConfig: an argument has the wrong type or shape; the message gives its dotted path
+            (``providers.openai.api_key``) and nothing is changed.
     """
     global _settings
+    _check_plain_arguments(retry, max_connections)
+    if providers is not None or custom_providers is not None or instances is not None or aliases is not None:
+        from sycophant_py._config_schema import check_arguments
+
+        checked = check_arguments(
+            providers=providers, custom_providers=custom_providers, instances=instances, aliases=aliases
+        )
+        providers, custom_providers = checked.get("providers"), checked.get("custom_providers")
+        instances, aliases = checked.get("instances"), checked.get("aliases")
+    new_limits = _limits(_settings.limits, limits) if limits is not None else None
+    thinking = None if foreign_thinking is None else _foreign_thinking(foreign_thinking)
     with _lock:
         if reset:
             _settings = Settings(version=_settings.version + 1)
@@ -218,12 +266,17 @@ def configure(
             _merge(s.custom_providers, custom_providers)
         if instances:
             s.instances.extend(dict(i) for i in instances)
+        if aliases:
+            s.aliases.update(aliases)
         if retry is not None:
             s.retry = retry
-        if limits is not None:
-            s.limits = _limits(s.limits, limits)
+        if new_limits is not None:
+            s.limits = new_limits
         if max_connections is not None:
             s.max_connections = max_connections
+        if thinking is not None:
+            s.foreign_thinking = thinking
+            s.foreign_thinking_set = True
         if http_client is not None:
             s.http_client = http_client
         if async_http_client is not None:
@@ -235,11 +288,20 @@ def configure(
         reset_clients()
 
 
+def _check_plain_arguments(retry: Any, max_connections: Any) -> None:
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise InvalidConfig(f"configure(): retry must be a RetryPolicy, not {type(retry).__name__}")
+    if max_connections is not None and (
+        isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1
+    ):
+        raise InvalidConfig(f"configure(): max_connections must be a positive int, not {max_connections!r}")
+
+
 def _limits(current: Limits, new: Limits | Mapping[str, int]) -> Limits:
     if isinstance(new, Limits):
         return new
     if not isinstance(new, Mapping):
-        raise InvalidError(f"limits must be a Limits or a mapping, not {type(new).__name__}")
+        raise InvalidConfig(f"limits must be a Limits or a mapping, not {type(new).__name__}")
     known = {"max_body_bytes", "max_event_bytes"}
     unknown = sorted(set(new) - known)
     if unknown:
@@ -249,6 +311,12 @@ def _limits(current: Limits, new: Limits | Mapping[str, int]) -> Limits:
     from dataclasses import replace
 
     return replace(current, **dict(new))
+
+
+def _foreign_thinking(value: Any, where: str = "") -> str:
+    if value not in ("text", "drop"):
+        raise InvalidConfig(f"{where}foreign_thinking must be 'text' or 'drop', not {value!r}")
+    return str(value)
 
 
 def _canonical(provider: str) -> str:

@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from sycophant_py import _config
+from sycophant_py import _config, _store
 from sycophant_py._exceptions import MissingCredentials
 from sycophant_py._headers import resolve_value
 from sycophant_py._models import ModelInfo
@@ -33,6 +33,24 @@ def _env_layer(model: ModelInfo, environ: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def _store_layer(model: ModelInfo) -> dict[str, Any]:
+    """The provider's entry in the per-user credential store, as a layer (read only when the file changed)."""
+    entry = _store.cached_entry(model.provider)
+    if not entry:
+        return {}
+    kind = entry.get("type")
+    if kind == "api_key":
+        return {"api_key": entry["key"]} if entry.get("key") else {}
+    if kind == "oauth":
+        from sycophant_py._oauth import OAUTH_FIELD, has_oauth
+
+        # Only a provider that still has an OAuth login can use it (the auth step refreshes it).
+        return {OAUTH_FIELD: {k: v for k, v in entry.items() if k != "type"}} if has_oauth(model) else {}
+    if kind == "settings":
+        return {k: v for k, v in entry.items() if k != "type" and k not in _WITH_SECRET}
+    return {}
+
+
 def resolve_credentials(
     model: ModelInfo,
     per_request: Mapping[str, Any] | None = None,
@@ -45,8 +63,12 @@ def resolve_credentials(
     1. ``credentials={...}`` passed to the call (the per-request layer);
     2. the config layer: ``configure(providers={provider: {...}})`` or ``[providers.<id>]`` in the
        config file (and the ``config`` of a factory-built ``[[instances]]`` entry);
-    3. the ``api_key`` given to ``register_provider`` (a literal, or an env var name);
-    4. the environment variables the catalog names for the provider (``OPENAI_API_KEY``...).
+    3. the per-user credential store (``sycophant login`` / ``sycophant keys set``; see ``_store``):
+       an API key, an OAuth login (as ``oauth_credentials``, turned into a fresh key by the OAuth
+       auth step) or stored settings. Skipped for auth mode ``none``; the file is read again only
+       when it changed;
+    4. the ``api_key`` given to ``register_provider`` (a literal, or an env var name);
+    5. the environment variables the catalog names for the provider (``OPENAI_API_KEY``...).
 
     Secrets (``api_key`` and the other token fields, and an AWS access key id with its secret) come
     **whole** from the first layer that has any of them: a per-request key is never mixed with a
@@ -60,12 +82,15 @@ def resolve_credentials(
 
     Raises:
         MissingCredentials: auth is ``required`` and no layer has a key; the message names the env
-            var and the ``credentials`` keyword.
+            var and the ``credentials`` keyword (and ``sycophant login`` where the provider has one).
+        CredentialStoreError: the credential store file is corrupt.
     """
     cfg = _config.settings().providers.get(model.provider, {})
     instance = model.extra.get("_instance_credentials") or {}
     env = os.environ if environ is None else environ
     layers: list[Mapping[str, Any]] = [per_request or {}, {**instance, **cfg}]
+    if model.auth != "none":
+        layers.append(_store_layer(model))
     ref = model.extra.get("_api_key_ref")
     if ref and model.auth != "none" and not any(k in SECRET_FIELDS for layer in layers for k in layer):
         # A registration's api_key (a literal or an env var name) sits just above the catalog's env vars.
@@ -78,6 +103,8 @@ def resolve_credentials(
     for layer in reversed(layers):
         creds.update({k: v for k, v in layer.items() if k not in _WITH_SECRET and v is not None})
     if model.auth == "required" and not any(creds.get(k) for k in SECRET_FIELDS):
-        raise MissingCredentials(model.provider, model.env)
+        from sycophant_py._oauth import has_login
+
+        raise MissingCredentials(model.provider, model.env, login=has_login(model))
     remember_credentials(creds)
     return creds

@@ -35,10 +35,11 @@ from typing import Any, TypedDict
 
 from typing_extensions import override
 
-from sycophant_py import _run
+from sycophant_py import _config, _run
 from sycophant_py._events import StreamAccumulator, StreamEvent
 from sycophant_py._exceptions import InvalidError, ProviderError, ResponseInvalid, StreamError, SycophantError
 from sycophant_py._extensions import ensure_loaded
+from sycophant_py._handoff import prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._pipeline import (
     PREPARE,
@@ -433,7 +434,12 @@ class _Core:
         )
 
     def context(self) -> Context:
-        return Context(self.call.messages, dict(self.call.params), self.call.tools)
+        """The conversation as the function receives it: prepared for its provider like any protocol's
+        (failed turns left out, other providers' thinking as text or dropped, their signatures removed)."""
+        call = self.call
+        req = Request(call.model, call.messages, call.params, foreign_thinking=_config.settings().foreign_thinking)
+        messages = prepare_history(req, call.protocol.handoff_rules(call.model))
+        return Context(messages, dict(call.params), call.tools)
 
     def _items(self, item: Any) -> list[StreamEvent] | None:
         if isinstance(item, StreamEvent):
@@ -654,6 +660,14 @@ class FunctionSource:
         """Close the function's async generator."""
         if self.gen is not None:
             await _aclose(self.gen)
+
+    def finish(self) -> None:
+        """The stream ended with ``done``: close the function's generator."""
+        self.close()
+
+    async def afinish(self) -> None:
+        """Async twin of :meth:`finish`."""
+        await self.aclose()
 
     def abandon(self) -> None:
         """Dropped without closing: the generator is finalised by Python itself, nothing else is held."""

@@ -2,16 +2,20 @@
 
 Every error the library raises derives from :class:`SycophantError`, split by blame::
 
-    SycophantError
-    ├── InvalidError                 the caller's fault; nothing was sent
+    SycophantError                   (``steps`` / ``usage``: what a tool loop did before it failed)
+    ├── InvalidError                 the caller's fault; the request it concerns was not sent
     │   ├── MissingCredentials       no key in any credential layer
     │   ├── InvalidParams            a param has the wrong type or range
     │   ├── UnknownProvider          "provider:model" names no known provider
     │   ├── UnknownName              a protocol/auth name is not registered
+    │   ├── InvalidConfig            configure() arguments or the config file (names file, table, field)
     │   ├── InvalidSchema            a tool or response schema is not valid JSON Schema
-    │   ├── InvalidMessage           a message cannot be encoded for the provider
+    │   ├── InvalidMessage           a message is impossible (unknown role, a tool result without
+    │   │                            an id...) or cannot be encoded for the provider
+    │   ├── ToolResultInvalid        a tool function returned a value that cannot be sent back
     │   ├── UnsupportedInput         the model cannot take that input kind (image, pdf, audio)
-    │   └── InvalidRegistration      a class registered as a behaviour does not implement it
+    │   ├── InvalidRegistration      a class registered as a behaviour does not implement it
+    │   └── CredentialStoreError     the per-user credential file is unreadable, corrupt or locked
     └── ProviderError                the remote side failed; carries status_code, provider,
         │                            model, request_id and body
         ├── AuthenticationFailed     401 / 403
@@ -29,6 +33,11 @@ Every error the library raises derives from :class:`SycophantError`, split by bl
         ├── StreamError              an error event inside an otherwise successful stream
         └── AllModelsFailed          every model of a fallback list or alias failed (``errors``)
 
+Failures inside the automatic tool loop, after the first (billed) request, are raised with
+``exc.steps`` (every response received so far, in order) and ``exc.usage`` (their summed usage and
+cost) set, whatever their class: a provider error on the third step, a tool result that is not
+JSON, a tool schema that cannot be applied. Errors raised before any request leave both ``None``.
+
 No class shadows a builtin name (``Timeout``, not ``TimeoutError``). Causes are chained with
 ``raise ... from``. No key ever appears in an exception message or body: every message is
 redacted when the exception is built (``sycophant_py._redact``: remembered keys and recognisable
@@ -39,11 +48,14 @@ sent is never attached.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
 from sycophant_py._redact import redact, redact_text
+
+if TYPE_CHECKING:
+    from sycophant_py._types import Response, Usage
 
 __all__ = [
     "AllModelsFailed",
@@ -51,6 +63,8 @@ __all__ = [
     "BadRequest",
     "ContextOverflow",
     "ContentFiltered",
+    "CredentialStoreError",
+    "InvalidConfig",
     "InvalidError",
     "InvalidMessage",
     "InvalidParams",
@@ -68,6 +82,7 @@ __all__ = [
     "StreamError",
     "SycophantError",
     "Timeout",
+    "ToolResultInvalid",
     "UnknownName",
     "UnknownProvider",
     "UnsupportedInput",
@@ -78,14 +93,26 @@ class SycophantError(Exception):
     """Root of every error raised by sycophant_py.
 
     Text arguments are redacted when the exception is built: no key reaches ``str()`` or ``args``.
+
+    Attributes:
+        steps: Set when a tool loop failed after its first request: every response received so
+            far, in order (the billed requests). ``None`` otherwise.
+        usage: Set with ``steps``: their summed usage (and cost). ``None`` otherwise.
     """
+
+    steps: list[Response] | None = None
+    usage: Usage | None = None
 
     def __init__(self, *args: object) -> None:
         super().__init__(*(redact_text(a) if isinstance(a, str) else a for a in args))
 
 
 class InvalidError(SycophantError):
-    """The call itself is wrong (the caller's fault); nothing was sent to the provider."""
+    """The call itself is wrong (the caller's fault); the request it concerns was not sent.
+
+    Raised before anything is sent, except inside a tool loop, where earlier steps were (see
+    ``steps``).
+    """
 
 
 class MissingCredentials(InvalidError):
@@ -97,13 +124,16 @@ class MissingCredentials(InvalidError):
         keyword: The keyword that would have supplied the value (``credentials={...}``).
     """
 
-    def __init__(self, provider: str, env_vars: tuple[str, ...], keyword: str = "api_key") -> None:
+    def __init__(
+        self, provider: str, env_vars: tuple[str, ...], keyword: str = "api_key", *, login: bool = False
+    ) -> None:
         self.provider = provider
         self.env_vars = env_vars
         self.keyword = keyword
         where = " or ".join(env_vars) if env_vars else "no environment variable is known"
+        how = f"run `sycophant login {provider}`, " if login else ""
         super().__init__(
-            f"No {keyword} for provider {provider!r}: set {where}, pass credentials={{{keyword!r}: ...}}, "
+            f"No {keyword} for provider {provider!r}: {how}set {where}, pass credentials={{{keyword!r}: ...}}, "
             f"or configure(providers={{{provider!r}: {{{keyword!r}: ...}}}})"
         )
 
@@ -146,12 +176,56 @@ class UnknownProvider(UnknownName):
         super().__init__("provider", name, known)
 
 
+class InvalidConfig(InvalidError):
+    """``configure()`` arguments or the TOML config file are invalid.
+
+    The message names the file (for the file), the place (``[providers.openai]``,
+    ``[custom_providers.vllm.models.mistral]``, ``[[instances]] #2 (name='work')``, or
+    ``providers.openai.api_key`` for ``configure()``) and the field. Secret values are never shown.
+
+    Attributes:
+        file: The config file's path, or ``None`` for ``configure()`` arguments.
+        errors: One line per problem found.
+    """
+
+    def __init__(self, message: str, *, file: str | None = None, errors: list[str] | None = None) -> None:
+        self.file = file
+        self.errors = errors if errors is not None else [message]
+        super().__init__(message)
+
+
 class InvalidSchema(InvalidError):
-    """A tool parameter schema or response schema is not usable JSON Schema."""
+    """A tool parameter schema or response schema is not usable JSON Schema.
+
+    Attributes:
+        tool: The tool whose schema it is (``None`` for a response schema).
+        path: Where in the schema the problem is, as a JSON pointer (``/properties/q/type``).
+    """
+
+    def __init__(self, message: str, *, tool: str | None = None, path: str | None = None) -> None:
+        self.tool = tool
+        self.path = path
+        super().__init__(message)
 
 
 class InvalidMessage(InvalidError):
-    """A message or part cannot be represented for the selected provider."""
+    """A message or part is impossible, or cannot be represented for the selected provider."""
+
+
+class ToolResultInvalid(InvalidError):
+    """A tool function returned a value that cannot be sent back to the model (not JSON-serialisable).
+
+    Raised by the tool loop after at least one request: ``steps`` and ``usage`` are set.
+
+    Attributes:
+        tool: The tool name.
+        tool_call_id: The id of the call whose result it was.
+    """
+
+    def __init__(self, message: str, *, tool: str, tool_call_id: str) -> None:
+        self.tool = tool
+        self.tool_call_id = tool_call_id
+        super().__init__(message)
 
 
 class UnsupportedInput(InvalidError):
@@ -170,6 +244,13 @@ class UnsupportedInput(InvalidError):
 
 class InvalidRegistration(InvalidError):
     """A class registered as a wire protocol or auth strategy does not implement the behaviour."""
+
+
+class CredentialStoreError(InvalidError):
+    """The per-user credential store cannot be used: unreadable, not valid JSON, or its lock timed out.
+
+    The message names the file and never quotes its content. A corrupt file is never overwritten.
+    """
 
 
 class ProviderError(SycophantError):

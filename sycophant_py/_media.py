@@ -116,7 +116,7 @@ def part_from_path(path: str | os.PathLike[str]) -> Any:
     Raises:
         OSError: the file cannot be read.
     """
-    from sycophant_py._types import AudioPart, DocumentPart, ImagePart
+    from sycophant_py._parts import AudioPart, DocumentPart, ImagePart
 
     data, media_type, name = read_path(path)
     kind = (media_type or "").split("/", 1)[0]

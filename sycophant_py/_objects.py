@@ -58,19 +58,25 @@ def _schema_name(title: str) -> str:
 
 
 def normalise_schema(schema: Schema) -> tuple[dict[str, Any], type[Any] | None, str]:
-    """(JSON Schema dict, pydantic class or None, schema name) for what callers pass."""
-    if isinstance(schema, Mapping):
-        import jsonschema
+    """(JSON Schema dict, pydantic class or None, schema name) for what callers pass.
 
-        try:
-            jsonschema.validators.validator_for(schema).check_schema(dict(schema))
-        except jsonschema.SchemaError as exc:
-            raise InvalidSchema(f"response schema is not valid JSON Schema: {exc.message}") from None
+    The schema is checked against its draft's meta-schema once per schema object (see
+    ``_schema_check``), before anything is sent.
+
+    Raises:
+        InvalidSchema: the schema is not valid JSON Schema (the error gives the JSON pointer).
+    """
+    from sycophant_py._schema_check import check_response_schema
+
+    if isinstance(schema, Mapping):
+        check_response_schema(schema, schema)
         return dict(schema), None, _schema_name(str(schema.get("title") or "response"))
     fn = getattr(schema, "model_json_schema", None)
     if fn is None:
         raise InvalidSchema(f"schema must be a pydantic model class or a JSON Schema dict, not {schema!r}")
-    return dict(fn()), schema, _schema_name(getattr(schema, "__name__", "response"))
+    as_dict = dict(fn())
+    check_response_schema(schema, as_dict)
+    return as_dict, schema, _schema_name(getattr(schema, "__name__", "response"))
 
 
 def _strip_fences(text: str) -> str:

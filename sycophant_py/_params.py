@@ -48,6 +48,9 @@ class SharedParams(BaseModel):
     """Allow several tool calls in one answer."""
     service_tier: str | None = None
     """Provider service tier (``auto``, ``default``, ``flex``, ``priority``...)."""
+    foreign_thinking: Literal["text", "drop"] | None = None
+    """Thinking from another provider in the conversation: replayed as plain ``text`` or ``drop``ped
+    (default: the ``configure(foreign_thinking=...)`` setting, ``text`` unless set). Never sent."""
 
 
 @cache

@@ -40,6 +40,7 @@ from sycophant_py._exceptions import (
 )
 from sycophant_py._log import BoundLog, log
 from sycophant_py._models import ModelInfo
+from sycophant_py._oauth import with_oauth
 from sycophant_py._registry import auth_for, get_protocol
 from sycophant_py._retry import parse_retry_after
 from sycophant_py._types import Context, Cost, Message, Response, ThinkingPart, Tool, Usage
@@ -83,6 +84,8 @@ class Call:
     log: BoundLog = field(default_factory=BoundLog)
     prepared: bool = False
     """True once credentials are prepared and the body encoded."""
+    max_retries: int | None = None
+    """Retries allowed for this call (None: the policy's); a fallback list's non-last model gets 0."""
 
     def remaining(self) -> float | None:
         """Seconds left of the call's total ``timeout=``, or None."""
@@ -147,7 +150,13 @@ _TOOL_NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def step_check_tools(call: Call) -> Call:
-    """Tool names are valid and unique; a named ``tool_choice`` names one of the tools."""
+    """Tools are ``Tool`` objects with valid, unique names and valid JSON Schema parameters (checked
+    once per schema object: see ``_schema_check``); a named ``tool_choice`` names one of the tools."""
+    from sycophant_py._schema_check import check_tool
+
+    for i, tool in enumerate(call.tools):
+        if not isinstance(tool, Tool):
+            raise InvalidParams(f"tools[{i}] must be a Tool, not {type(tool).__name__}", param="tools")
     names = [t.name for t in call.tools]
     for name in names:
         if not _TOOL_NAME.match(name):
@@ -159,6 +168,8 @@ def step_check_tools(call: Call) -> Call:
     if isinstance(choice, str) and choice not in ("auto", "none", "required") and choice not in names:
         known = ", ".join(names) or "no tools were given"
         raise InvalidParams(f"tool_choice={choice!r} names no tool of this call ({known})", param="tool_choice")
+    for tool in call.tools:
+        check_tool(tool)
     return call
 
 
@@ -172,9 +183,12 @@ def step_check_inputs(call: Call) -> Call:
 
 
 def step_resolve_credentials(call: Call) -> Call:
-    """Per-request, then config, then environment (see ``resolve_credentials``)."""
+    """Per-request, then config, then the credential store, then environment (see ``resolve_credentials``).
+
+    An OAuth provider's strategy is wrapped in the OAuth step (``auth/oauth.py``).
+    """
     call.credentials = resolve_credentials(call.model, call.credentials_in)
-    call.auth = auth_for(call.model.provider, call.model.auth_strategy, call.protocol.name)
+    call.auth = with_oauth(call.model, auth_for(call.model.provider, call.model.auth_strategy, call.protocol.name))
     return call
 
 
@@ -184,7 +198,14 @@ def step_encode(call: Call) -> Call:
     if call.kind == "embedding":
         return call
     req = Request(
-        call.model, call.messages, call.params, call.tools, call.stream, call.response_schema, call.schema_name
+        call.model,
+        call.messages,
+        call.params,
+        call.tools,
+        call.stream,
+        call.response_schema,
+        call.schema_name,
+        _config.settings().foreign_thinking,
     )
     call.body = proto.encode_request(req)
     call.http = _http_request(call, proto.request_path(req))
@@ -302,8 +323,7 @@ def finish_response(call: Call, resp: Response, headers: Mapping[str, str] | Non
         resp.model = model.id
     if headers is not None and resp.request_id is None:
         resp.request_id = request_id_of(headers)
-    if resp.reasoning:
-        _own_thinking(resp, model.provider)
+    _own_thinking(resp, model.provider)
     if resp.usage.cost is None and model.cost is not None:
         resp.usage.cost = calculate_cost(model, resp.usage)
     resp.context = Context((*call.messages, resp.message), dict(call.params), call.tools)
@@ -311,7 +331,8 @@ def finish_response(call: Call, resp: Response, headers: Mapping[str, str] | Non
 
 
 def _own_thinking(resp: Response, provider: str) -> None:
-    """Mark thinking the protocol could not attribute as this provider's (replay needs to know)."""
+    """Mark thinking the protocol could not attribute as this provider's (replay needs to know),
+    signature-only and redacted thinking included."""
     if any(isinstance(p, ThinkingPart) and p.provider is None for p in resp.parts):
         resp.parts = [
             replace(p, provider=provider) if isinstance(p, ThinkingPart) and p.provider is None else p

@@ -17,7 +17,12 @@ config layer and earlier registrations) and stores the result as that provider's
 - ``auth_header=True``: the key travels as ``Authorization: Bearer <key>`` (see below);
 - ``stream=fn``: a custom streaming function (pi's ``streamSimple``) for the models of *this*
   provider whose protocol is the registration's ``api``; other providers never see it
-  (see ``_custom_stream``).
+  (see ``_custom_stream``);
+- ``oauth=syc.OAuth(...)`` (or the seeds' dict with ``login``, ``refreshToken``, ``getApiKey``,
+  ``modifyModels``, ``name``): ``syc.login(name)`` runs its flow and stores the credentials; each
+  call refreshes them when needed and sends ``get_api_key(credentials)`` through the provider's
+  usual auth header (see ``_oauth`` and ``auth/oauth.py``). ``modify_models`` reshapes the models
+  for the stored login (see ``_oauth_models``).
 
 Two registrations of one provider layer (the second is applied over the first).
 ``unregister_provider(name)`` drops every registration of the provider, which restores it exactly
@@ -304,11 +309,10 @@ class _Registration:
     auth_strategy: str | None
     compat: dict[str, Any] | None
     stream: Callable[..., Any] | None
+    oauth: Any
 
 
 def _validate(name: str, opts: dict[str, Any]) -> _Registration:
-    if opts["oauth"] is not None:
-        raise InvalidError(f"register_provider({name!r}): oauth= is not supported in this version")
     for key in ("base_url", "api_key", "api", "auth", "auth_strategy"):
         if opts[key] is not None and not isinstance(opts[key], str):
             raise InvalidError(f"register_provider({name!r}): {key} must be a string, not {type(opts[key]).__name__}")
@@ -335,7 +339,16 @@ def _validate(name: str, opts: dict[str, Any]) -> _Registration:
         auth_strategy=opts["auth_strategy"],
         compat=_normalise_compat(opts["compat"], f"provider {name!r}") if opts["compat"] is not None else None,
         stream=stream,
+        oauth=_oauth(name, opts["oauth"]),
     )
+
+
+def _oauth(name: str, value: Any) -> Any:
+    if value is None:
+        return None
+    from sycophant_py._oauth import build_oauth
+
+    return build_oauth(value, f"register_provider({name!r})")
 
 
 def register_provider(
@@ -374,7 +387,8 @@ def register_provider(
         auth: Auth mode: ``required``, ``optional`` or ``none``.
         auth_strategy: Name of a registered auth strategy.
         compat: Compatibility flags for every model of the provider (``COMPAT_FLAGS``).
-        oauth: Not supported in this version (raises).
+        oauth: An OAuth login (``syc.OAuth(...)``, or pi's dict with ``name``, ``login``,
+            ``refreshToken``, ``getApiKey`` and optional ``modifyModels``); ``syc.login(name)`` runs it.
         stream: A custom streaming function ``fn(model, context, options)`` (pi's ``streamSimple``).
 
     Raises:
@@ -407,11 +421,17 @@ def register_provider(
             raise InvalidError(f"register_provider({name!r}): a new provider needs base_url (or stream=)")
         _catalog.REGISTERED[pid] = _apply(copy.deepcopy(base) if base is not None else None, reg)
     _config.bump()
+    if _catalog.REGISTERED[pid].get("_oauth") is not None:
+        from sycophant_py._oauth_models import on_register
+
+        on_register(pid)
 
 
 def _apply(row: dict[str, Any] | None, reg: _Registration) -> dict[str, Any]:
     """The provider row ``row`` (None for a new provider) with one registration applied."""
     out: dict[str, Any] = {"custom": True} if row is None else row
+    if "_oauth_base_models" in out:  # layer over the registered models, not over modify_models' result
+        out["models"] = out.pop("_oauth_base_models")
     _apply_endpoint(out, reg)
     if reg.models is not None:
         out["models"] = reg.models
@@ -424,7 +444,13 @@ def _apply(row: dict[str, Any] | None, reg: _Registration) -> dict[str, Any]:
     _apply_auth(out, reg)
     if reg.compat is not None:
         out["compat"] = {**(out.get("compat") or {}), **reg.compat}
-    return _catalog.local_defaults(out) if row is None else out
+    if row is None:
+        out = _catalog.local_defaults(out)
+    if reg.oauth is not None:
+        out["_oauth"] = reg.oauth
+    if out.get("_oauth") is not None and out["_oauth"].modify_models is not None:
+        out["_oauth_base_models"] = copy.deepcopy(out.get("models") or {})
+    return out
 
 
 def _apply_endpoint(out: dict[str, Any], reg: _Registration) -> None:
@@ -472,9 +498,10 @@ def _apply_auth(out: dict[str, Any], reg: _Registration) -> None:
 def unregister_provider(name: str) -> None:
     """Remove every registration of a provider; a built-in provider it overrode is restored exactly.
 
-    Models, URL, headers, auth, compat flags and the custom stream function all return to what
-    the catalog and the config layer define (a provider that only existed through registration
-    is gone). Applies at once.
+    Models, URL, headers, auth, compat flags, the custom stream function and the OAuth login all
+    return to what the catalog and the config layer define (a provider that only existed through
+    registration is gone; a built-in login such as GitHub Copilot's applies again). Credentials in
+    the credential store stay there (``syc.logout`` removes them). Applies at once.
 
     Raises:
         UnknownProvider: nothing is registered under ``name`` (the message lists what is).

@@ -77,6 +77,8 @@ SECRET_FIELDS = frozenset(
         "bearer_token",
         "client_secret",
         "password",
+        "oauth_credentials",
+        "service_account_info",
     }
 )
 """Credential fields that hold the secret itself (credential resolution takes them as one unit)."""

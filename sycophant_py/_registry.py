@@ -56,6 +56,7 @@ _AUTH_BY_NAME: dict[str, type[Any] | str] = {
     "azure": "sycophant_py.auth.azure:AzureAuth",
     "bedrock": "sycophant_py.auth.bedrock:BedrockAuth",
     "github_copilot": "sycophant_py.auth.github_copilot:GithubCopilotAuth",
+    "google_vertex": "sycophant_py.auth.google_vertex:GoogleVertexAuth",
 }
 # Auth strategies by provider id (``register_auth(provider, cls)``); built-ins by models.dev id.
 _AUTH_BY_PROVIDER: dict[str, type[Any] | str] = {
@@ -64,6 +65,8 @@ _AUTH_BY_PROVIDER: dict[str, type[Any] | str] = {
     "azure": _AUTH_BY_NAME["azure"],
     "amazon-bedrock": _AUTH_BY_NAME["bedrock"],
     "github-copilot": _AUTH_BY_NAME["github_copilot"],
+    "google-vertex": _AUTH_BY_NAME["google_vertex"],
+    "google-vertex-anthropic": _AUTH_BY_NAME["google_vertex"],
 }
 _instances: dict[type[Any], Any] = {}
 

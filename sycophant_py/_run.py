@@ -11,6 +11,7 @@ stream delivered an event (the stream classes only retry the opening).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from sycophant_py import _config, _hooks, _transport
@@ -29,8 +30,9 @@ from sycophant_py._retry import tenacity_kwargs
 from sycophant_py._types import EmbeddingResponse, Response
 
 if TYPE_CHECKING:
+    from sycophant_py._config import RetryPolicy
     from sycophant_py._transport import RawResponse, StreamHandle
-    from sycophant_py.auth._base import HttpRequest
+    from sycophant_py.auth._base import Credentials, HttpRequest
 
 __all__ = [
     "aopen_stream",
@@ -145,11 +147,18 @@ def _check(call: Call, status: int, headers: dict[str, str], body: bytes) -> Non
 # -- sync ------------------------------------------------------------------------------------
 
 
+def _policy(call: Call) -> RetryPolicy:
+    policy = _config.settings().retry
+    if call.max_retries is not None and call.max_retries != policy.max_retries:
+        policy = dataclasses.replace(policy, max_retries=call.max_retries)
+    return policy
+
+
 def retrying(call: Call) -> Any:
     """The tenacity loop for one call's attempts (sync)."""
     from tenacity import Retrying
 
-    return Retrying(**tenacity_kwargs(_config.settings().retry, _before_sleep(call), call.deadline))
+    return Retrying(**tenacity_kwargs(_policy(call), _before_sleep(call), call.deadline))
 
 
 def prepare(call: Call) -> Call:
@@ -160,13 +169,26 @@ def prepare(call: Call) -> Call:
     return call
 
 
+def _reauthorized(call: Call, fresh: Credentials | None) -> bool:
+    """After a 401: the auth gave fresh credentials (an OAuth refresh...): re-encode to resend once."""
+    if fresh is None:
+        return False
+    call.credentials = fresh
+    run_steps(call, ENCODE)  # the refresh may have moved the base URL
+    return True
+
+
 def _attempt(call: Call) -> RawResponse:
-    call.remaining()
-    req = apply_auth(call)
-    emit_request(call, req)
-    raw = _transport.send(req, deadline=call.deadline)
-    _check(call, raw.status, raw.headers, raw.body)
-    return raw
+    for reauth in (True, False):
+        call.remaining()
+        req = apply_auth(call)
+        emit_request(call, req)
+        raw = _transport.send(req, deadline=call.deadline)
+        if raw.status == 401 and reauth and _reauthorized(call, call.auth.on_unauthorized(call.credentials)):
+            continue
+        _check(call, raw.status, raw.headers, raw.body)
+        return raw
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def send(call: Call) -> RawResponse:
@@ -182,17 +204,21 @@ def send(call: Call) -> RawResponse:
 
 
 def _open_attempt(call: Call) -> StreamHandle:
-    call.remaining()
-    req = apply_auth(call)
-    emit_request(call, req)
-    handle = _transport.stream(req, deadline=call.deadline)
-    if handle.status >= 400:
+    for reauth in (True, False):
+        call.remaining()
+        req = apply_auth(call)
+        emit_request(call, req)
+        handle = _transport.stream(req, deadline=call.deadline)
+        if handle.status < 400:
+            return handle
         try:
             body = handle.read()
         finally:
             handle.close()
+        if handle.status == 401 and reauth and _reauthorized(call, call.auth.on_unauthorized(call.credentials)):
+            continue
         _check(call, handle.status, handle.headers, body)
-    return handle
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 def open_stream(call: Call) -> StreamHandle:
@@ -214,7 +240,7 @@ def aretrying(call: Call) -> Any:
     """The tenacity loop for one call's attempts (async)."""
     from tenacity import AsyncRetrying
 
-    policy = _config.settings().retry
+    policy = _policy(call)
     kw = tenacity_kwargs(policy, _before_sleep(call), call.deadline)
     kw.pop("sleep", None)
     if policy.async_sleep is not None:
@@ -231,12 +257,16 @@ async def aprepare(call: Call) -> Call:
 
 
 async def _aattempt(call: Call) -> RawResponse:
-    call.remaining()
-    req = apply_auth(call)
-    emit_request(call, req)
-    raw = await _transport.asend(req, deadline=call.deadline)
-    _check(call, raw.status, raw.headers, raw.body)
-    return raw
+    for reauth in (True, False):
+        call.remaining()
+        req = apply_auth(call)
+        emit_request(call, req)
+        raw = await _transport.asend(req, deadline=call.deadline)
+        if raw.status == 401 and reauth and _reauthorized(call, await call.auth.aon_unauthorized(call.credentials)):
+            continue
+        _check(call, raw.status, raw.headers, raw.body)
+        return raw
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def asend(call: Call) -> RawResponse:
@@ -252,17 +282,21 @@ async def asend(call: Call) -> RawResponse:
 
 
 async def _aopen_attempt(call: Call) -> StreamHandle:
-    call.remaining()
-    req = apply_auth(call)
-    emit_request(call, req)
-    handle = await _transport.astream(req, deadline=call.deadline)
-    if handle.status >= 400:
+    for reauth in (True, False):
+        call.remaining()
+        req = apply_auth(call)
+        emit_request(call, req)
+        handle = await _transport.astream(req, deadline=call.deadline)
+        if handle.status < 400:
+            return handle
         try:
             body = await handle.aread()
         finally:
             await handle.aclose()
+        if handle.status == 401 and reauth and _reauthorized(call, await call.auth.aon_unauthorized(call.credentials)):
+            continue
         _check(call, handle.status, handle.headers, body)
-    return handle
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 async def aopen_stream(call: Call) -> StreamHandle:

@@ -198,6 +198,7 @@ def replay_response(acc: StreamAccumulator, resp: Response) -> Response:
         acc.end_key(("part", i))
     acc.usage = resp.usage
     acc.id = resp.id or acc.id
+    acc.model = resp.model or acc.model
     acc.raw = resp.raw
     acc.provider_finish_reason = resp.provider_finish_reason
     if resp.finish_reason in ("error", "aborted"):
@@ -297,6 +298,16 @@ class HttpSource:
         if self.handle is not None:
             await self.handle.aclose()
 
+    def finish(self) -> None:
+        """The stream ended with ``done``: give the connection back to the pool when it can be reused."""
+        if self.handle is not None:
+            self.handle.finish()
+
+    async def afinish(self) -> None:
+        """Async twin of :meth:`finish`."""
+        if self.handle is not None:
+            await self.handle.afinish()
+
     def abandon(self) -> None:
         """Release from a finaliser (no lock, nothing awaited)."""
         if self.handle is not None:
@@ -316,6 +327,8 @@ class Source(Protocol):
     def fallback_core(self) -> Core: ...
     def close(self) -> None: ...
     async def aclose(self) -> None: ...
+    def finish(self) -> None: ...
+    async def afinish(self) -> None: ...
     def abandon(self) -> None: ...
 
 
@@ -387,7 +400,7 @@ class TextStream(_Base):
             ev = self._next_pending()
             if ev is not None:
                 if self._state == _ENDED and ev.type in ("done", "error"):
-                    self._source.close()
+                    self._source.finish() if ev.type == "done" else self._source.close()
                 return ev
             if self._state >= _ENDED:
                 raise StopIteration
@@ -466,7 +479,7 @@ class AsyncTextStream(_Base):
             ev = self._next_pending()
             if ev is not None:
                 if self._state == _ENDED and ev.type in ("done", "error"):
-                    await self._source.aclose()
+                    await (self._source.afinish() if ev.type == "done" else self._source.aclose())
                 return ev
             if self._state >= _ENDED:
                 raise StopAsyncIteration

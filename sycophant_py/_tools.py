@@ -6,16 +6,24 @@ tool) becomes an error result the model sees. The loop stops when the model stop
 when it calls a tool that has no function (the caller handles that), or after ``max_steps``
 model calls (``stopped_early`` is then set). Usage and cost are summed over the steps, and every
 step is kept in ``steps``.
+
+Failures after the first (billed) request are library errors that carry what was spent: any
+:class:`SycophantError` leaving the loop (a provider error on a later step, a tool result that
+cannot be encoded as JSON: :class:`ToolResultInvalid`, a parameters schema that cannot be applied
+to the arguments: :class:`InvalidSchema`) gets ``exc.steps`` (the responses so far) and
+``exc.usage`` (their summed usage). The async loop runs a step's tools concurrently and waits for
+all of them before raising.
 """
 
 from __future__ import annotations
 
 import inspect
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from sycophant_py._exceptions import InvalidSchema, SycophantError, ToolResultInvalid
 from sycophant_py._types import Message, Response, Tool, ToolCall, Usage
 
 if TYPE_CHECKING:
@@ -24,23 +32,40 @@ if TYPE_CHECKING:
 __all__ = ["arun_tool_loop", "run_tool_loop"]
 
 
-def _validation_error(tool: Tool, args: Mapping[str, Any]) -> str | None:
-    import jsonschema
+def _validation_error(tool: Tool, call: ToolCall) -> str | None:
+    """The argument errors the model should see, or None; a schema that cannot be applied raises."""
+    from sycophant_py._schema_check import arguments_validator
 
-    validator_cls = jsonschema.validators.validator_for(tool.json_schema())
-    errors = sorted(validator_cls(tool.json_schema()).iter_errors(dict(args)), key=lambda e: list(e.path))
-    if not errors:
+    try:
+        found = list(arguments_validator(tool).iter_errors(dict(call.arguments)))
+    except Exception as exc:  # jsonschema raises several types (referencing, unknown type...) for such a schema
+        raise InvalidSchema(
+            f"tool {tool.name!r}: its parameters schema cannot be applied to the arguments of call "
+            f"{call.id!r}: {type(exc).__name__}: {exc}",
+            tool=tool.name,
+        ) from exc
+    if not found:
         return None
+    errors = sorted(found, key=lambda e: list(e.path))
     return "; ".join(f"{'/'.join(map(str, e.path)) or '(root)'}: {e.message}" for e in errors[:5])
 
 
-def _encode_result(value: Any) -> str:
+def _encode_result(call: ToolCall, value: Any) -> str:
+    """The text sent back for a tool's return value (a ``str`` as it is, anything else as JSON)."""
     if isinstance(value, str):
         return value
-    dump = getattr(value, "model_dump", None)
-    if dump is not None:
-        value = dump(mode="json")
-    return json.dumps(value, default=str, ensure_ascii=False)
+    try:
+        dump = getattr(value, "model_dump", None)
+        if dump is not None:
+            value = dump(mode="json")
+        return json.dumps(value, default=str, ensure_ascii=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise ToolResultInvalid(
+            f"tool {call.name!r} returned a value that cannot be sent back as JSON (call {call.id!r}): "
+            f"{type(exc).__name__}: {exc}",
+            tool=call.name,
+            tool_call_id=call.id,
+        ) from exc
 
 
 def _plan(tools: Sequence[Tool], call: ToolCall) -> tuple[Tool | None, Message | None]:
@@ -56,7 +81,7 @@ def _plan(tools: Sequence[Tool], call: ToolCall) -> tuple[Tool | None, Message |
         return None, Message.tool_result(
             call.id, f"Error: {call.parse_error}. Arguments received: {received}", name=call.name, is_error=True
         )
-    problem = _validation_error(tool, call.arguments)
+    problem = _validation_error(tool, call)
     if problem:
         return None, Message.tool_result(call.id, f"Error: invalid arguments: {problem}", name=call.name, is_error=True)
     return tool, None
@@ -78,7 +103,7 @@ def _run_sync(tools: Sequence[Tool], call: ToolCall) -> Message:
             raise TypeError("async tool functions need an async entry point (agenerate_text)")
     except Exception as exc:  # noqa: BLE001 - the model sees the error
         return _error(call, exc)
-    return Message.tool_result(call.id, _encode_result(result), name=call.name)
+    return Message.tool_result(call.id, _encode_result(call, result), name=call.name)
 
 
 async def _run_async(tools: Sequence[Tool], call: ToolCall) -> Message:
@@ -91,7 +116,7 @@ async def _run_async(tools: Sequence[Tool], call: ToolCall) -> Message:
             result = await result
     except Exception as exc:  # noqa: BLE001 - the model sees the error
         return _error(call, exc)
-    return Message.tool_result(call.id, _encode_result(result), name=call.name)
+    return Message.tool_result(call.id, _encode_result(call, result), name=call.name)
 
 
 def _runnable(tools: Sequence[Tool], resp: Response) -> bool:
@@ -101,15 +126,26 @@ def _runnable(tools: Sequence[Tool], resp: Response) -> bool:
     )
 
 
-def _summarise(steps: list[Response], max_steps: int, tools: Sequence[Tool]) -> Response:
-    """The loop's result: the last step's answer with summed usage; each step keeps its own usage."""
-    last = steps[-1]
+def _total(steps: Sequence[Response]) -> Usage:
     usage = Usage()
     for s in steps:
         usage = usage + s.usage
+    return usage
+
+
+def _summarise(steps: list[Response], max_steps: int, tools: Sequence[Tool]) -> Response:
+    """The loop's result: the last step's answer with summed usage; each step keeps its own usage."""
+    last = steps[-1]
     return replace(
-        last, usage=usage, steps=list(steps), stopped_early=len(steps) >= max_steps and _runnable(tools, last)
+        last, usage=_total(steps), steps=list(steps), stopped_early=len(steps) >= max_steps and _runnable(tools, last)
     )
+
+
+def _spent(exc: SycophantError, steps: list[Response]) -> None:
+    """Attach the steps so far and their usage to an error leaving the loop (once: the innermost loop wins)."""
+    if exc.steps is None:
+        exc.steps = list(steps)
+        exc.usage = _total(steps)
 
 
 def _relax_tool_choice(call: Call) -> None:
@@ -123,12 +159,16 @@ def _relax_tool_choice(call: Call) -> None:
 def run_tool_loop(call: Call, resp: Response, max_steps: int, step: Callable[[Call], Response]) -> Response:
     """Run the loop (sync entry points: sync tool functions only)."""
     steps = [resp]
-    while _runnable(call.tools, resp) and len(steps) < max_steps:
-        results = [_run_sync(call.tools, c) for c in resp.tool_calls]
-        _relax_tool_choice(call)
-        call.messages = (*call.messages, resp.message, *results)
-        resp = step(call)
-        steps.append(resp)
+    try:
+        while _runnable(call.tools, resp) and len(steps) < max_steps:
+            results = [_run_sync(call.tools, c) for c in resp.tool_calls]
+            _relax_tool_choice(call)
+            call.messages = (*call.messages, resp.message, *results)
+            resp = step(call)
+            steps.append(resp)
+    except SycophantError as exc:
+        _spent(exc, steps)
+        raise
     return _summarise(steps, max_steps, call.tools)
 
 
@@ -139,10 +179,24 @@ async def arun_tool_loop(
     import asyncio
 
     steps = [resp]
-    while _runnable(call.tools, resp) and len(steps) < max_steps:
-        results = await asyncio.gather(*(_run_async(call.tools, c) for c in resp.tool_calls))
-        _relax_tool_choice(call)
-        call.messages = (*call.messages, resp.message, *results)
-        resp = await step(call)
-        steps.append(resp)
+    try:
+        while _runnable(call.tools, resp) and len(steps) < max_steps:
+            outcomes = await asyncio.gather(
+                *(_run_async(call.tools, c) for c in resp.tool_calls), return_exceptions=True
+            )
+            results = [_result(o) for o in outcomes]
+            _relax_tool_choice(call)
+            call.messages = (*call.messages, resp.message, *results)
+            resp = await step(call)
+            steps.append(resp)
+    except SycophantError as exc:
+        _spent(exc, steps)
+        raise
     return _summarise(steps, max_steps, call.tools)
+
+
+def _result(outcome: Message | BaseException) -> Message:
+    """A gathered tool result, or the error one of them raised (after every tool has finished)."""
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome

@@ -66,6 +66,8 @@ _USER_AGENT = "sycophant_py/0.1.0"
 # Only encodings we decode ourselves, with bounded output (see ``_Decoder``).
 _HEADERS = {"user-agent": _USER_AGENT, "accept-encoding": ACCEPT_ENCODING}
 _MAX_REDIRECTS = 5
+_DRAIN_SECONDS = 0.05
+_DRAIN_BYTES = 64 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("sycophant_deadline", default=None)
@@ -576,7 +578,7 @@ class StreamHandle:
     finaliser's path: it takes no lock (see the module docstring).
     """
 
-    __slots__ = ("_closed", "_deadline", "_pool", "_resp", "_tapped", "headers", "req", "status")
+    __slots__ = ("_closed", "_deadline", "_pool", "_raw", "_resp", "_tapped", "headers", "req", "status")
 
     def __init__(self, resp: httpx.Response, req: HttpRequest, pool: _Pool | None, deadline: float | None) -> None:
         self._resp = resp
@@ -587,17 +589,58 @@ class StreamHandle:
         self.status = resp.status_code
         self.headers = _headers(resp)
         self._tapped: list[bytes] | None = [] if TAP is not None else None
+        self._raw: Any = None
 
     def iter_bytes(self) -> Iterator[bytes]:
         """Body chunks as they arrive, content-decoded (sync); transport errors become library errors.
 
         The returned iterator holds no reference to a stream object above it (no cycle).
         """
-        return _iter_bytes(self._resp, self._deadline, self._tapped)
+        self._raw = raw = self._resp.iter_raw()
+        return _iter_bytes(raw, _decoder(self._resp, None), self._deadline, self._tapped)
 
     def aiter_bytes(self) -> AsyncIterator[bytes]:
         """Body chunks as they arrive, content-decoded (async)."""
-        return _aiter_bytes(self._resp, self._deadline, self._tapped)
+        self._raw = raw = self._resp.aiter_raw()
+        return _aiter_bytes(raw, _decoder(self._resp, None), self._deadline, self._tapped)
+
+    def finish(self) -> None:
+        """The stream ended well: read the little that may follow its end marker (the chunked
+        terminator, usually already in the socket buffer) for at most ``_DRAIN_SECONDS``, so the
+        connection goes back to the pool instead of being dropped; then close (sync)."""
+        if self._closed or self._raw is None:
+            self.close()
+            return
+        token = _DEADLINE.set(_config.now() + _DRAIN_SECONDS)
+        try:
+            size = 0
+            for raw in self._raw:
+                size += len(raw)
+                if size > _DRAIN_BYTES:
+                    break
+        except (httpx.HTTPError, httpcore.TimeoutException):
+            pass  # the connection is dropped by close(), as it would have been without the drain
+        finally:
+            _DEADLINE.reset(token)
+            self.close()
+
+    async def afinish(self) -> None:
+        """Async twin of :meth:`finish`."""
+        if self._closed or self._raw is None:
+            await self.aclose()
+            return
+        token = _DEADLINE.set(_config.now() + _DRAIN_SECONDS)
+        try:
+            size = 0
+            async for raw in self._raw:
+                size += len(raw)
+                if size > _DRAIN_BYTES:
+                    break
+        except (httpx.HTTPError, httpcore.TimeoutException):
+            pass
+        finally:
+            _DEADLINE.reset(token)
+            await self.aclose()
 
     def _report(self, body: bytes | None = None) -> None:
         if self._tapped is not None and TAP is not None:
@@ -698,9 +741,9 @@ class StreamHandle:
                 closing.close()
 
 
-def _iter_bytes(resp: httpx.Response, deadline: float | None, tapped: list[bytes] | None) -> Iterator[bytes]:
-    dec = _decoder(resp, None)
-    raw_iter = resp.iter_raw()
+def _iter_bytes(
+    raw_iter: Iterator[bytes], dec: ContentDecoder, deadline: float | None, tapped: list[bytes] | None
+) -> Iterator[bytes]:
     while True:
         token = _DEADLINE.set(deadline)
         try:
@@ -718,10 +761,8 @@ def _iter_bytes(resp: httpx.Response, deadline: float | None, tapped: list[bytes
 
 
 async def _aiter_bytes(
-    resp: httpx.Response, deadline: float | None, tapped: list[bytes] | None
+    raw_iter: AsyncIterator[bytes], dec: ContentDecoder, deadline: float | None, tapped: list[bytes] | None
 ) -> AsyncIterator[bytes]:
-    dec = _decoder(resp, None)
-    raw_iter = resp.aiter_raw()
     while True:
         token = _DEADLINE.set(deadline)
         try:

@@ -1,9 +1,17 @@
-"""Core value types: messages and their parts, tool calls, usage, responses and contexts.
+"""Core value types: messages, tools, usage, responses and contexts (parts live in ``_parts``, re-exported here).
 
 These are plain dataclasses (no pydantic at import time). ``Message``, ``Response`` and
 ``Context`` round-trip losslessly through ``to_dict()`` / ``from_dict()`` and ``to_json()`` /
 ``from_json()``: bytes are base64-encoded, and thinking signatures and encrypted reasoning are
 kept (they are data, not secrets).
+
+Impossible values are refused where they are built, with :class:`InvalidMessage` naming what is
+wrong: an unknown role, a ``tool_result`` without a tool-call id, tool-result fields on another
+role, a part a role cannot hold (tool calls and thinking belong to ``assistant`` messages, a
+``system`` message holds text only). ``from_dict()`` / ``from_json()`` raise the same error for a
+malformed dict or text, never ``KeyError`` or ``TypeError``. A ``Tool`` checks what is cheap when
+built (its name, and that ``parameters`` is an object schema or a pydantic model); the full JSON
+Schema check runs once per schema object before the first request (``_schema_check``).
 
 Their ``repr`` masks what looks like a key (a remembered key, a recognisable key shape: see
 ``sycophant_py._redact``), so a conversation that quotes one does not leak it into a log line or a
@@ -12,14 +20,28 @@ traceback; the data itself (``.text``, ``to_dict()``) is never changed.
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
+from sycophant_py._exceptions import InvalidMessage, InvalidParams, InvalidSchema
+from sycophant_py._parts import (
+    AudioPart,
+    Content,
+    DocumentPart,
+    ImagePart,
+    Part,
+    TextPart,
+    ThinkingPart,
+    ToolCall,
+    coerce_parts,
+    loads_json,
+    parts_from,
+)
 from sycophant_py._redact import redacting_repr
+from sycophant_py._schema_check import check_parameters_shape
 
 __all__ = [
     "AudioPart",
@@ -44,393 +66,63 @@ __all__ = [
 Role: TypeAlias = Literal["system", "user", "assistant", "tool_result"]
 FinishReason: TypeAlias = Literal["stop", "length", "tool_use", "content_filter", "error", "aborted"]
 JSON: TypeAlias = dict[str, Any]
+_FINISH_REASONS = ("stop", "length", "tool_use", "content_filter", "error", "aborted")
 
 
-def _b64(data: bytes | None) -> str | None:
-    return None if data is None else base64.b64encode(data).decode("ascii")
+_PART_TYPES = (TextPart, ImagePart, DocumentPart, AudioPart, ThinkingPart, ToolCall)
+_MEDIA = frozenset({"text", "image", "document", "audio"})
+_PARTS_BY_ROLE: Mapping[str, frozenset[str]] = {
+    "system": frozenset({"text"}),
+    "user": _MEDIA,
+    "assistant": _MEDIA | {"thinking", "tool_call"},
+    "tool_result": _MEDIA,
+}
+"""The part kinds each role may hold (a provider may accept fewer: its wire protocol says so)."""
 
 
-def _unb64(data: str | None) -> bytes | None:
-    return None if data is None else base64.b64decode(data)
+def _unknown_role(role: Any) -> InvalidMessage:
+    import difflib
 
+    roles = list(_PARTS_BY_ROLE)
+    close = difflib.get_close_matches(role, roles, n=1, cutoff=0.5) if isinstance(role, str) else []
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return InvalidMessage(f"unknown message role {role!r}{hint}; allowed: {', '.join(map(repr, roles))}")
 
-@redacting_repr
-@dataclass(frozen=True, slots=True)
-class TextPart:
-    """A run of text."""
 
-    text: str
-    """The text."""
-    kind: ClassVar[Literal["text"]] = "text"
-
-    def to_dict(self) -> JSON:
-        """Return a JSON-ready dict."""
-        return {"kind": "text", "text": self.text}
-
-
-def _inline_data_url(part: ImagePart | DocumentPart | AudioPart) -> None:
-    """A ``data:`` URL becomes the part's bytes (and its media type, unless one was given)."""
-    if part.data is None and part.url and part.url.startswith("data:"):
-        header, _, payload = part.url.partition(",")
-        if not part.media_type:
-            object.__setattr__(part, "media_type", header[5:].split(";")[0])
-        object.__setattr__(part, "data", base64.b64decode(payload))
-        object.__setattr__(part, "url", None)
-
-
-def _settle_media_type(part: ImagePart | DocumentPart | AudioPart, prefix: str) -> str | None:
-    """The media type the bytes announce (when of the part's kind), else the given one, else the URL's."""
-    from sycophant_py._media import guess_from_name, sniff
-
-    if part.data is not None:
-        sniffed = sniff(part.data)
-        if sniffed is not None and sniffed.startswith(prefix):
-            return sniffed
-    if part.media_type:
-        return part.media_type
-    guessed = guess_from_name(part.url) if part.url else None
-    return guessed if guessed is not None and guessed.startswith(prefix) else None
-
-
-def _from_base64(text: str) -> bytes:
-    try:
-        return base64.b64decode(text, validate=True)
-    except ValueError as exc:
-        raise ValueError(f"not valid base64: {exc}") from None
-
-
-@dataclass(frozen=True, slots=True)
-class ImagePart:
-    """An image, given inline as bytes or by URL.
-
-    Build one from bytes (``ImagePart(data)``), a URL (``ImagePart(url=...)``; a ``data:`` URL is
-    decoded into bytes), base64 text (:meth:`from_base64`) or a file (:meth:`from_path`, read at
-    once). The media type is read from the bytes when they are PNG, JPEG, GIF or WebP (the bytes win
-    over a ``media_type`` that says otherwise, which every provider would refuse); else the given
-    ``media_type``, else the URL's extension, else ``image/png``.
-    """
-
-    data: bytes | None = None
-    """Raw image bytes (sent base64-encoded)."""
-    url: str | None = None
-    """A URL the provider fetches itself (``data:`` URLs are decoded into ``data``)."""
-    media_type: str = ""
-    """MIME type of the image (settled when the part is built)."""
-    detail: str | None = None
-    """OpenAI's ``detail`` hint (``low``, ``high``, ``auto``)."""
-    kind: ClassVar[Literal["image"]] = "image"
-
-    def __post_init__(self) -> None:
-        if self.data is None and self.url is None:
-            raise ValueError("ImagePart needs data or url")
-        _inline_data_url(self)
-        object.__setattr__(self, "media_type", _settle_media_type(self, "image/") or "image/png")
-
-    @classmethod
-    def from_path(cls, path: str | os.PathLike[str], *, detail: str | None = None) -> ImagePart:
-        """An image read from a file now (the media type from its bytes, else its name).
-
-        Raises:
-            OSError: the file cannot be read.
-        """
-        from sycophant_py._media import read_path
-
-        data, media_type, _ = read_path(path)
-        return cls(data, media_type=media_type or "", detail=detail)
-
-    @classmethod
-    def from_base64(cls, data: str, media_type: str = "", *, detail: str | None = None) -> ImagePart:
-        """An image from base64 text (the media type from the decoded bytes when they say).
-
-        Raises:
-            ValueError: ``data`` is not base64.
-        """
-        return cls(_from_base64(data), media_type=media_type, detail=detail)
-
-    def to_dict(self) -> JSON:
-        """Return a JSON-ready dict."""
-        return {
-            "kind": "image",
-            "data": _b64(self.data),
-            "url": self.url,
-            "media_type": self.media_type,
-            "detail": self.detail,
-        }
-
-    def data_url(self) -> str:
-        """The image as a URL: its own URL, or a ``data:`` URL built from the bytes."""
-        if self.url:
-            return self.url
-        return f"data:{self.media_type};base64,{_b64(self.data)}"
-
-
-def _looks_like_text(data: bytes) -> bool:
-    if b"\x00" in data[:4096]:
-        return False
-    try:
-        data[:4096].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return exc.start > 4090  # a character cut at the sample's end
-    return True
-
-
-@dataclass(frozen=True, slots=True)
-class DocumentPart:
-    """A document (PDF, text file) given inline as bytes or by URL.
-
-    The media type is ``application/pdf`` when the bytes are a PDF; else the given ``media_type``,
-    else the URL's extension, else ``text/plain`` for UTF-8 bytes and ``application/pdf`` otherwise.
-    Use :meth:`from_path` to read a file (its name becomes ``name``).
-    """
-
-    data: bytes | None = None
-    """Raw document bytes."""
-    url: str | None = None
-    """A URL the provider fetches itself (``data:`` URLs are decoded into ``data``)."""
-    media_type: str = ""
-    """MIME type of the document (settled when the part is built)."""
-    name: str | None = None
-    """A file name some providers show to the model."""
-    kind: ClassVar[Literal["document"]] = "document"
-
-    def __post_init__(self) -> None:
-        if self.data is None and self.url is None:
-            raise ValueError("DocumentPart needs data or url")
-        _inline_data_url(self)
-        media_type = _settle_media_type(self, "")
-        if media_type is None:
-            text = self.data is not None and _looks_like_text(self.data)
-            media_type = "text/plain" if text else "application/pdf"
-        object.__setattr__(self, "media_type", media_type)
-
-    @classmethod
-    def from_path(cls, path: str | os.PathLike[str], *, name: str | None = None) -> DocumentPart:
-        """A document read from a file now (``name`` defaults to the file's base name).
-
-        Raises:
-            OSError: the file cannot be read.
-        """
-        from sycophant_py._media import read_path
-
-        data, media_type, base = read_path(path)
-        return cls(data, media_type=media_type or "", name=name or base)
-
-    @classmethod
-    def from_base64(cls, data: str, media_type: str = "", *, name: str | None = None) -> DocumentPart:
-        """A document from base64 text.
-
-        Raises:
-            ValueError: ``data`` is not base64.
-        """
-        return cls(_from_base64(data), media_type=media_type, name=name)
-
-    def to_dict(self) -> JSON:
-        """Return a JSON-ready dict."""
-        return {
-            "kind": "document",
-            "data": _b64(self.data),
-            "url": self.url,
-            "media_type": self.media_type,
-            "name": self.name,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class AudioPart:
-    """Audio given inline as bytes (or by a URL the provider can read: Gemini file URIs, ``s3://``).
-
-    The media type comes from the bytes (WAV, MP3, AAC, FLAC, Ogg, AIFF, M4A), else the given
-    ``media_type``, else the URL's extension; a part whose format cannot be told is refused when it
-    is built. Which providers take audio: see the multimodal documentation.
-    """
-
-    data: bytes | None = None
-    """Raw audio bytes (sent base64-encoded)."""
-    url: str | None = None
-    """A URL the provider reads itself (``data:`` URLs are decoded into ``data``)."""
-    media_type: str = ""
-    """MIME type of the audio (``audio/wav``, ``audio/mpeg``...), settled when the part is built."""
-    kind: ClassVar[Literal["audio"]] = "audio"
-
-    def __post_init__(self) -> None:
-        if self.data is None and self.url is None:
-            raise ValueError("AudioPart needs data or url")
-        _inline_data_url(self)
-        media_type = _settle_media_type(self, "audio/")
-        if media_type is None:
-            raise ValueError("AudioPart: the audio format is not recognisable; pass media_type= (audio/wav...)")
-        object.__setattr__(self, "media_type", media_type)
-
-    @classmethod
-    def from_path(cls, path: str | os.PathLike[str]) -> AudioPart:
-        """Audio read from a file now (the media type from its bytes, else its name).
-
-        Raises:
-            OSError: the file cannot be read.
-            ValueError: the format cannot be told.
-        """
-        from sycophant_py._media import read_path
-
-        data, media_type, _ = read_path(path)
-        return cls(data, media_type=media_type or "")
-
-    @classmethod
-    def from_base64(cls, data: str, media_type: str = "") -> AudioPart:
-        """Audio from base64 text.
-
-        Raises:
-            ValueError: ``data`` is not base64, or the format cannot be told.
-        """
-        return cls(_from_base64(data), media_type=media_type)
-
-    @property
-    def format(self) -> str | None:
-        """The short format name (``wav``, ``mp3``, ``flac``...), None for an unknown media type."""
-        from sycophant_py._media import AUDIO_TYPES
-
-        return AUDIO_TYPES.get(self.media_type.lower())
-
-    def to_dict(self) -> JSON:
-        """Return a JSON-ready dict."""
-        return {"kind": "audio", "data": _b64(self.data), "url": self.url, "media_type": self.media_type}
-
-
-@redacting_repr
-@dataclass(frozen=True, slots=True)
-class ThinkingPart:
-    """Reasoning produced by a model, kept so it can be sent back on the same provider."""
-
-    text: str = ""
-    """The (possibly summarised) reasoning text."""
-    signature: str | None = None
-    """Opaque signature or encrypted content the provider needs to verify replayed thinking."""
-    redacted: bool = False
-    """True for redacted thinking (the opaque payload is in ``signature``)."""
-    provider: str | None = None
-    """The provider that produced it; thinking from another provider is replayed as text."""
-    provider_data: Mapping[str, Any] | None = None
-    """Provider-specific fields needed for a round trip (item ids and the like)."""
-    kind: ClassVar[Literal["thinking"]] = "thinking"
-
-    def to_dict(self) -> JSON:
-        """Return a JSON-ready dict."""
-        return {
-            "kind": "thinking",
-            "text": self.text,
-            "signature": self.signature,
-            "redacted": self.redacted,
-            "provider": self.provider,
-            "provider_data": dict(self.provider_data) if self.provider_data else None,
-        }
-
-
-@redacting_repr
-@dataclass(frozen=True, slots=True)
-class ToolCall:
-    """A call of a tool requested by the model.
-
-    ``arguments`` is the parsed JSON object; ``arguments_json`` the raw text as the provider sent
-    it. The ``id`` is kept verbatim while a conversation stays on one provider.
-    """
-
-    id: str
-    """The provider's tool-call id."""
-    name: str
-    """The tool name."""
-    arguments: Mapping[str, Any] = field(default_factory=dict)
-    """The parsed arguments."""
-    arguments_json: str = "{}"
-    """The raw JSON text of the arguments."""
-    provider_data: Mapping[str, Any] | None = None
-    """Provider-specific fields needed for a round trip (Gemini thought signatures, item ids)."""
-    parse_error: str | None = None
-    """Why ``arguments_json`` could not be parsed (``arguments`` is then ``{}``); None when it parsed."""
-    kind: ClassVar[Literal["tool_call"]] = "tool_call"
-
-    @classmethod
-    def from_json(cls, id: str, name: str, arguments_json: str, **kw: Any) -> ToolCall:  # noqa: A002
-        """Build a tool call from raw argument text.
-
-        Empty text means ``{}``; a JSON string holding an object (arguments encoded twice) is that
-        object; another JSON value is ``{"value": ...}``. Text that is not JSON gives ``{}``, keeps
-        the text in ``arguments_json`` and says why in ``parse_error``.
-        """
-        text = arguments_json or "{}"
-        try:
-            parsed = json.loads(text)
-        except ValueError as exc:
-            return cls(id, name, {}, text, parse_error=f"the arguments are not valid JSON: {exc}", **kw)
-        if isinstance(parsed, str) and parsed.lstrip().startswith("{"):
-            try:
-                inner = json.loads(parsed)
-            except ValueError:
-                inner = None
-            if isinstance(inner, dict):
-                parsed = inner
-        return cls(id, name, parsed if isinstance(parsed, dict) else {"value": parsed}, text, **kw)
-
-    def to_dict(self) -> JSON:
-        """Return a JSON-ready dict."""
-        return {
-            "kind": "tool_call",
-            "id": self.id,
-            "name": self.name,
-            "arguments": dict(self.arguments),
-            "arguments_json": self.arguments_json,
-            "provider_data": dict(self.provider_data) if self.provider_data else None,
-            "parse_error": self.parse_error,
-        }
-
-
-Part: TypeAlias = TextPart | ImagePart | DocumentPart | AudioPart | ThinkingPart | ToolCall
-Content: TypeAlias = str | tuple[Part, ...]
-
-
-def _part_from_dict(d: Mapping[str, Any]) -> Part:
-    kind = d.get("kind")
-    if kind == "text":
-        return TextPart(d["text"])
-    if kind == "image":
-        return ImagePart(_unb64(d.get("data")), d.get("url"), d.get("media_type") or "", d.get("detail"))
-    if kind == "document":
-        return DocumentPart(_unb64(d.get("data")), d.get("url"), d.get("media_type") or "", d.get("name"))
-    if kind == "audio":
-        return AudioPart(_unb64(d.get("data")), d.get("url"), d.get("media_type") or "")
-    if kind == "thinking":
-        return ThinkingPart(
-            d.get("text", ""),
-            d.get("signature"),
-            bool(d.get("redacted")),
-            d.get("provider"),
-            d.get("provider_data"),
-        )
-    if kind == "tool_call":
-        return ToolCall(
-            d["id"],
-            d["name"],
-            d.get("arguments") or {},
-            d.get("arguments_json") or "{}",
-            d.get("provider_data"),
-            d.get("parse_error"),
-        )
-    raise ValueError(f"unknown message part kind {kind!r}")
-
-
-def _coerce_part(p: Part | str | os.PathLike[str]) -> Part:
-    if isinstance(p, str):
-        return TextPart(p)
-    if isinstance(p, os.PathLike):
-        from sycophant_py._media import part_from_path
-
-        part: Part = part_from_path(p)
-        return part
-    return p
-
-
-def _coerce_parts(content: str | Iterable[Part | str | os.PathLike[str]]) -> Content:
+def _checked_content(role: str, content: Any) -> Content:
+    """``content`` as a string or a tuple of parts the role may hold."""
     if isinstance(content, str):
         return content
-    return tuple(_coerce_part(p) for p in content)
+    if isinstance(content, (Mapping, bytes, bytearray)) or not isinstance(content, Iterable):
+        raise InvalidMessage(f"content must be a string or a sequence of parts, not {type(content).__name__}")
+    parts = content if isinstance(content, tuple) else tuple(content)
+    allowed = _PARTS_BY_ROLE[role]
+    for i, p in enumerate(parts):
+        if not isinstance(p, _PART_TYPES):
+            if isinstance(p, (str, os.PathLike)):
+                return _checked_content(role, coerce_parts(parts))
+            raise InvalidMessage(f"content[{i}] must be a part (TextPart, ImagePart...), not {type(p).__name__}")
+        if p.kind not in allowed:
+            raise InvalidMessage(f"a {role} message cannot hold a {p.kind} part (content[{i}])")
+    return parts
+
+
+def _check_tool_fields(m: Message) -> None:
+    """``tool_call_id``, ``name`` and ``is_error`` belong to ``tool_result`` messages, which need an id."""
+    if m.role == "tool_result":
+        if m.tool_call_id is None:
+            raise InvalidMessage("a tool_result message needs a tool_call_id (the id of the call it answers)")
+        if not isinstance(m.tool_call_id, str):
+            # An empty id is kept: some providers send calls without one, and the encoders rewrite it.
+            raise InvalidMessage(f"tool_call_id must be a string, not {type(m.tool_call_id).__name__}")
+        if m.name is not None and not isinstance(m.name, str):
+            raise InvalidMessage(f"name must be a string, not {type(m.name).__name__}")
+        return
+    for value, what in ((m.tool_call_id, "a tool_call_id"), (m.name, "a name")):
+        if value is not None:
+            raise InvalidMessage(f"only a tool_result message has {what} (this one is a {m.role} message)")
+    if m.is_error:
+        raise InvalidMessage(f"only a tool_result message has is_error (this one is a {m.role} message)")
 
 
 @redacting_repr
@@ -440,6 +132,10 @@ class Message:
 
     Build them with the constructors: ``Message.system(...)``, ``Message.user(...)``,
     ``Message.assistant(...)`` and ``Message.tool_result(...)``.
+
+    Raises:
+        InvalidMessage: an unknown role, a ``tool_result`` without ``tool_call_id``, tool-result
+            fields on another role, or a part the role cannot hold (see the module docstring).
     """
 
     role: Role
@@ -454,6 +150,30 @@ class Message:
     """For ``tool_result``: the tool failed and ``content`` describes the error."""
     cache: bool = False
     """Ask the provider to cache the prompt up to and including this message (where supported)."""
+    provider: str | None = None
+    """For an answer: the provider that produced it. Its thinking signatures and provider data are
+    sent back only to that provider (see the conversations guide)."""
+    model: str | None = None
+    """For an answer: the model that produced it."""
+    finish_reason: FinishReason | None = None
+    """For an answer: why the model stopped. A turn that ended in ``error`` or ``aborted`` is left
+    out when the conversation is sent again, with the tool results that answer its calls."""
+
+    def __post_init__(self) -> None:
+        role, content = self.role, self.content
+        if not isinstance(role, str) or role not in _PARTS_BY_ROLE:
+            raise _unknown_role(role)
+        if not isinstance(content, str):
+            checked = _checked_content(role, content)
+            if checked is not content:
+                object.__setattr__(self, "content", checked)
+        if not isinstance(self.is_error, bool) or not isinstance(self.cache, bool):
+            flag = "is_error" if not isinstance(self.is_error, bool) else "cache"
+            raise InvalidMessage(f"{flag} must be a bool, not {type(getattr(self, flag)).__name__}")
+        if role == "tool_result" or self.tool_call_id is not None or self.name is not None or self.is_error:
+            _check_tool_fields(self)
+        if self.finish_reason is not None and self.finish_reason not in _FINISH_REASONS:
+            raise InvalidMessage(f"unknown finish reason {self.finish_reason!r} (known: {', '.join(_FINISH_REASONS)})")
 
     @classmethod
     def system(cls, text: str, *, cache: bool = False) -> Message:
@@ -467,15 +187,15 @@ class Message:
         A ``pathlib.Path`` among the parts is read now and becomes an image, audio or document part
         by its bytes (else its extension).
         """
-        return cls("user", _coerce_parts(content), cache=cache)
+        return cls("user", coerce_parts(content), cache=cache)
 
     @classmethod
     def assistant(cls, content: str | Iterable[Part | str] = "", *, tool_calls: Iterable[ToolCall] = ()) -> Message:
         """An assistant message, optionally with tool calls appended as parts."""
         calls = tuple(tool_calls)
         if not calls:
-            return cls("assistant", _coerce_parts(content))
-        parts = _coerce_parts(content)
+            return cls("assistant", coerce_parts(content))
+        parts = coerce_parts(content)
         head: tuple[Part, ...] = ((TextPart(parts),) if parts else ()) if isinstance(parts, str) else parts
         return cls("assistant", head + calls)
 
@@ -489,7 +209,7 @@ class Message:
         is_error: bool = False,
     ) -> Message:
         """The result of a tool call, sent back to the model (text, or parts: images and documents too)."""
-        return cls("tool_result", _coerce_parts(content), tool_call_id=tool_call_id, name=name, is_error=is_error)
+        return cls("tool_result", coerce_parts(content), tool_call_id=tool_call_id, name=name, is_error=is_error)
 
     @property
     def parts(self) -> tuple[Part, ...]:
@@ -524,17 +244,41 @@ class Message:
             d["is_error"] = True
         if self.cache:
             d["cache"] = True
+        for key in ("provider", "model", "finish_reason"):
+            value = getattr(self, key)
+            if value is not None:
+                d[key] = value
         return d
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Message:
-        """Rebuild a message from ``to_dict()`` output."""
+        """Rebuild a message from ``to_dict()`` output.
+
+        Raises:
+            InvalidMessage: ``d`` is not a message dict (the error names the field or part).
+        """
+        if not isinstance(d, Mapping):
+            raise InvalidMessage(f"a message must be a mapping, not {type(d).__name__}")
+        if "role" not in d:
+            raise InvalidMessage("a message needs a 'role'")
         content = d.get("content", "")
-        parts: Content = content if isinstance(content, str) else tuple(_part_from_dict(p) for p in content)
-        role = d["role"]
-        if role not in ("system", "user", "assistant", "tool_result"):
-            raise ValueError(f"unknown message role {role!r}")
-        return cls(role, parts, d.get("tool_call_id"), d.get("name"), bool(d.get("is_error")), bool(d.get("cache")))
+        if not isinstance(content, (str, list, tuple)):
+            raise InvalidMessage(f"content must be a string or a list of parts, not {type(content).__name__}")
+        parts: Content = content if isinstance(content, str) else parts_from(content, "content")
+        for key in ("provider", "model", "finish_reason"):
+            if d.get(key) is not None and not isinstance(d[key], str):
+                raise InvalidMessage(f"message.{key} must be a string, not {type(d[key]).__name__}")
+        return cls(
+            d["role"],
+            parts,
+            d.get("tool_call_id"),
+            d.get("name"),
+            d.get("is_error", False),
+            d.get("cache", False),
+            d.get("provider"),
+            d.get("model"),
+            d.get("finish_reason"),
+        )
 
     def to_json(self) -> str:
         """Serialise to JSON text."""
@@ -542,8 +286,12 @@ class Message:
 
     @classmethod
     def from_json(cls, text: str) -> Message:
-        """Rebuild a message from ``to_json()`` output."""
-        return cls.from_dict(json.loads(text))
+        """Rebuild a message from ``to_json()`` output.
+
+        Raises:
+            InvalidMessage: the text is not JSON or not a message.
+        """
+        return cls.from_dict(loads_json(text, "message"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -633,21 +381,33 @@ class Usage:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Usage:
-        """Rebuild from ``to_dict()`` output."""
-        c = d.get("cost")
-        cost = (
-            Cost(c.get("input", 0.0), c.get("output", 0.0), c.get("cache_read", 0.0), c.get("cache_write", 0.0))
-            if c
-            else None
-        )
-        return cls(
-            int(d.get("input_tokens", 0)),
-            int(d.get("output_tokens", 0)),
-            int(d.get("cache_read_tokens", 0)),
-            int(d.get("cache_write_tokens", 0)),
-            int(d.get("reasoning_tokens", 0)),
-            cost,
-        )
+        """Rebuild from ``to_dict()`` output.
+
+        Raises:
+            InvalidMessage: a count or price is not a number.
+        """
+        try:
+            c = d.get("cost")
+            cost = (
+                Cost(
+                    float(c.get("input", 0.0)),
+                    float(c.get("output", 0.0)),
+                    float(c.get("cache_read", 0.0)),
+                    float(c.get("cache_write", 0.0)),
+                )
+                if c
+                else None
+            )
+            return cls(
+                int(d.get("input_tokens", 0)),
+                int(d.get("output_tokens", 0)),
+                int(d.get("cache_read_tokens", 0)),
+                int(d.get("cache_write_tokens", 0)),
+                int(d.get("reasoning_tokens", 0)),
+                cost,
+            )
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise InvalidMessage(f"usage: {exc}") from None
 
 
 @redacting_repr
@@ -669,6 +429,17 @@ class Tool:
     """Called as ``function(**arguments)`` by the tool loop, sync or async."""
     strict: bool | None = None
     """Strict schema adherence: None means strict where the provider and schema allow it."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str):
+            raise InvalidParams(f"tool name must be a string, not {type(self.name).__name__}", param="tools")
+        if not isinstance(self.description, str):
+            raise InvalidParams(f"tool {self.name!r}: description must be a string", param="tools")
+        if self.function is not None and not callable(self.function):
+            raise InvalidParams(f"tool {self.name!r}: function must be callable", param="tools")
+        if self.strict is not None and not isinstance(self.strict, bool):
+            raise InvalidParams(f"tool {self.name!r}: strict must be a bool or None", param="tools")
+        check_parameters_shape(self.name, self.parameters)
 
     @classmethod
     def from_function(
@@ -705,7 +476,7 @@ class Tool:
             return dict(p)
         schema_fn = getattr(p, "model_json_schema", None)
         if schema_fn is None:
-            raise TypeError(f"Tool {self.name!r}: parameters must be a JSON Schema dict or a pydantic model")
+            raise InvalidSchema(f"tool {self.name!r}: parameters must be a JSON Schema dict or a pydantic model")
         return dict(schema_fn())
 
     def to_dict(self) -> JSON:
@@ -719,7 +490,14 @@ class Tool:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Tool:
-        """Rebuild a tool (without its function) from ``to_dict()`` output."""
+        """Rebuild a tool (without its function) from ``to_dict()`` output.
+
+        Raises:
+            InvalidParams: ``d`` is not a tool dict.
+            InvalidSchema: its ``parameters`` are not an object schema.
+        """
+        if not isinstance(d, Mapping) or "name" not in d:
+            raise InvalidParams("a tool dict needs a 'name'", param="tools")
         return cls(d["name"], d.get("description", ""), d.get("parameters"), None, d.get("strict"))
 
 
@@ -759,10 +537,20 @@ class Context:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Context:
-        """Rebuild from ``to_dict()`` output."""
+        """Rebuild from ``to_dict()`` output.
+
+        Raises:
+            InvalidMessage: a message is malformed (the error names its index).
+        """
+        if not isinstance(d, Mapping):
+            raise InvalidMessage(f"a context must be a mapping, not {type(d).__name__}")
+        messages = d.get("messages", ())
+        params = d.get("params") or {}
+        if not isinstance(messages, (list, tuple)) or not isinstance(params, Mapping):
+            raise InvalidMessage("a context holds a list of messages and a mapping of params")
         return cls(
-            tuple(Message.from_dict(m) for m in d.get("messages", ())),
-            dict(d.get("params") or {}),
+            tuple(_message_at(m, i) for i, m in enumerate(messages)),
+            dict(params),
             tuple(Tool.from_dict(t) for t in d.get("tools", ())),
         )
 
@@ -772,8 +560,19 @@ class Context:
 
     @classmethod
     def from_json(cls, text: str) -> Context:
-        """Rebuild from ``to_json()`` output."""
-        return cls.from_dict(json.loads(text))
+        """Rebuild from ``to_json()`` output.
+
+        Raises:
+            InvalidMessage: the text is not JSON or not a context.
+        """
+        return cls.from_dict(loads_json(text, "context"))
+
+
+def _message_at(d: Any, index: int) -> Message:
+    try:
+        return Message.from_dict(d)
+    except InvalidMessage as exc:
+        raise InvalidMessage(f"messages[{index}]: {exc}") from None
 
 
 @redacting_repr
@@ -818,8 +617,10 @@ class Response:
 
     @property
     def message(self) -> Message:
-        """The assistant message of this response."""
-        return Message("assistant", tuple(self.parts))
+        """The assistant message of this response (with its provider, model and finish reason)."""
+        return Message(
+            "assistant", tuple(self.parts), provider=self.provider, model=self.model, finish_reason=self.finish_reason
+        )
 
     def to_dict(self) -> JSON:
         """Return a JSON-ready dict (lossless except ``error``, which is kept as text)."""
@@ -845,15 +646,21 @@ class Response:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Response:
-        """Rebuild from ``to_dict()`` output."""
-        calls = [_part_from_dict(t) for t in d.get("tool_calls", ())]
+        """Rebuild from ``to_dict()`` output.
+
+        Raises:
+            InvalidMessage: ``d`` is not a response dict (the error names the part).
+        """
+        if not isinstance(d, Mapping):
+            raise InvalidMessage(f"a response must be a mapping, not {type(d).__name__}")
+        calls = parts_from(d.get("tool_calls", ()), "tool_calls")
         return cls(
             text=d.get("text", ""),
             finish_reason=d.get("finish_reason", "stop"),
             usage=Usage.from_dict(d.get("usage") or {}),
             tool_calls=[c for c in calls if isinstance(c, ToolCall)],
             reasoning=d.get("reasoning", ""),
-            parts=[_part_from_dict(p) for p in d.get("parts", ())],
+            parts=list(parts_from(d.get("parts", ()), "parts")),
             raw=d.get("raw"),
             context=Context.from_dict(d.get("context") or {}),
             id=d.get("id"),
@@ -872,8 +679,12 @@ class Response:
 
     @classmethod
     def from_json(cls, text: str) -> Response:
-        """Rebuild from ``to_json()`` output."""
-        return cls.from_dict(json.loads(text))
+        """Rebuild from ``to_json()`` output.
+
+        Raises:
+            InvalidMessage: the text is not JSON or not a response.
+        """
+        return cls.from_dict(loads_json(text, "response"))
 
 
 @redacting_repr
@@ -894,13 +705,21 @@ class EmbeddingResponse:
 
 
 def messages_of(messages: Sequence[Message] | Context | str) -> tuple[Message, ...]:
-    """Normalise what callers pass as ``messages`` (a list, a Context, or one user string)."""
+    """Normalise what callers pass as ``messages`` (a list, a Context, or one user string).
+
+    Raises:
+        InvalidMessage: ``messages`` is none of those, or an item is not a ``Message``.
+    """
     if isinstance(messages, str):
         return (Message.user(messages),)
     if isinstance(messages, Context):
         return messages.messages
+    if isinstance(messages, (Mapping, bytes)) or not isinstance(messages, Iterable):
+        raise InvalidMessage(
+            f"messages must be a list of Message, a Context or a string, not {type(messages).__name__}"
+        )
     out = tuple(messages)
-    for m in out:
+    for i, m in enumerate(out):
         if not isinstance(m, Message):
-            raise TypeError(f"messages must be Message objects, got {type(m).__name__}")
+            raise InvalidMessage(f"messages[{i}] must be a Message, not {type(m).__name__}")
     return out

@@ -12,8 +12,10 @@ import pytest
 
 from sycophant_py.testing import ScriptedServer
 
-# Never read the developer's own config file.
+# Never read the developer's own config file or credential store.
 os.environ["SYCOPHANT_CONFIG"] = os.path.join(os.path.dirname(__file__), "does-not-exist.toml")
+# Tests that use the store point this at their own temp dir; a stray write would show in `git status`.
+os.environ["SYCOPHANT_AUTH_FILE"] = os.path.join(os.path.dirname(__file__), "no-credential-store", "auth.json")
 for _var in (
     "OPENAI_API_KEY",
     "OPENAI_BASE_URL",
@@ -34,6 +36,12 @@ for _var in (
     "AZURE_OPENAI_ENDPOINT",
     "GITHUB_TOKEN",
     "COPILOT_GITHUB_TOKEN",
+    "GH_COPILOT_TOKEN",
+    "SYCOPHANT_GITHUB_URL",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_VERTEX_PROJECT",
+    "GOOGLE_VERTEX_LOCATION",
+    "GOOGLE_VERTEX_ENDPOINT",
 ):
     os.environ.pop(_var, None)
 

@@ -82,9 +82,9 @@ def test_auth_modes() -> None:
     assert resolve_credentials(syc.get_model("none-p:m"), None, {"NONE_KEY": "k"}) == {}
     assert resolve_credentials(syc.get_model("opt-p:m"), None, {}) == {}
     assert resolve_credentials(syc.get_model("opt-p:m"), None, {"OPT_KEY": "k"})["api_key"] == "k"
-    syc.configure(custom_providers={"bad": {"base_url": "http://x", "auth": "sometimes"}})
-    with pytest.raises(syc.InvalidError, match="auth must be"):
-        syc.get_model("bad:m")
+    # refused when configured (it used to surface only at the first call)
+    with pytest.raises(syc.InvalidConfig, match=r"custom_providers\.bad\.auth: Input should be 'required', 'optional'"):
+        syc.configure(custom_providers={"bad": {"base_url": "http://x", "auth": "sometimes"}})
 
 
 def test_configure_merges_and_reset_clears() -> None:

@@ -6,6 +6,7 @@ import sys
 
 import sycophant_py as syc
 import sycophant_py.auth
+import sycophant_py.oauth
 import sycophant_py.testing
 import sycophant_py.wire
 
@@ -41,11 +42,15 @@ DESIGN_NAMES = [
     "MissingCredentials",
     "InvalidParams",
     "ProviderError",
+    "OAuth",
+    "OAuthCredentials",
+    "login",
+    "logout",
 ]
 
 
 def test_all_imports_are_exported() -> None:
-    for module in (syc, sycophant_py.wire, sycophant_py.auth, sycophant_py.testing):
+    for module in (syc, sycophant_py.wire, sycophant_py.auth, sycophant_py.oauth, sycophant_py.testing):
         for name in module.__all__:
             assert getattr(module, name) is not None, f"{module.__name__}.{name}"
     assert set(DESIGN_NAMES) <= set(syc.__all__)
@@ -79,7 +84,7 @@ def test_exception_tree() -> None:
 def test_import_is_light() -> None:
     code = (
         "import sys, json, sycophant_py\n"
-        "heavy = ['httpx', 'pydantic', 'jsonschema', 'structlog', 'asyncio', 'tenacity']\n"
+        "heavy = ['httpx', 'pydantic', 'jsonschema', 'structlog', 'asyncio', 'tenacity', 'filelock', 'platformdirs']\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout

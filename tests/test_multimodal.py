@@ -78,7 +78,7 @@ def test_image_media_type_comes_from_the_bytes() -> None:
 
 def test_parts_from_base64_and_paths(tmp_path: pathlib.Path) -> None:
     assert syc.ImagePart.from_base64(b64(PNG_1X1)) == syc.ImagePart(PNG_1X1)
-    with pytest.raises(ValueError, match="base64"):
+    with pytest.raises(syc.InvalidMessage, match="base64"):
         syc.ImagePart.from_base64("not base64 !!")
     (tmp_path / "photo.bin").write_bytes(JPEG)  # the bytes decide, not the name
     (tmp_path / "report.pdf").write_bytes(PDF)
@@ -120,11 +120,11 @@ def test_documents_and_audio_settle_their_media_type() -> None:
     audio = syc.AudioPart(url="gs://bucket/talk.flac")
     assert (audio.media_type, audio.format) == ("audio/flac", "flac")
     assert syc.AudioPart(b"\x00" * 16, media_type="audio/wav").format == "wav"
-    with pytest.raises(ValueError, match="media_type"):
+    with pytest.raises(syc.InvalidMessage, match="media_type"):
         syc.AudioPart(b"\x00" * 16)
-    with pytest.raises(ValueError, match="needs data or url"):
+    with pytest.raises(syc.InvalidMessage, match="needs data or url"):
         syc.AudioPart()
-    with pytest.raises(ValueError, match="needs data or url"):
+    with pytest.raises(syc.InvalidMessage, match="needs data or url"):
         syc.DocumentPart()
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import inspect
 import json
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from typing_extensions import override
 
 import sycophant_py as syc
 from sycophant_py import _retry
@@ -143,6 +145,21 @@ SCENARIOS: dict[str, Scenario] = {
         ],
         kind="stream",
     ),
+    "embed": Scenario(
+        lambda: [
+            Reply.json(
+                {
+                    "data": [{"index": 1, "embedding": [0.5, 0.25]}, {"index": 0, "embedding": [1.0, 0.0]}],
+                    "model": "emb",
+                    "usage": {"prompt_tokens": 4, "total_tokens": 4},
+                }
+            )
+        ],
+        kind="embed",
+        messages=["a", "b"],
+    ),
+    "stream_json_body": Scenario(lambda: [Reply.json(chat("whole body"))], kind="stream"),
+    "invalid_body": Scenario(lambda: [Reply.json({"detail": "not a completion"})]),
     "stream_invalid_frame": Scenario(
         lambda: [Reply(200, SSE, [sse_body([delta("a")], done=False) + b"data: {oops\n\n"])], kind="stream"
     ),
@@ -191,7 +208,13 @@ def _event(ev: syc.StreamEvent) -> tuple[Any, ...]:
     )
 
 
+def _embedding(resp: syc.EmbeddingResponse) -> dict[str, Any]:
+    return {"vectors": resp.vectors, "usage": resp.usage.to_dict(), "model": resp.model, "provider": resp.provider}
+
+
 def _sync(s: Scenario) -> Any:
+    if s.kind == "embed":
+        return _embedding(syc.embed("fake:emb", s.messages, **s.kwargs))
     if s.kind == "generate":
         return _response(syc.generate_text("fake:m", s.messages, **s.kwargs))
     stream = syc.stream_text("fake:m", s.messages, **s.kwargs)
@@ -200,6 +223,8 @@ def _sync(s: Scenario) -> Any:
 
 
 async def _async(s: Scenario) -> Any:
+    if s.kind == "embed":
+        return _embedding(await syc.aembed("fake:emb", s.messages, **s.kwargs))
     if s.kind == "generate":
         return _response(await syc.agenerate_text("fake:m", s.messages, **s.kwargs))
     stream = syc.astream_text("fake:m", s.messages, **s.kwargs)
@@ -207,20 +232,49 @@ async def _async(s: Scenario) -> Any:
     return events, _response(await stream.response())
 
 
+class _Events(logging.Handler):
+    """Every log event of the library: its name and field names (values vary: times, ids)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.seen: list[tuple[str, str, list[str]]] = []
+
+    @override
+    def emit(self, record: logging.LogRecord) -> None:
+        fields = sorted(k for k in record.__dict__ if k not in _RECORD_ATTRS and k != "timestamp")
+        self.seen.append((record.levelname, record.getMessage(), fields))
+
+
+_RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+_HOOKS = ("request", "response", "error", "retry")
+
+
 def _run(srv: ScriptedServer, scenario: Scenario, mode: str) -> dict[str, Any]:
     srv.requests.clear()
     srv.replies.clear()
     srv.add(*scenario.replies())
-    with FakeClock() as clock, pytest.MonkeyPatch.context() as mp:
-        mp.setattr(_retry, "random", random.Random(0))  # the same backoff jitter for both runs
-        try:
-            result = _sync(scenario) if mode == "sync" else asyncio.run(_async(scenario))
-        except syc.ProviderError as exc:
-            result = _error(exc)
+    logger = logging.getLogger("sycophant_py")
+    events, level = _Events(), logger.level
+    hooks: list[tuple[str, list[str]]] = []
+    fns = {name: syc.on(name, lambda p, n=name: hooks.append((n, sorted(p)))) for name in _HOOKS}
+    logger.addHandler(events)
+    logger.setLevel(logging.DEBUG)
+    try:
+        with FakeClock() as clock, pytest.MonkeyPatch.context() as mp:
+            mp.setattr(_retry, "random", random.Random(0))  # the same backoff jitter for both runs
+            try:
+                result = _sync(scenario) if mode == "sync" else asyncio.run(_async(scenario))
+            except syc.ProviderError as exc:
+                result = _error(exc)
+    finally:
+        logger.removeHandler(events)
+        logger.setLevel(level)
+        for name, fn in fns.items():
+            syc.off(name, fn)  # type: ignore[arg-type]
     sent = [
         (r.method, r.path, {k: v for k, v in r.headers.items() if k != "content-length"}, r.json) for r in srv.requests
     ]
-    return {"result": result, "sent": sent, "sleeps": clock.sleeps}
+    return {"result": result, "sent": sent, "sleeps": clock.sleeps, "log": events.seen, "hooks": hooks}
 
 
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
@@ -230,6 +284,8 @@ def test_sync_and_async_agree(srv: ScriptedServer, name: str) -> None:
     asyn = _run(srv, scenario, "async")
     assert json.loads(json.dumps(sync, default=repr)) == json.loads(json.dumps(asyn, default=repr))
     assert sync["sent"], "the scenario must send something"
+    assert sync["log"], "the scenario must log"
+    assert sync["hooks"], "the scenario must reach the hooks"
 
 
 def test_scenarios_cover_what_they_claim(srv: ScriptedServer) -> None:

@@ -3,7 +3,7 @@
 Each example runs against a ScriptedServer on 127.0.0.1 standing in for the docs' host (the docs'
 ``https://proxy.example.com`` becomes ``srv.url``) and asserts the exact request: method, path,
 headers (transport headers aside) and JSON body. Registration round trips leave ``get_model()``
-exactly as it was. OAuth is not implemented in this version (``oauth=`` raises).
+exactly as it was. The OAuth examples are in ``tests/test_oauth.py``.
 """
 
 from __future__ import annotations
@@ -461,9 +461,10 @@ def test_stream_simple_registration(srv: ScriptedServer, monkeypatch: pytest.Mon
     assert srv.requests == []  # the function does its own I/O
 
 
-def test_oauth_is_not_supported_yet() -> None:
-    with pytest.raises(syc.InvalidError, match="oauth"):
+def test_oauth_dict_without_its_functions_is_refused() -> None:
+    with pytest.raises(syc.InvalidError, match="oauth needs login, refresh_token, get_api_key"):
         syc.register_provider("corporate-ai", base_url="https://ai.corp.com/v1", oauth={"name": "Corporate AI (SSO)"})
+    assert "corporate-ai" not in syc.providers()
 
 
 # -- Model definition reference: per-model api / headers / base_url / compat ------------------

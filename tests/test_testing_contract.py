@@ -42,6 +42,7 @@ from sycophant_py.wire import (
     StreamFailed,
     StreamResult,
     WireProtocol,
+    prepare_history,
 )
 
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "providers.md"
@@ -224,7 +225,8 @@ class AcmeProtocol(WireProtocol):
         body: dict[str, Any] = {
             "model": request.model.id,
             "stream": request.stream,
-            "input": [acme_input(m) for m in request.messages],
+            # The conversation as this API may take it (ids, other providers' thinking, failed turns).
+            "input": [acme_input(m) for m in prepare_history(request, self.handoff_rules(request.model))],
             "config": {k: v for k, v in config.items() if v is not None},
         }
         if request.tools:
@@ -321,7 +323,7 @@ def test_run_contract_passes_on_both() -> None:
         report = run_contract(dialect)
         report.raise_for_failures()
         assert report.passed
-        assert len(report.results) == sum(len(cases) for _, _, cases in CHECKS) == 26
+        assert len(report.results) == sum(len(cases) for _, _, cases in CHECKS) == 29
 
 
 class NoUsageDialect(AcmeStreamDialect):

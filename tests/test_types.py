@@ -96,7 +96,7 @@ def test_data_url_images_are_decoded() -> None:
     assert img.data == b"\xff\xd8\xff"
     assert img.media_type == "image/jpeg"
     assert img.url is None
-    with pytest.raises(ValueError, match="data or url"):
+    with pytest.raises(syc.InvalidMessage, match="data or url"):
         ImagePart()
 
 
@@ -110,7 +110,7 @@ def test_tool_call_from_json_tolerates_bad_text() -> None:
 
 
 def test_messages_must_be_message_objects() -> None:
-    with pytest.raises(TypeError, match="Message objects"):
+    with pytest.raises(syc.InvalidMessage, match=r"messages\[0\] must be a Message"):
         syc.generate_text("ollama:x", [{"role": "user", "content": "hi"}])  # type: ignore[list-item]
 
 

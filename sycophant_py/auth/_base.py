@@ -4,7 +4,9 @@
 :class:`HttpRequest` (adding headers or query params, or signing the final bytes). They run
 inside the retry loop, once per attempt. ``path_params`` fills URL templates (``{region}``,
 ``{deployment}``); ``prepare_credentials`` / ``aprepare_credentials`` do token exchange and may set
-``base_url``. One definition serves the sync and the async pipeline.
+``base_url``; ``on_unauthorized`` / ``aon_unauthorized`` may give fresh credentials after a 401
+(the pipeline asks once per attempt and resends once). One definition serves the sync and the
+async pipeline.
 
 Secrets never print: :class:`Credentials` and :class:`HttpRequest` mask them in ``repr`` and ``str``
 (the rules are in ``sycophant_py._redact``, shared with logs, hooks and exceptions).
@@ -159,6 +161,19 @@ class Auth(ABC):
     async def aprepare_credentials(self, credentials: Credentials) -> Credentials:
         """Async twin of ``prepare_credentials`` (defaults to the sync one, which does no I/O)."""
         return self.prepare_credentials(credentials)
+
+    def on_unauthorized(self, credentials: Credentials) -> Credentials | None:
+        """Fresh credentials after the provider answered 401, or None to let the error stand.
+
+        ``credentials`` are the prepared ones that were refused. A strategy that can refresh (an
+        OAuth login, an exchanged token) returns new prepared credentials; the pipeline re-applies
+        the middlewares and sends the request once more. The default returns None.
+        """
+        return None
+
+    async def aon_unauthorized(self, credentials: Credentials) -> Credentials | None:
+        """Async twin of ``on_unauthorized`` (defaults to the sync one)."""
+        return self.on_unauthorized(credentials)
 
     @override
     def __repr__(self) -> str:

@@ -225,6 +225,30 @@ class GithubCopilotAuth(Auth):
                     token = entry.token = _parse(raw, self.clock())
         return self._with_token(credentials, token)
 
+    def _forget(self, credentials: Credentials) -> Credentials | None:
+        """The credentials without the refused Copilot token (its cache entry dropped), or None
+        when there is no GitHub token to exchange again."""
+        github_token = credentials.get("github_token") or credentials.get("api_key")
+        if not credentials.get("copilot_token") or not github_token:
+            return None
+        key = (_token_url(credentials), hashlib.sha256(str(github_token).encode()).hexdigest())
+        with self._lock:
+            self._entries.pop(key, None)
+        out = Credentials(credentials)
+        del out["copilot_token"]
+        return out
+
+    @override
+    def on_unauthorized(self, credentials: Credentials) -> Credentials | None:
+        """Copilot refused the exchanged token (revoked early): exchange the GitHub token again."""
+        fresh = self._forget(credentials)
+        return None if fresh is None else self.prepare_credentials(fresh)
+
+    @override
+    async def aon_unauthorized(self, credentials: Credentials) -> Credentials | None:
+        fresh = self._forget(credentials)
+        return None if fresh is None else await self.aprepare_credentials(fresh)
+
     @override
     def middlewares(self, credentials: Credentials) -> list[Middleware]:
         token = credentials.get("copilot_token")

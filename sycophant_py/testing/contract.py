@@ -35,6 +35,13 @@ import pytest
 import sycophant_py as syc
 from sycophant_py._events import StreamEvent
 from sycophant_py.testing._clock import FakeClock
+from sycophant_py.testing._handoff_checks import (
+    FOREIGN_TOOL_ID,
+    check_handoff_failed_turn_left_out,
+    check_handoff_foreign_context,
+    check_handoff_thinking_dropped,
+    foreign_context,
+)
 from sycophant_py.testing._server import Reply, ScriptedServer
 
 __all__ = [
@@ -46,6 +53,7 @@ __all__ = [
     "ContractSuite",
     "Dialect",
     "ERROR_CASES",
+    "FOREIGN_TOOL_ID",
     "ScriptedCall",
     "ScriptedUsage",
     "U",
@@ -58,6 +66,9 @@ __all__ = [
     "check_decoding_quirk",
     "check_error_mapping",
     "check_image_input",
+    "check_handoff_failed_turn_left_out",
+    "check_handoff_foreign_context",
+    "check_handoff_thinking_dropped",
     "check_length_finish",
     "check_stream_text",
     "check_stream_tool_calls",
@@ -69,6 +80,7 @@ __all__ = [
     "check_unsupported_input_before_sending",
     "check_usage_stream_matches_whole",
     "contract_provider",
+    "foreign_context",
     "run_contract",
     "split",
     "well_formed",
@@ -194,6 +206,11 @@ class Dialect(ABC):
         ``no_end_marker`` and ``content_index`` are streams of ``text`` in two deltas; ``audio_tokens``
         and ``cached_over_prompt`` are whole answers whose usage, read the provider's way, is ``usage``.
         """
+        return None
+
+    def sent_tool_ids(self, body: dict[str, Any]) -> tuple[list[str], list[str]] | None:
+        """``(ids of the tool calls sent, ids the tool results sent refer to)``, each in body order;
+        None when the API carries no call ids (the handoff checks then test the pairing by name)."""
         return None
 
 
@@ -589,6 +606,9 @@ CHECKS: list[tuple[str, Callable[..., None], list[tuple[Any, ...]]]] = [
     ("unsupported_input_before_sending", check_unsupported_input_before_sending, [()]),
     ("usage_stream_matches_whole", check_usage_stream_matches_whole, [()]),
     ("decoding_quirk", check_decoding_quirk, [(q,) for q in QUIRKS]),
+    ("handoff_foreign_context", check_handoff_foreign_context, [()]),
+    ("handoff_thinking_dropped", check_handoff_thinking_dropped, [()]),
+    ("handoff_failed_turn_left_out", check_handoff_failed_turn_left_out, [()]),
 ]
 """Every check: (name, function, the extra arguments of each of its cases)."""
 
@@ -725,3 +745,12 @@ class ContractSuite:
     @pytest.mark.parametrize("name", QUIRKS)
     def test_decoding_quirk(self, server: ScriptedServer, name: str) -> None:
         check_decoding_quirk(self.dialect, server, name)
+
+    def test_handoff_foreign_context(self, server: ScriptedServer) -> None:
+        check_handoff_foreign_context(self.dialect, server)
+
+    def test_handoff_thinking_dropped(self, server: ScriptedServer) -> None:
+        check_handoff_thinking_dropped(self.dialect, server)
+
+    def test_handoff_failed_turn_left_out(self, server: ScriptedServer) -> None:
+        check_handoff_failed_turn_left_out(self.dialect, server)

@@ -1,11 +1,13 @@
 """Public namespace for writing wire protocols: the behaviours, their request/result types,
-the shared stream accumulator and the sans-I/O decoders."""
+the shared stream accumulator, the sans-I/O decoders and the cross-provider history rules
+(:func:`prepare_history` with a protocol's :class:`HandoffRules`)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
 from sycophant_py._events import PartialResponse, StreamAccumulator, StreamEvent
+from sycophant_py._handoff import HandoffRules, ToolIdRule, prepare_history
 from sycophant_py._partial_json import parse_partial_json
 from sycophant_py._sse import NDJSONDecoder, SSEDecoder, SSEEvent
 from sycophant_py.wire._base import (
@@ -27,6 +29,7 @@ __all__ = [
     "EmbeddingParams",
     "EmbeddingRequest",
     "EmbeddingWireProtocol",
+    "HandoffRules",
     "NDJSONDecoder",
     "PartialResponse",
     "Request",
@@ -40,8 +43,10 @@ __all__ = [
     "StreamFailed",
     "StreamResult",
     "StreamTransport",
+    "ToolIdRule",
     "WireProtocol",
     "parse_partial_json",
+    "prepare_history",
 ]
 
 

@@ -16,6 +16,7 @@ from typing_extensions import override
 
 from sycophant_py._events import StreamAccumulator, StreamEvent
 from sycophant_py._exceptions import ResponseInvalid
+from sycophant_py._handoff import HandoffRules
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import EmbeddingResponse, Message, Response, Tool
 
@@ -55,6 +56,9 @@ class Request:
     """JSON Schema the answer must follow (structured output), already normalised."""
     schema_name: str = "response"
     """A name for the response schema, where the provider wants one."""
+    foreign_thinking: str | None = None
+    """The configured ``foreign_thinking`` setting (``text`` or ``drop``); a ``foreign_thinking``
+    param wins over it (see ``sycophant_py.wire.prepare_history``)."""
 
 
 @dataclass(slots=True)
@@ -147,6 +151,14 @@ class WireProtocol(ABC):
     def resolve_base_url(self, base_url: str) -> str:
         """Adjust the provider's base URL for this protocol (default: unchanged)."""
         return base_url
+
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        """What this protocol accepts from a conversation made elsewhere, for ``model``: tool-call ids,
+        and whose thinking signatures it verifies (default: any id; only the model's own provider).
+
+        Encoders pass it to :func:`~sycophant_py.wire.prepare_history` before mapping messages.
+        """
+        return HandoffRules()
 
     def request_headers(self, request: Request) -> dict[str, str]:
         """Headers the request needs beyond auth (lower-case names; default: none)."""

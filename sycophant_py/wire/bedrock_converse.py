@@ -11,10 +11,13 @@ Request mapping (``_map_*``):
 * System messages go to the top-level ``system`` blocks. Tool results are ``toolResult`` blocks
   in a **user** turn (status ``error`` for ``is_error``); consecutive turns of one role are merged
   (tool results first). A tool call left without a result gets a synthetic error result, and a
-  result whose call is not in the assistant turn before it is sent as text. Tool-call ids must
-  match ``[a-zA-Z0-9_.:-]{1,64}``: others are rewritten stably. When the history holds tool
-  blocks but the call has no tools, tool specs are derived from the history (Bedrock refuses tool
-  blocks without a ``toolConfig``).
+  result whose call is not in the assistant turn before it is sent as text. The conversation
+  first goes through ``prepare_history`` (:func:`handoff_rules`): tool-call ids outside the
+  spec's ``ToolUseId`` (``[a-zA-Z0-9_.:-]{1,64}``; for Claude without ``.`` and ``:``, as
+  Anthropic's pattern) are rewritten stably in the call and its result, failed turns are left out, and thinking from
+  another provider becomes text or is dropped. When the history holds tool blocks but the call has
+  no tools, tool specs are derived from the history (Bedrock refuses tool blocks without a
+  ``toolConfig``).
 * Images, documents and audio are sent as bytes (``{format, source: {bytes}}``; ``s3://`` URLs as
   ``s3Location``), documents with a ``name`` made of the characters Bedrock allows. Other URLs
   raise ``UnsupportedInput`` before sending: Bedrock does not fetch them. A tool result may hold
@@ -28,8 +31,10 @@ Request mapping (``_map_*``):
 * ``max_tokens``, ``temperature`` (0..1 here), ``top_p`` and ``stop`` go to ``inferenceConfig``;
   ``top_k`` to ``additionalModelRequestFields`` (``top_k``; ``inferenceConfig.topK`` for Nova).
   For Claude, ``reasoning_budget`` (or ``reasoning_effort``: minimal 1024, low 2048, medium 8192,
-  high 16384, xhigh 32768 tokens) becomes ``thinking: {type: enabled, budget_tokens}``; while
-  thinking, ``maxTokens`` is raised above the budget and ``temperature`` / ``top_k`` (and a
+  high 16384, xhigh 32768 tokens) becomes ``thinking: {type: enabled, budget_tokens}`` (not
+  when the conversation ends inside a tool-use turn that does not start with reasoning, which
+  Claude refuses: one thinking configuration per turn); while thinking, ``maxTokens`` is raised
+  above the budget and ``temperature`` / ``top_k`` (and a
   ``top_p`` below 0.95) are not sent, as the model refuses them. Nova 2 gets
   ``reasoningConfig.maxReasoningEffort``; ``openai.gpt-oss`` models ``reasoning_effort``.
   ``seed`` and ``parallel_tool_calls`` have no Converse equivalent and are not sent (they are named
@@ -63,7 +68,6 @@ present, else the one exception ``service-2.json`` declares for that status.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -87,6 +91,7 @@ from sycophant_py._exceptions import (
     Timeout,
     UnsupportedInput,
 )
+from sycophant_py._handoff import BEDROCK_CLAUDE_IDS, BEDROCK_IDS, HandoffRules, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._params import SharedParams
 from sycophant_py._types import (
@@ -121,6 +126,7 @@ __all__ = [
     "ConverseStream",
     "decode_usage",
     "error_message",
+    "handoff_rules",
     "map_finish_reason",
     "model_path",
     "tool_id",
@@ -168,8 +174,6 @@ _TYPE_BY_STATUS = {
     500: "InternalServerException",
     503: "ServiceUnavailableException",
 }
-_ID_OK = re.compile(r"^[a-zA-Z0-9_.:-]{1,64}$")
-_ID_BAD = re.compile(r"[^a-zA-Z0-9_.:-]")
 _NAME_BAD = re.compile(r"[^a-zA-Z0-9_-]")
 _MISSING_RESULT = "Error: no result was provided for this tool call."
 _EMPTY_RESULT = "(empty result)"
@@ -202,11 +206,17 @@ def model_path(model_id: str) -> str:
 
 
 def tool_id(raw: str) -> str:
-    """A tool-use id Bedrock accepts: ``raw`` itself when valid, else a stable rewrite of it."""
-    if _ID_OK.match(raw):
-        return raw
-    digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    return f"{_ID_BAD.sub('_', raw)[:48].strip('_') or 'tooluse'}_{digest}"
+    """A tool-use id Bedrock accepts: ``raw`` itself when valid, else a stable rewrite of it
+    (``BEDROCK_IDS``; inside a conversation ``prepare_history`` also keeps ids unique)."""
+    return BEDROCK_IDS.fit(raw)
+
+
+def handoff_rules(model: ModelInfo) -> HandoffRules:
+    """Ids of ``[a-zA-Z0-9_.:-]{1,64}`` (``[a-zA-Z0-9_-]`` for Claude, which also verifies
+    ``anthropic`` thinking signatures)."""
+    if _is_claude(model):
+        return HandoffRules(tool_ids=BEDROCK_CLAUDE_IDS, verifies=frozenset({"amazon-bedrock", "anthropic"}))
+    return HandoffRules(tool_ids=BEDROCK_IDS, verifies=frozenset({"amazon-bedrock"}))
 
 
 def _tool_name(name: str) -> str:
@@ -273,7 +283,7 @@ class _Messages:
     def _close_pending(self) -> None:
         self._add_results(
             [
-                {"toolResult": {"toolUseId": tool_id(cid), "content": [{"text": _MISSING_RESULT}], "status": "error"}}
+                {"toolResult": {"toolUseId": cid, "content": [{"text": _MISSING_RESULT}], "status": "error"}}
                 for cid in self.pending
             ]
         )
@@ -303,7 +313,7 @@ class _Messages:
             self.pending[part.id] = part.name
             self.tool_names[part.name] = None
             args = dict(part.arguments) if isinstance(part.arguments, Mapping) else {}
-            return {"toolUse": {"toolUseId": tool_id(part.id), "name": part.name, "input": args}}
+            return {"toolUse": {"toolUseId": part.id, "name": part.name, "input": args}}
         raise InvalidMessage(f"bedrock_converse: an assistant message cannot hold a {part.kind} part")
 
     def _tool_result(self, msg: Message) -> None:
@@ -316,7 +326,7 @@ class _Messages:
         if any(isinstance(p, AudioPart) for p in msg.parts):
             raise UnsupportedInput("bedrock_converse: a tool result cannot hold audio (toolResult has no audio block)")
         content = [b for b in (self._user_part(p) for p in msg.parts) if b is not None] or [{"text": _EMPTY_RESULT}]
-        result: dict[str, Any] = {"toolUseId": tool_id(call_id), "content": content}
+        result: dict[str, Any] = {"toolUseId": call_id, "content": content}
         if msg.is_error:
             result["status"] = "error"
         self._add_results(self._cache([{"toolResult": result}], msg))
@@ -357,6 +367,17 @@ def _thinking_budget(model: ModelInfo, params: Mapping[str, Any]) -> int | None:
     if budget is None:
         return None
     return max(int(budget), _MIN_BUDGET) if budget else 0
+
+
+def _open_turn_unthought(turns: list[dict[str, Any]]) -> bool:
+    """True when the conversation ends inside a tool-use turn that does not start with reasoning
+    (Claude keeps one thinking configuration per turn: such a request is sent without thinking)."""
+    if len(turns) < 2 or turns[-1]["role"] != "user" or turns[-2]["role"] != "assistant":
+        return False
+    if not any("toolResult" in b for b in turns[-1]["content"]):
+        return False
+    blocks = turns[-2]["content"]
+    return not blocks or "reasoningContent" not in blocks[0]
 
 
 def _reasoning_fields(model: ModelInfo, params: Mapping[str, Any], budget: int | None) -> dict[str, Any]:
@@ -487,6 +508,10 @@ class BedrockConverse(WireProtocol):
     def request_path(self, request: Request) -> str:
         return model_path(request.model.id) + ("/converse-stream" if request.stream else "/converse")
 
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        return handoff_rules(model)
+
     # -- encode ------------------------------------------------------------------------------
     @override
     def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
@@ -517,7 +542,7 @@ class BedrockConverse(WireProtocol):
         model, params = request.model, request.params
         check_inputs(model, request.messages, self.name, accepts=_ACCEPTS, url_ok=_s3_url)
         msgs = _Messages(model)
-        for m in request.messages:
+        for m in prepare_history(request, self.handoff_rules(model)):
             msgs.add(m)
         msgs.finish()
         if not msgs.turns:
@@ -529,6 +554,8 @@ class BedrockConverse(WireProtocol):
         if msgs.system:
             body["system"] = msgs.system
         budget = _thinking_budget(model, params)
+        if budget and _open_turn_unthought(msgs.turns):
+            budget = None
         inference = _inference(params, model, budget)
         if inference:
             body["inferenceConfig"] = inference

@@ -25,6 +25,7 @@ from typing_extensions import override
 
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import InvalidMessage, StreamError
+from sycophant_py._handoff import ANY_IDS, HandoffRules, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._params import EmbeddingParams, SharedParams
 from sycophant_py._types import (
@@ -309,6 +310,11 @@ class OllamaNative(WireProtocol):
     def request_path(self, request: Request) -> str:
         return "/api/chat"
 
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        """``/api/chat`` carries no call ids (results name the tool): any id is kept as it is."""
+        return HandoffRules(tool_ids=ANY_IDS, thinking_separator="\n\n")
+
     # -- encode ------------------------------------------------------------------------------
     @override
     def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
@@ -329,7 +335,8 @@ class OllamaNative(WireProtocol):
         """
         params = request.params
         check_inputs(request.model, request.messages, self.name, accepts=("image",))
-        body: dict[str, Any] = {"model": request.model.id, "messages": map_messages(request.messages)}
+        messages = prepare_history(request, self.handoff_rules(request.model))
+        body: dict[str, Any] = {"model": request.model.id, "messages": map_messages(messages)}
         if request.tools and params.get("tool_choice") != "none":
             body["tools"] = self.encode_tools(request.tools)
         if request.response_schema is not None:

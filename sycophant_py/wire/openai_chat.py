@@ -32,7 +32,6 @@ and ``error`` ends a stream with an ``error`` event.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal
@@ -42,6 +41,7 @@ from typing_extensions import override
 
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import InvalidMessage, StreamError, UnsupportedInput
+from sycophant_py._handoff import MISTRAL_IDS, OPENAI_CHAT_IDS, HandoffRules, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._params import SharedParams
 from sycophant_py._types import (
@@ -210,12 +210,10 @@ def _audio(p: AudioPart) -> dict[str, Any]:
     return {"type": "input_audio", "input_audio": {"data": base64.b64encode(p.data).decode("ascii"), "format": fmt}}
 
 
-def _mistral_id(tool_id: str) -> str:
-    """Mistral wants exactly 9 alphanumeric characters; derive them stably from the original."""
-    if len(tool_id) == 9 and tool_id.isalnum():
-        return tool_id
-    digest = hashlib.sha256(tool_id.encode()).hexdigest()
-    return digest[:9]
+def handoff_rules(model: ModelInfo) -> HandoffRules:
+    """Tool-call ids of at most 64 characters (exactly 9 alphanumerics with ``requires_mistral_tool_ids``)."""
+    mistral = bool(model.compat.get("requires_mistral_tool_ids"))
+    return HandoffRules(tool_ids=MISTRAL_IDS if mistral else OPENAI_CHAT_IDS, thinking_separator="\n\n")
 
 
 class _Encoder:
@@ -230,11 +228,7 @@ class _Encoder:
         self.tool_name = bool(compat.get("requires_tool_result_name"))
         self.assistant_after_tool = bool(compat.get("requires_assistant_after_tool_result"))
         self.thinking_as_text = bool(compat.get("requires_thinking_as_text"))
-        self.mistral_ids = bool(compat.get("requires_mistral_tool_ids"))
         self.result_media: list[dict[str, Any]] = []  # tool results' attachments, sent after the results
-
-    def tool_id(self, tool_id: str) -> str:
-        return _mistral_id(tool_id) if self.mistral_ids else tool_id
 
     def messages(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -330,7 +324,7 @@ class _Encoder:
             elif isinstance(p, ToolCall):
                 calls.append(
                     {
-                        "id": self.tool_id(p.id),
+                        "id": p.id,
                         "type": "function",
                         "function": {"name": p.name, "arguments": p.arguments_json or "{}"},
                     }
@@ -358,7 +352,7 @@ class _Encoder:
             )
         out: dict[str, Any] = {
             "role": "tool",
-            "tool_call_id": self.tool_id(msg.tool_call_id or ""),
+            "tool_call_id": msg.tool_call_id or "",
             "content": text,
         }
         name = msg.name or call_name
@@ -495,6 +489,10 @@ class OpenAIChat(WireProtocol):
             out.append("reasoning_effort")
         return out
 
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        return handoff_rules(model)
+
     # -- encode ------------------------------------------------------------------------------
     @override
     def encode_request(self, request: Request) -> dict[str, Any]:
@@ -507,7 +505,8 @@ class OpenAIChat(WireProtocol):
         """
         model = request.model
         check_inputs(model, request.messages, self.name, accepts=_ACCEPTS, url_ok=_url_ok)
-        body: dict[str, Any] = {"model": model.id, "messages": _Encoder(model).messages(request.messages)}
+        messages = prepare_history(request, self.handoff_rules(model))
+        body: dict[str, Any] = {"model": model.id, "messages": _Encoder(model).messages(messages)}
         self._params(body, request.params, model, bool(request.tools))
         if request.tools:
             body["tools"] = self.encode_tools(request.tools, model)

@@ -91,6 +91,18 @@ def test_async_matches_sync(dialect: Dialect, server: ScriptedServer) -> None:
     c.check_async_matches_sync(dialect, server)
 
 
+def test_handoff_foreign_context(dialect: Dialect, server: ScriptedServer) -> None:
+    c.check_handoff_foreign_context(dialect, server)
+
+
+def test_handoff_thinking_dropped(dialect: Dialect, server: ScriptedServer) -> None:
+    c.check_handoff_thinking_dropped(dialect, server)
+
+
+def test_handoff_failed_turn_left_out(dialect: Dialect, server: ScriptedServer) -> None:
+    c.check_handoff_failed_turn_left_out(dialect, server)
+
+
 # -- overflow, inputs and decoding shapes (the "never seen traffic" issue) --------------------------
 
 STREAM_QUIRKS = {

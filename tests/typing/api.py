@@ -24,6 +24,12 @@ def main() -> None:
     syc.configure(custom_providers={"vllm": {"base_url": "http://localhost:8000/v1", "auth": "optional"}})
     info: syc.ModelInfo = syc.get_model("vllm:mistral-7b")
     print(text, total, calls, more.text, first, info.base_url)
+    syc.configure(foreign_thinking="drop")
+    saved = more.context.to_json()
+    elsewhere = syc.generate_text("anthropic:claude-sonnet-4-5", syc.Context.from_json(saved), foreign_thinking="text")
+    origin: str | None = elsewhere.context.messages[-1].provider
+    failed: bool = elsewhere.message.finish_reason in ("error", "aborted")
+    print(origin, failed)
     media = syc.Message.user(
         ["Look and listen", syc.ImagePart.from_path("cat.png"), syc.AudioPart.from_base64("UklGRg=="), Path("a.pdf")]
     )
@@ -47,3 +53,24 @@ async def amain() -> None:
     final: syc.Response = await stream.response()
     print(resp.text, final.text)
     await syc.aclose()
+
+
+def oauth() -> None:
+    def login(callbacks: syc.LoginCallbacks) -> syc.OAuthCredentials:
+        code = callbacks.on_prompt(message="Enter code:")
+        return syc.OAuthCredentials(refresh=code, access=code, expires=None)
+
+    def refresh(credentials: syc.OAuthCredentials) -> syc.OAuthCredentials:
+        return credentials
+
+    syc.register_provider(
+        "corporate-ai",
+        base_url="https://ai.corp.example/v1",
+        oauth=syc.OAuth(name="Corp", login=login, refresh_token=refresh, get_api_key=lambda c: c.access),
+    )
+    creds: syc.OAuthCredentials | None = syc.login("corporate-ai")
+    store = syc.CredentialStore()
+    store.set_api_key("openai", "sk-...")
+    entry: dict[str, object] | None = store.get("openai")
+    removed: bool = syc.logout("corporate-ai") or store.remove("openai")
+    print(creds, entry, removed, store.path, store.providers())

@@ -126,6 +126,11 @@ def run_stream(
     return events, result
 
 
+def g3(body: dict[str, Any]) -> dict[str, Any]:
+    """A body as Gemini 3 Flash reports it (its thought signatures are refused by another generation)."""
+    return {**body, "modelVersion": "gemini-3-flash-preview"}
+
+
 def final_response(events: list[StreamEvent]) -> Response:
     resp = events[-1].response
     assert resp is not None
@@ -1018,14 +1023,18 @@ def test_stream_signature_on_a_trailing_empty_text_part() -> None:
 def test_thought_signature_round_trip_through_json() -> None:
     """stream -> Response -> Message (through JSON) -> encode: each signature stays on its own part."""
     body = sse(
-        body_of({"text": "Plan.", "thought": True, "thoughtSignature": "dGhvdWdodA=="}, finish=None),
-        body_of(
-            {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": SIG}, finish=None
+        g3(body_of({"text": "Plan.", "thought": True, "thoughtSignature": "dGhvdWdodA=="}, finish=None)),
+        g3(
+            body_of(
+                {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": SIG},
+                finish=None,
+            )
         ),
-        body_of({"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}, finish="STOP"),
+        g3(body_of({"functionCall": {"name": "get_weather", "args": {"city": "Rome"}}}, finish="STOP")),
     )
     resp = final_response(run_stream(body, size=5)[0])
     assert resp.finish_reason == "tool_use"
+    assert resp.message.model == "gemini-3-flash-preview"  # signatures are replayed within one Gemini generation
     ctx = Context((Message.user("Weather?"), resp.message))
     restored = Context.from_json(ctx.to_json())
     results = [Message.tool_result(c.id, "sunny") for c in resp.tool_calls]
@@ -1198,9 +1207,9 @@ def test_end_to_end_errors_never_show_the_key(server: ScriptedServer) -> None:
 def test_end_to_end_tool_round_trip(server: ScriptedServer) -> None:
     server.add(
         Reply.json(
-            body_of({"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": SIG})
+            g3(body_of({"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": SIG}))
         ),
-        Reply.json(body_of({"text": "Sunny."})),
+        Reply.json(g3(body_of({"text": "Sunny."}))),
     )
     seen: list[str] = []
 

@@ -390,7 +390,9 @@ def test_stored_reasoning_without_encrypted_content_needs_store() -> None:
 def test_function_call_ids_only_with_replayed_reasoning() -> None:
     assert "id" not in _turn(_call())[0]
     foreign = ThinkingPart("plan", "sig", provider="azure", provider_data={"api": API, "item_id": "rs_1"})
-    assert _turn(foreign, _thinking(), _call())[0] == {
+    items = _turn(foreign, _thinking(), _call())
+    assert items[0] == {"role": "assistant", "content": "plan"}  # another provider's reasoning: plain text
+    assert items[1] == {
         "type": "reasoning",
         "id": "rs_1",
         "encrypted_content": "enc==",

@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import Field
 from typing_extensions import override
 
+from sycophant_py._handoff import HandoffRules
 from sycophant_py._models import ModelInfo
 from sycophant_py._params import SharedParams
 from sycophant_py._types import Response, Tool
@@ -41,7 +42,13 @@ from sycophant_py.wire.anthropic_messages.decode import (
     error_message,
     map_finish_reason,
 )
-from sycophant_py.wire.anthropic_messages.encode import encode_body, is_thinking, map_response_schema, map_tools
+from sycophant_py.wire.anthropic_messages.encode import (
+    encode_body,
+    handoff_rules,
+    is_thinking,
+    map_response_schema,
+    map_tools,
+)
 from sycophant_py.wire.anthropic_messages.stream import AnthropicStream, decode_event, end_of_stream
 
 __all__ = [
@@ -118,7 +125,11 @@ class AnthropicMessages(WireProtocol):
     @override
     def encode_request(self, request: Request) -> dict[str, Any]:
         """The JSON body (raises ``InvalidMessage`` for a part the API cannot take)."""
-        return encode_body(request)
+        return encode_body(request, self.handoff_rules(request.model))
+
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        return handoff_rules(model)
 
     @override
     def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:

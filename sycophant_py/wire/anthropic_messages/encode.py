@@ -14,8 +14,10 @@ Message rules (what the Messages API requires):
   synthetic error result, since the API refuses a ``tool_use`` with no answer; a result whose
   call is not in the assistant turn just before it (a trimmed history) is sent as text, since the
   API refuses that too.
-* Tool-call ids must match ``^[a-zA-Z0-9_-]+$``: ids from other providers are rewritten stably
-  (the same id always maps to the same rewrite, in the call and in its result).
+* The conversation first goes through ``prepare_history`` with :func:`handoff_rules`: tool-call ids
+  that do not match ``^[a-zA-Z0-9_-]{1,64}$`` are rewritten stably (in the call and in its
+  result), failed turns are left out, and thinking from another provider becomes text (or is
+  dropped) without its signature.
 * Thinking is replayed as a ``thinking`` block (with its signature) or ``redacted_thinking``
   block only when it came from this provider or from ``anthropic`` and carries a signature;
   other thinking is sent as plain text, and opaque thinking from elsewhere is dropped.
@@ -26,17 +28,19 @@ Message rules (what the Messages API requires):
   assistant turn (a prefill) loses its trailing whitespace, which the API refuses too.
 * Images and PDFs go as base64 or URL sources, text documents as text sources; audio and other
   documents raise ``UnsupportedInput`` (as does an input the model's catalog row refuses).
+* Thinking is not asked for when the conversation ends inside a tool-use turn whose assistant
+  message does not start with a thinking block (a loop begun on another provider or without
+  thinking): the API keeps one thinking configuration per turn and refuses that request.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sycophant_py._exceptions import InvalidMessage
+from sycophant_py._handoff import ANTHROPIC_IDS, HandoffRules, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
 from sycophant_py.wire._base import Request
@@ -48,6 +52,7 @@ __all__ = [
     "MIN_THINKING_BUDGET",
     "PROTOCOL_MARK",
     "encode_body",
+    "handoff_rules",
     "map_messages",
     "map_response_schema",
     "map_tool_choice",
@@ -66,19 +71,19 @@ PROTOCOL_MARK: dict[str, str] = {"protocol": "anthropic_messages"}
 """``provider_data`` of thinking decoded by this protocol (its signature is in Anthropic's format)."""
 
 _CACHE: dict[str, str] = {"type": "ephemeral"}
-_ID_OK = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
-_ID_BAD_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
 _MISSING_RESULT = "Error: no result was provided for this tool call."
 _THINKING_TYPES = frozenset({"thinking", "redacted_thinking"})
 
 
 def tool_id(raw: str) -> str:
-    """A tool-call id the API accepts: ``raw`` itself when valid, else a stable rewrite of it."""
-    if _ID_OK.match(raw):
-        return raw
-    digest = hashlib.sha256(raw.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    clean = _ID_BAD_CHARS.sub("_", raw)[:48].strip("_") or "toolu"
-    return f"{clean}_{digest}"
+    """A tool-call id the API accepts: ``raw`` itself when valid, else a stable rewrite of it
+    (``ANTHROPIC_IDS``; inside a conversation ``prepare_history`` also keeps ids unique)."""
+    return ANTHROPIC_IDS.fit(raw)
+
+
+def handoff_rules(model: ModelInfo) -> HandoffRules:
+    """Ids of ``^[a-zA-Z0-9_-]{1,64}$``; thinking signatures of this provider (and ``anthropic``)."""
+    return HandoffRules(tool_ids=ANTHROPIC_IDS, verifies=frozenset({"anthropic"}))
 
 
 def _b64(data: bytes) -> str:
@@ -146,12 +151,12 @@ def _map_assistant_part(part: Part, model: ModelInfo) -> dict[str, Any] | None:
     if isinstance(part, ThinkingPart):
         return _map_thinking(part, model)
     if isinstance(part, ToolCall):
-        return {"type": "tool_use", "id": tool_id(part.id), "name": part.name, "input": dict(part.arguments)}
+        return {"type": "tool_use", "id": part.id, "name": part.name, "input": dict(part.arguments)}
     raise InvalidMessage(f"anthropic_messages: an assistant message cannot hold a {part.kind} part")
 
 
 def _map_tool_result(msg: Message) -> dict[str, Any]:
-    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": tool_id(msg.tool_call_id or "")}
+    block: dict[str, Any] = {"type": "tool_result", "tool_use_id": msg.tool_call_id or ""}
     parts = msg.parts
     if all(isinstance(p, TextPart) for p in parts):
         if not is_blank(msg.text):
@@ -407,8 +412,27 @@ def is_thinking(params: Mapping[str, Any]) -> bool:
     return thinking is not None and thinking.get("type") != "disabled"
 
 
-def encode_body(request: Request) -> dict[str, Any]:
+def _open_turn_unthought(turns: list[dict[str, Any]]) -> bool:
+    """True when the conversation ends inside a tool-use turn that does not start with thinking.
+
+    A tool-use loop is one assistant turn with one thinking configuration: with thinking on, the
+    API refuses a last assistant message (before the final tool results) that does not start with
+    a ``thinking`` block, as when the loop began on another provider or with thinking off. Such a
+    request is sent without thinking; the next turn thinks again.
+    """
+    if len(turns) < 2 or turns[-1]["role"] != "user" or turns[-2]["role"] != "assistant":
+        return False
+    results = turns[-1]["content"]
+    if isinstance(results, str) or not any(b.get("type") == "tool_result" for b in results):
+        return False
+    blocks = turns[-2]["content"]
+    return isinstance(blocks, str) or not blocks or blocks[0].get("type") not in _THINKING_TYPES
+
+
+def encode_body(request: Request, rules: HandoffRules | None = None) -> dict[str, Any]:
     """The complete JSON body of one Messages request (see the module docstring for the rules).
+
+    ``rules``: the protocol's handoff rules (by default :func:`handoff_rules`).
 
     Raises:
         UnsupportedInput: the model's row refuses an input kind, or the API cannot carry it (audio,
@@ -417,8 +441,10 @@ def encode_body(request: Request) -> dict[str, Any]:
     """
     model, params = request.model, request.params
     check_inputs(model, request.messages, "anthropic_messages", accepts=("image", "pdf"), url_ok=_url_ok)
-    system, turns = map_messages(request.messages, model)
+    system, turns = map_messages(prepare_history(request, rules or handoff_rules(model)), model)
     thinking = _thinking(params)
+    if thinking is not None and thinking.get("type") != "disabled" and _open_turn_unthought(turns):
+        thinking = None
     thinking_on = thinking is not None and thinking.get("type") != "disabled"
     body: dict[str, Any] = {"model": model.id, "max_tokens": _max_tokens(params, model, thinking)}
     if system is not None:

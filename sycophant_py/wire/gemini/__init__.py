@@ -53,6 +53,7 @@ from pydantic import Field
 from typing_extensions import override
 
 from sycophant_py._exceptions import StreamError
+from sycophant_py._handoff import HandoffRules, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._params import SharedParams
 from sycophant_py._types import FinishReason, Response, Tool
@@ -68,7 +69,7 @@ from sycophant_py.wire._media import check_inputs
 from sycophant_py.wire._overflow import as_overflow
 from sycophant_py.wire._util import body_message, invalid_body
 from sycophant_py.wire.gemini.decode import decode_usage, error_of, gemini_error, map_finish_reason, retry_delay
-from sycophant_py.wire.gemini.encode import SKIP_SIGNATURE, Encoder, thinking_config
+from sycophant_py.wire.gemini.encode import SKIP_SIGNATURE, Encoder, handoff_rules, thinking_config
 from sycophant_py.wire.gemini.schema import to_gemini_schema
 from sycophant_py.wire.gemini.stream import GeminiStream, route_chunk
 
@@ -159,6 +160,10 @@ class GoogleGemini(WireProtocol):
         collection = "" if "/" in request.model.id else "/models"
         return f"{collection}/{{model}}:{method}"
 
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        return handoff_rules(model)
+
     # -- encode --------------------------------------------------------------------------------
     @override
     def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
@@ -175,7 +180,7 @@ class GoogleGemini(WireProtocol):
         """
         model, params = request.model, request.params
         check_inputs(model, request.messages, self.name, accepts=_ACCEPTS, url_ok=_url_ok)
-        system, contents = Encoder(model).encode(request.messages)
+        system, contents = Encoder(model).encode(prepare_history(request, self.handoff_rules(model)))
         if not contents:
             # Gemini refuses an empty ``contents`` but answers a user turn whose text is empty.
             contents = [{"role": "user", "parts": [{"text": ""}]}]

@@ -10,10 +10,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sycophant_py._exceptions import InvalidMessage
+from sycophant_py._handoff import ANY_IDS, HandoffRules
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import AudioPart, DocumentPart, ImagePart, Message, TextPart, ThinkingPart, ToolCall
 
-__all__ = ["MARK", "SKIP_SIGNATURE", "Encoder", "thinking_config"]
+__all__ = ["MARK", "SKIP_SIGNATURE", "Encoder", "handoff_rules", "model_family", "thinking_config"]
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 """Google's documented placeholder signature for function calls that did not come from Gemini."""
@@ -26,6 +27,19 @@ _VERSION = re.compile(r"gemini-(\d+)(?:\.(\d+))?")
 def _version(model: ModelInfo) -> tuple[int, int] | None:
     m = _VERSION.search(model.id)
     return (int(m.group(1)), int(m.group(2) or 0)) if m else None
+
+
+def model_family(model_id: str) -> str | None:
+    """``gemini-<major>`` of a Gemini model id (None for another id): thought signatures of one
+    generation are refused by another, so thinking from another family is replayed as text."""
+    m = _VERSION.search(model_id)
+    return f"gemini-{m.group(1)}" if m else None
+
+
+def handoff_rules(model: ModelInfo) -> HandoffRules:
+    """Any id (ids are sent only for calls Gemini made; results are matched by name and order);
+    signatures only within the Gemini generation of ``model``."""
+    return HandoffRules(tool_ids=ANY_IDS, family=model_family)
 
 
 def _b64(data: bytes) -> str:

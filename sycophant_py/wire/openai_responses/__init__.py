@@ -23,11 +23,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from typing_extensions import override
 
+from sycophant_py._handoff import HandoffRules
+from sycophant_py._models import ModelInfo
 from sycophant_py._params import ToolChoice
 from sycophant_py._types import Response, Tool
 from sycophant_py.wire._base import Request, StreamResult, WireProtocol
 from sycophant_py.wire.openai_responses.decode import API, decode_body, decode_usage, map_status
-from sycophant_py.wire.openai_responses.encode import encode_body, map_response_schema, map_tools
+from sycophant_py.wire.openai_responses.encode import encode_body, handoff_rules, map_response_schema, map_tools
 from sycophant_py.wire.openai_responses.stream import ResponsesStream, decode_event
 
 __all__ = [
@@ -63,6 +65,8 @@ class OpenAIResponsesParams(BaseModel):
     """Allow several tool calls in one answer."""
     service_tier: str | None = None
     """``auto``, ``default``, ``flex``, ``priority``..."""
+    foreign_thinking: Literal["text", "drop"] | None = None
+    """Thinking from another provider in the conversation: replayed as ``text`` or ``drop``ped."""
     reasoning_summary: Literal["auto", "concise", "detailed"] | None = None
     """``reasoning.summary``: ask for a summary of the reasoning."""
     reasoning_context: Literal["auto", "current_turn", "all_turns"] | None = None
@@ -114,7 +118,11 @@ class OpenAIResponses(WireProtocol):
 
     @override
     def encode_request(self, request: Request) -> dict[str, Any]:
-        return encode_body(request)
+        return encode_body(request, self.handoff_rules(request.model))
+
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        return handoff_rules(model)
 
     @override
     def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:

@@ -16,7 +16,8 @@
   one of our function calls (sent with its ``fc_`` id) or by a message whose id the decoder
   recorded (``next_message_id``, sent as an ``output_text`` message with that id). Otherwise the
   turn's reasoning is left out and its items go without ids (item ids are only sent where a
-  replayed reasoning item needs them). Thinking from elsewhere is dropped.
+  replayed reasoning item needs them). Thinking from another provider has been turned into text
+  (or dropped) by ``prepare_history``; other thinking that cannot be replayed is left out.
 * ``include: ["reasoning.encrypted_content"]`` is asked for when ``store`` is false and reasoning
   is on (``reasoning_effort`` other than ``none``, or a model the catalog marks as reasoning).
 * Function tools always say ``strict`` (the API's default is true): the tool's own choice, else
@@ -32,6 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sycophant_py._exceptions import InvalidMessage
+from sycophant_py._handoff import OPENAI_RESPONSES_IDS, HandoffRules, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
 from sycophant_py.wire._base import Request
@@ -39,7 +41,7 @@ from sycophant_py.wire._media import check_inputs
 from sycophant_py.wire.openai_chat import _strict_ok  # one definition of OpenAI's strict-mode rules
 from sycophant_py.wire.openai_responses.decode import API
 
-__all__ = ["encode_body", "map_response_schema", "map_tools"]
+__all__ = ["encode_body", "handoff_rules", "map_response_schema", "map_tools"]
 
 _ENCRYPTED = "reasoning.encrypted_content"
 _REASONING_PARAMS = (("effort", "reasoning_effort"), ("summary", "reasoning_summary"), ("context", "reasoning_context"))
@@ -320,8 +322,13 @@ def _map_text(request: Request) -> dict[str, Any]:
     return text
 
 
-def encode_body(request: Request) -> dict[str, Any]:
-    """The ``/responses`` body of a request.
+def handoff_rules(model: ModelInfo) -> HandoffRules:
+    """``call_id`` of 1 to 64 characters (the spec's ``FunctionCallOutputItemParam.call_id``)."""
+    return HandoffRules(tool_ids=OPENAI_RESPONSES_IDS, thinking_separator="\n\n")
+
+
+def encode_body(request: Request, rules: HandoffRules | None = None) -> dict[str, Any]:
+    """The ``/responses`` body of a request (``rules``: the protocol's, by default :func:`handoff_rules`).
 
     Raises:
         UnsupportedInput: the model's row refuses an input kind, or it is audio (the Responses API
@@ -329,7 +336,8 @@ def encode_body(request: Request) -> dict[str, Any]:
     """
     model, params = request.model, request.params
     check_inputs(model, request.messages, API, accepts=("image", "pdf", "document"), url_ok=_url_ok)
-    instructions, items = _Encoder(model, params.get("store")).encode(request.messages)
+    messages = prepare_history(request, rules or handoff_rules(model))
+    instructions, items = _Encoder(model, params.get("store")).encode(messages)
     body: dict[str, Any] = {"model": model.id}
     if instructions is not None:
         body["instructions"] = instructions

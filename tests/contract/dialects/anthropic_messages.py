@@ -150,6 +150,21 @@ class AnthropicDialect(Dialect):
             events.append({"type": "content_block_stop", "index": i})
         return sse(events + self._end(usage, "tool_use"), chunk_size)
 
+    def answer(self, thinking: str, signature: str, text: str, calls: list[Call], usage: U) -> Reply:
+        """A signed ``thinking`` block, a text block and ``tool_use`` blocks."""
+        content: list[dict[str, Any]] = [
+            {"type": "thinking", "thinking": thinking, "signature": signature},
+            {"type": "text", "text": text},
+        ]
+        content += [{"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in calls]
+        return Reply.json(self._message(content, usage, "tool_use" if calls else "end_turn", "msg_03"))
+
+    @override
+    def sent_tool_ids(self, body: dict[str, Any]) -> tuple[list[str], list[str]]:
+        blocks = [b for m in body["messages"] if isinstance(m["content"], list) for b in m["content"]]
+        calls = [b["id"] for b in blocks if b["type"] == "tool_use"]
+        return calls, [b["tool_use_id"] for b in blocks if b["type"] == "tool_result"]
+
     @override
     def error(self, status: int, message: str) -> Reply:
         kind = {

@@ -200,6 +200,21 @@ class BedrockConverseDialect(Dialect):
             events.append(("contentBlockStop", {"contentBlockIndex": i}))
         return event_stream(events + _tail(usage, "tool_use"), chunk_size)
 
+    def answer(self, thinking: str, signature: str, text: str, calls: list[Call], usage: U) -> Reply:
+        """Signed ``reasoningContent``, text and ``toolUse`` blocks."""
+        content: list[dict[str, Any]] = [
+            {"reasoningContent": {"reasoningText": {"text": thinking, "signature": signature}}},
+            {"text": text},
+        ]
+        content += [{"toolUse": {"toolUseId": c.id, "name": c.name, "input": c.arguments}} for c in calls]
+        return Reply.json(self._body(content, usage, "tool_use" if calls else "end_turn"))
+
+    @override
+    def sent_tool_ids(self, body: dict[str, Any]) -> tuple[list[str], list[str]]:
+        blocks = [b for m in body["messages"] for b in m["content"]]
+        calls = [b["toolUse"]["toolUseId"] for b in blocks if "toolUse" in b]
+        return calls, [b["toolResult"]["toolUseId"] for b in blocks if "toolResult" in b]
+
     @override
     def error(self, status: int, message: str) -> Reply:
         kind = _ERROR_TYPES.get(status, "InternalServerException")

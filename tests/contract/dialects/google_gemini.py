@@ -190,6 +190,25 @@ class GoogleGeminiDialect(Dialect):
         chunks.append(self._chunk([{"text": ""}], "STOP", usage))
         return _sse(chunks, chunk_size)
 
+    def answer(self, thinking: str, signature: str, text: str, calls: list[Call], usage: U) -> Reply:
+        """A signed thought, text, and function calls with Gemini's own ids (the first one signed too;
+        ``signature`` must be base64)."""
+        parts: list[dict[str, Any]] = [{"text": thinking, "thought": True, "thoughtSignature": signature}]
+        parts.append({"text": text})
+        for i, c in enumerate(calls):
+            part: dict[str, Any] = {"functionCall": {"id": c.id, "name": c.name, "args": c.arguments}}
+            if i == 0:
+                part["thoughtSignature"] = signature
+            parts.append(part)
+        return Reply.json(self._chunk(parts, "STOP", usage))
+
+    @override
+    def sent_tool_ids(self, body: dict[str, Any]) -> tuple[list[str], list[str]]:
+        """The ids present (Gemini ids are optional: calls from elsewhere are matched by name and order)."""
+        parts = [p for content in body["contents"] for p in content["parts"]]
+        calls = [p["functionCall"]["id"] for p in parts if "id" in p.get("functionCall", {})]
+        return calls, [p["functionResponse"]["id"] for p in parts if "id" in p.get("functionResponse", {})]
+
     @override
     def error(self, status: int, message: str) -> Reply:
         return Reply.json(

@@ -54,6 +54,13 @@ class OllamaDialect(Dialect):
         }
         return _ndjson([line, self._final(usage)], chunk_size)
 
+    def answer(self, thinking: str, signature: str, text: str, calls: list[Call], usage: U) -> Reply:
+        """``thinking`` next to ``content`` (no signatures) and tool calls without ids."""
+        msg: dict[str, Any] = {"role": "assistant", "content": text, "thinking": thinking}
+        if calls:
+            msg["tool_calls"] = self._calls(calls)
+        return Reply.json(self._final(usage, "stop", msg))
+
     def error(self, status: int, message: str) -> Reply:
         return Reply.json({"error": message}, status=status)
 

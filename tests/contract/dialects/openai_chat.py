@@ -91,6 +91,23 @@ class OpenAIChatDialect(Dialect):
         payloads.append({**base, "choices": [], "usage": _usage(usage)})
         return _sse(payloads, chunk_size)
 
+    def answer(self, thinking: str, signature: str, text: str, calls: list[Call], usage: U) -> Reply:
+        """Reasoning (``reasoning_content``: chat has no signatures), text and tool calls in one answer."""
+        tcs = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+            for c in calls
+        ]
+        message: dict[str, Any] = {"role": "assistant", "content": text, "reasoning_content": thinking}
+        if tcs:
+            message["tool_calls"] = tcs
+        choice = {"index": 0, "message": message, "finish_reason": "tool_calls" if tcs else "stop"}
+        return Reply.json({"id": "chatcmpl-3", "model": self.model, "choices": [choice], "usage": _usage(usage)})
+
+    def sent_tool_ids(self, body: dict[str, Any]) -> tuple[list[str], list[str]]:
+        calls = [tc["id"] for m in body["messages"] for tc in m.get("tool_calls") or ()]
+        results = [m["tool_call_id"] for m in body["messages"] if m["role"] == "tool"]
+        return calls, results
+
     def error(self, status: int, message: str) -> Reply:
         return Reply.json({"error": {"message": message, "type": "invalid_request_error", "code": None}}, status=status)
 

@@ -225,6 +225,22 @@ class OpenAIResponsesDialect(Dialect):
             items.append((_function_call(c, i), [args[j : j + 5] for j in range(0, len(args), 5)]))
         return _sse(self._stream_events(items, usage), chunk_size)
 
+    def answer(self, thinking: str, signature: str, text: str, calls: list[Call], usage: U) -> Reply:
+        """A reasoning item (summary + ``encrypted_content``), a message and function calls."""
+        reasoning = {
+            "type": "reasoning",
+            "id": "rs_1",
+            "summary": [{"type": "summary_text", "text": thinking}],
+            "encrypted_content": signature,
+        }
+        output = [reasoning, _message(text, "msg_2"), *(_function_call(c, i) for i, c in enumerate(calls))]
+        return Reply.json(self._response(output, usage))
+
+    @override
+    def sent_tool_ids(self, body: dict[str, Any]) -> tuple[list[str], list[str]]:
+        calls = [i["call_id"] for i in body["input"] if i.get("type") == "function_call"]
+        return calls, [i["call_id"] for i in body["input"] if i.get("type") == "function_call_output"]
+
     @override
     def error(self, status: int, message: str) -> Reply:
         return Reply.json(
