@@ -36,6 +36,13 @@ _EXPORTS: dict[str, str] = {
     "get_model": "sycophant_py._catalog",
     "models": "sycophant_py._providers",
     "providers": "sycophant_py._providers",
+    "available": "sycophant_py._discovery",
+    "ModelList": "sycophant_py._models",
+    "register_provider_factory": "sycophant_py._factories",
+    "unregister_provider_factory": "sycophant_py._factories",
+    "ProviderDefinition": "sycophant_py._factories",
+    "ProviderBackend": "sycophant_py._factories",
+    "factory_config": "sycophant_py._factories",
     "calculate_cost": "sycophant_py._pipeline",
     "StreamEmitter": "sycophant_py._custom_stream",
     "StreamOptions": "sycophant_py._custom_stream",
@@ -138,11 +145,14 @@ __all__ = [
     "ModelConfig",
     "ModelCost",
     "ModelInfo",
+    "ModelList",
     "NotFound",
     "OAuth",
     "OAuthCredentials",
     "Overloaded",
+    "ProviderBackend",
     "ProviderConnectionError",
+    "ProviderDefinition",
     "ProviderError",
     "RateLimited",
     "Response",
@@ -175,10 +185,12 @@ __all__ = [
     "alogin",
     "astream_object",
     "astream_text",
+    "available",
     "calculate_cost",
     "close",
     "configure",
     "embed",
+    "factory_config",
     "generate_object",
     "generate_text",
     "get_model",
@@ -191,9 +203,11 @@ __all__ = [
     "register_auth",
     "register_protocol",
     "register_provider",
+    "register_provider_factory",
     "stream_object",
     "stream_text",
     "unregister_provider",
+    "unregister_provider_factory",
 ]
 
 if TYPE_CHECKING:
@@ -201,6 +215,7 @@ if TYPE_CHECKING:
     from sycophant_py._catalog import get_model
     from sycophant_py._config import Limits, RetryPolicy, configure
     from sycophant_py._custom_stream import StreamEmitter, StreamOptions
+    from sycophant_py._discovery import available
     from sycophant_py._events import StreamEvent
     from sycophant_py._exceptions import (
         AllModelsFailed,
@@ -233,8 +248,15 @@ if TYPE_CHECKING:
         UnsupportedInput,
     )
     from sycophant_py._extensions import ExtensionAPI
+    from sycophant_py._factories import (
+        ProviderBackend,
+        ProviderDefinition,
+        factory_config,
+        register_provider_factory,
+        unregister_provider_factory,
+    )
     from sycophant_py._hooks import off, on
-    from sycophant_py._models import ModelCost, ModelInfo
+    from sycophant_py._models import ModelCost, ModelInfo, ModelList
     from sycophant_py._oauth import LoginCallbacks, OAuth, OAuthCredentials, alogin, login, logout
     from sycophant_py._objects import InvalidObject, agenerate_object, astream_object, generate_object, stream_object
     from sycophant_py._pipeline import calculate_cost

@@ -8,8 +8,10 @@ Sources, later ones winning per provider:
    hand-written field wins; the local-server rows ``ollama``, ``vllm``, ``lmstudio``, ``llamacpp`` are
    hand-written). Nothing is read at import: the provider index is read on the first resolution and a
    provider's models when that provider is first used;
-2. providers from ``configure(custom_providers=...)`` / the config file, and ``[[instances]]``;
-3. providers registered at run time (``register_provider``).
+2. providers from ``configure(custom_providers=...)`` / the config file;
+3. ``[[instances]]``: providers built by factories (``_instances``); an instance named like a
+   provider of the sources above replaces it;
+4. providers registered at run time (``register_provider``).
 
 A spec is split on the first colon only. Local providers (``local: true``) and custom providers
 accept any model id; an id a catalog provider does not list resolves with the provider's defaults,
@@ -40,8 +42,9 @@ __all__ = [
     "LOCAL_COMPAT",
     "canonical_provider",
     "catalog_meta",
+    "catalog_provider_ids",
+    "model_info",
     "get_model",
-    "instance_row",
     "is_loopback",
     "known_providers",
     "local_defaults",
@@ -164,6 +167,16 @@ def _aliases() -> dict[str, str]:
     return out
 
 
+def catalog_provider_ids() -> frozenset[str]:
+    """Ids of the packaged catalog's providers (generated and hand-written rows)."""
+    return _catalog_ids()
+
+
+@cache
+def _catalog_ids() -> frozenset[str]:
+    return frozenset(_index())
+
+
 def canonical_provider(name: str) -> str:
     """The models.dev provider id for a name or short alias."""
     return _aliases().get(name, name)
@@ -195,17 +208,32 @@ def local_defaults(row: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def provider_row(pid: str) -> dict[str, Any] | None:
-    """One provider's row (catalog, config layer and registration merged), models included.
+def provider_row(pid: str, *, instances: bool = True, models: bool = True) -> dict[str, Any] | None:
+    """One provider's row (catalog, config layer, instance and registration merged), models included.
 
     Only that provider's models are read. ``pid`` must already be canonical. A provider that only
     the config layer defines gets the local defaults when its base URL is a loopback address.
+
+    Args:
+        pid: The provider id.
+        instances: Consult ``[[instances]]`` (False when building an instance's base).
+        models: Read the catalog's models (False: a catalog row comes with no models; for
+            checks that need only the provider's settings).
+
+    Raises:
+        InvalidConfig: ``pid`` is an instance that cannot be built.
     """
     reg = REGISTERED.get(pid)
     if reg is not None:
         return reg
+    if instances:
+        from sycophant_py._instances import instance_row
+
+        row = instance_row(pid)
+        if row is not None:
+            return row
     base = _index().get(pid)
-    row = {**base, "models": _catalog_models(pid)} if base is not None else None
+    row = {**base, "models": _catalog_models(pid) if models else {}} if base is not None else None
     for name, custom in _config.settings().custom_providers.items():
         if canonical_provider(name) != pid:
             continue
@@ -216,56 +244,36 @@ def provider_row(pid: str) -> dict[str, Any] | None:
     return row
 
 
-def instance_row(pid: str) -> dict[str, Any] | None:
-    """The row of a provider built from a config ``[[instances]]`` entry (None: no such instance)."""
-    return _instance_rows().get(pid)
-
-
-def _instance_rows() -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    for inst in _config.settings().instances:
-        if not inst.get("enabled", True):
-            continue
-        kind, name = inst.get("type"), inst.get("name")
-        if not kind or not name:
-            raise InvalidError(f"config instance needs 'type' and 'name': {sorted(inst)}")
-        base = provider_row(canonical_provider(str(kind)))
-        if base is None:
-            raise UnknownProvider(str(kind), _provider_ids())
-        cfg = dict(inst.get("config") or {})
-        row = {**base, **{k: v for k, v in cfg.items() if k != "api_key"}, "instance_of": kind}
-        if "api_key" in cfg:
-            row["_instance_credentials"] = {"api_key": cfg["api_key"]}
-        out[str(name)] = row
-    return out
-
-
 def _provider_ids() -> list[str]:
     return sorted(set(_index()) | set(_custom_ids()) | set(REGISTERED))
 
 
-def provider_rows() -> dict[str, dict[str, Any]]:
-    """Every provider row after merging the catalog, the config layer and registrations, plus the
-    providers built from ``[[instances]]`` entries.
+def _all_ids() -> list[str]:
+    from sycophant_py._instances import instance_names
 
-    This reads every provider's models; resolving one model reads only its provider's.
+    return sorted(set(_provider_ids()) | set(instance_names()))
+
+
+def provider_rows() -> dict[str, dict[str, Any]]:
+    """Every provider row after merging the catalog, the config layer, instances and registrations.
+
+    This reads every provider's models (and builds every instance); resolving one model reads
+    only its provider's.
     """
     rows: dict[str, dict[str, Any]] = {}
-    for pid in _provider_ids():
+    for pid in _all_ids():
         row = provider_row(pid)
         if row is not None:
             rows[pid] = row
-    for name, row in _instance_rows().items():
-        rows.setdefault(name, row)
     return rows
 
 
-def known_providers() -> list[str]:
-    """Ids of every known provider (no model data is read)."""
+def known_providers(*, with_instances: bool = True) -> list[str]:
+    """Ids of every known provider (no model data is read, no instance is built)."""
     from sycophant_py._extensions import ensure_loaded
 
     ensure_loaded()
-    return sorted(set(_provider_ids()) | set(_instance_rows()))
+    return _all_ids() if with_instances else _provider_ids()
 
 
 def _tuple(v: Any) -> tuple[str, ...]:
@@ -347,8 +355,6 @@ def resolve_model(spec: str) -> ModelInfo:
     pid = canonical_provider(provider)
     prow = provider_row(pid)
     if prow is None:
-        prow = _instance_rows().get(pid)
-    if prow is None:
         raise UnknownProvider(provider, known_providers())
     models: Mapping[str, Any] = prow.get("models") or {}
     info = _build(pid, prow, model_id, models.get(model_id))
@@ -358,6 +364,15 @@ def resolve_model(spec: str) -> ModelInfo:
         log.warning("model.unknown", provider=pid, model=model_id, known=len(models))
     _cache[spec] = info
     return info
+
+
+def model_info(pid: str, row: Mapping[str, Any], model_id: str) -> ModelInfo:
+    """The :class:`ModelInfo` of ``model_id`` on the provider row ``row`` (no cache, no warning).
+
+    Used for ids a server lists live and for a provider's settings (any ``model_id``).
+    """
+    models: Mapping[str, Any] = row.get("models") or {}
+    return _build(pid, row, model_id, models.get(model_id))
 
 
 def get_model(spec: str) -> ModelInfo:

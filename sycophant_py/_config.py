@@ -1,8 +1,9 @@
-"""The application-config layer: ``configure(...)`` and the TOML config file.
+"""The application-config layer: ``configure(...)`` and the config file (TOML or JSON).
 
-``configure()`` merges into one process-wide layer, per provider. The TOML file (path from
-``SYCOPHANT_CONFIG``, else ``<user config dir>/sycophant/config.toml``) is read once, on first
-use, underneath whatever ``configure()`` sets. Its shape::
+``configure()`` merges into one process-wide layer, per provider. The config file (path from
+``SYCOPHANT_CONFIG``, else ``<user config dir>/sycophant/config.toml``, else ``config.json``
+beside it) is read once, on first use, underneath whatever ``configure()`` sets. A path ending in
+``.json`` is read as JSON, anything else as TOML; both have the same schema. Its shape in TOML::
 
     [providers.openai]            # credentials and settings per provider
     api_key = "sk-..."
@@ -13,8 +14,8 @@ use, underneath whatever ``configure()`` sets. Its shape::
     [custom_providers.vllm.models.mistral-7b]
     wire_protocol = "openai_chat"
 
-    [[instances]]                 # factory-built providers: a copy of provider `type`
-    type = "openai"
+    [[instances]]                 # factory-built providers (see ``_instances``, ``_factories``)
+    type = "openai"               # a provider id, a wire protocol, or a registered factory type
     name = "work-openai"
     enabled = true
     config = { api_key = "sk-...", base_url = "https://gateway.example.com/v1" }
@@ -23,7 +24,16 @@ use, underneath whatever ``configure()`` sets. Its shape::
     best = ["openai:gpt-4o", "anthropic:claude-sonnet-4-5"]
     cheap = { models = ["groq:llama-3.1-8b-instant", "togetherai:meta-llama/Llama-3-8b"], weights = [3, 1] }
 
-Both are checked before anything is used (``_config_schema``, which imports pydantic only then):
+    [gateway]                     # ``sycophant serve``: ``settings().gateway`` (defaults filled in)
+    keys = ["sk-gw-..."]          # bearer keys callers must present
+    host = "127.0.0.1"
+    port = 4000
+
+In JSON the same tables are objects (``{"providers": {"openai": {"api_key": "..."}}, "instances":
+[...]}``). plug-my-ai's ``config.json`` form, a ``providers`` *list* of ``{type, name, enabled,
+config}`` entries, is read as ``instances``.
+
+Everything is checked before anything is used (``_config_schema``, which imports pydantic only then):
 wrong types, unknown fields (with a close-match suggestion) and credentials outside
 ``[providers.<id>]`` raise :class:`InvalidConfig` naming the file, the table and the field, or
 the dotted path of a ``configure()`` argument (``providers.openai.api_key``). A refused
@@ -108,6 +118,8 @@ class Settings:
     instances: list[dict[str, Any]] = field(default_factory=list)
     aliases: dict[str, dict[str, Any]] = field(default_factory=dict)
     """Alias name -> ``{"models": [...], "weights": [...] | None}`` (see ``_fallback``)."""
+    gateway_set: dict[str, Any] = field(default_factory=dict)
+    """``[gateway]`` fields that were set (file under ``configure()``); see :attr:`gateway`."""
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     limits: Limits = field(default_factory=Limits)
     max_connections: int | None = None
@@ -120,6 +132,24 @@ class Settings:
     foreign_thinking_set: bool = False
     """``configure()`` set ``foreign_thinking`` (the file's value goes underneath it)."""
 
+    @property
+    def gateway(self) -> dict[str, Any]:
+        """The ``[gateway]`` settings with defaults filled in: ``keys`` (bearer keys callers must
+        present; empty: none set), ``host``, ``port``, ``workers``, ``max_request_bytes`` (4 MiB) and
+        ``cors_origins``. A fresh dict each time."""
+        from copy import deepcopy
+
+        return deepcopy({**_GATEWAY_DEFAULTS, **self.gateway_set})
+
+
+_GATEWAY_DEFAULTS: dict[str, Any] = {
+    "keys": [],
+    "host": "127.0.0.1",
+    "port": 4000,
+    "workers": 1,
+    "max_request_bytes": 4 * _MIB,
+    "cors_origins": [],
+}
 
 _lock = threading.RLock()
 _settings = Settings()
@@ -132,7 +162,8 @@ def now() -> float:
 
 
 def config_path() -> Path:
-    """Where the TOML config file is read from."""
+    """Where the config file is read from (``SYCOPHANT_CONFIG``, else the user config dir's
+    ``sycophant/config.toml``, else ``config.json`` there)."""
     env = os.environ.get("SYCOPHANT_CONFIG")
     if env:
         return Path(env).expanduser()
@@ -142,7 +173,9 @@ def config_path() -> Path:
         base = Path.home() / "Library" / "Application Support"
     else:
         base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
-    return base / "sycophant" / "config.toml"
+    toml = base / "sycophant" / "config.toml"
+    json_file = toml.with_suffix(".json")
+    return json_file if not toml.is_file() and json_file.is_file() else toml
 
 
 def _merge(dst: dict[str, Any], src: Mapping[str, Any]) -> None:
@@ -159,6 +192,39 @@ def _plain(v: Any) -> Any:
     return v
 
 
+def _parse(path: Path) -> Any:
+    """The file's data: JSON for a ``.json`` path, TOML otherwise."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        if path.suffix.lower() == ".json":
+            import json
+
+            data = json.loads(text)
+            if not isinstance(data, dict):
+                raise ValueError(f"the top level must be an object, not {type(data).__name__}")
+            return data
+        import tomllib
+
+        return tomllib.loads(text)
+    except (OSError, ValueError) as exc:  # TOMLDecodeError and JSONDecodeError are ValueErrors
+        raise InvalidConfig(f"cannot read config file {path}: {exc}", file=str(path)) from None
+
+
+def _plug_my_ai_form(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """plug-my-ai's ``providers`` list (of instance entries) read as ``instances``."""
+    if not isinstance(data.get("providers"), list):
+        return data
+    if "instances" in data:
+        raise InvalidConfig(
+            f"config file {path}: 'providers' is a list of instances (plug-my-ai's form) and 'instances' is "
+            "given too: put every entry under 'instances'",
+            file=str(path),
+        )
+    out = {k: v for k, v in data.items() if k != "providers"}
+    out["instances"] = data["providers"]
+    return out
+
+
 def _load_file(s: Settings) -> None:
     """Read, check and merge the config file under what ``configure()`` set.
 
@@ -168,12 +234,7 @@ def _load_file(s: Settings) -> None:
     if not path.is_file():
         s.file_loaded = True
         return
-    import tomllib
-
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise InvalidConfig(f"cannot read config file {path}: {exc}", file=str(path)) from None
+    data = _plug_my_ai_form(_parse(path), path)
     from sycophant_py._config_schema import check_file
 
     checked = check_file(str(path), data)
@@ -188,7 +249,18 @@ def _load_file(s: Settings) -> None:
     s.providers, s.custom_providers = providers, custom
     s.instances = list(checked.get("instances") or []) + s.instances
     s.aliases = {**(checked.get("aliases") or {}), **s.aliases}
+    s.gateway_set = {**(checked.get("gateway") or {}), **s.gateway_set}
+    _remember_gateway_keys(s.gateway_set)
     s.file_loaded = True
+
+
+def _remember_gateway_keys(gateway: Mapping[str, Any]) -> None:
+    """Gateway keys are secrets: masked wherever they show up (logs, errors, reprs)."""
+    if gateway.get("keys"):
+        from sycophant_py._redact import remember
+
+        for key in gateway["keys"]:
+            remember(key)
 
 
 def settings() -> Settings:
@@ -208,6 +280,7 @@ def configure(
     custom_providers: Mapping[str, Mapping[str, Any]] | None = None,
     instances: list[Mapping[str, Any]] | None = None,
     aliases: Mapping[str, Any] | None = None,
+    gateway: Mapping[str, Any] | None = None,
     retry: RetryPolicy | None = None,
     limits: Limits | Mapping[str, int] | None = None,
     max_connections: int | None = None,
@@ -225,10 +298,15 @@ def configure(
             (``base_url``, ``auth``, ``auth_strategy``, ``api``, ``env``, ``headers``, ``compat``,
             ``models``). A built-in provider is never removed.
         instances: Factory-built providers: ``{"type": "openai", "name": "work", "enabled": True,
-            "config": {...}}`` makes provider ``work`` a copy of ``openai`` with ``config`` applied.
+            "config": {...}}`` makes provider ``work``: ``openai`` with ``config`` layered over it
+            (``type`` may also be a wire protocol or a ``register_provider_factory`` type, whose
+            factory gets ``config``). Entries accumulate; a later entry of a name replaces an
+            earlier one.
         aliases: Names for ordered fallback lists of model specs, e.g. ``{"best": ["openai:gpt-4o",
             "anthropic:claude-sonnet-4-5"]}``, or ``{"models": [...], "weights": [3, 1]}`` for
             weighted load balancing between equivalent deployments (merged per name).
+        gateway: ``sycophant serve`` settings (merged per field): ``keys`` (bearer keys callers
+            must present), ``host``, ``port``, ``workers``, ``max_request_bytes``, ``cors_origins``.
         retry: Retry and timeout policy.
         limits: Size caps (a ``Limits`` or a mapping of its fields, merged over the current ones):
             ``max_body_bytes`` (default 64 MiB), ``max_event_bytes`` (default 16 MiB).
@@ -246,46 +324,55 @@ def configure(
     """
     global _settings
     _check_plain_arguments(retry, max_connections)
-    if providers is not None or custom_providers is not None or instances is not None or aliases is not None:
+    tables: dict[str, Any] = {
+        "providers": providers,
+        "custom_providers": custom_providers,
+        "instances": instances,
+        "aliases": aliases,
+        "gateway": gateway,
+    }
+    if any(v is not None for v in tables.values()):
         from sycophant_py._config_schema import check_arguments
 
-        checked = check_arguments(
-            providers=providers, custom_providers=custom_providers, instances=instances, aliases=aliases
-        )
-        providers, custom_providers = checked.get("providers"), checked.get("custom_providers")
-        instances, aliases = checked.get("instances"), checked.get("aliases")
-    new_limits = _limits(_settings.limits, limits) if limits is not None else None
-    thinking = None if foreign_thinking is None else _foreign_thinking(foreign_thinking)
+        tables = check_arguments(**tables)
+    plain: dict[str, Any] = {
+        "retry": retry,
+        "limits": _limits(_settings.limits, limits) if limits is not None else None,
+        "max_connections": max_connections,
+        "foreign_thinking": None if foreign_thinking is None else _foreign_thinking(foreign_thinking),
+        "http_client": http_client,
+        "async_http_client": async_http_client,
+    }
     with _lock:
         if reset:
             _settings = Settings(version=_settings.version + 1)
         s = _settings  # the file, when read later, goes underneath what is set here
-        if providers:
-            _merge(s.providers, {_canonical(k): v for k, v in providers.items()})
-        if custom_providers:
-            _merge(s.custom_providers, custom_providers)
-        if instances:
-            s.instances.extend(dict(i) for i in instances)
-        if aliases:
-            s.aliases.update(aliases)
-        if retry is not None:
-            s.retry = retry
-        if new_limits is not None:
-            s.limits = new_limits
-        if max_connections is not None:
-            s.max_connections = max_connections
-        if thinking is not None:
-            s.foreign_thinking = thinking
+        _apply_tables(s, tables)
+        for name, value in plain.items():
+            if value is not None:
+                setattr(s, name, value)
+        if plain["foreign_thinking"] is not None:
             s.foreign_thinking_set = True
-        if http_client is not None:
-            s.http_client = http_client
-        if async_http_client is not None:
-            s.async_http_client = async_http_client
         s.version += 1
     if reset or max_connections is not None or http_client is not None or async_http_client is not None:
         from sycophant_py._transport import reset_clients
 
         reset_clients()
+
+
+def _apply_tables(s: Settings, tables: Mapping[str, Any]) -> None:
+    """Merge checked tables into the layer (under the lock)."""
+    if tables.get("providers"):
+        _merge(s.providers, {_canonical(k): v for k, v in tables["providers"].items()})
+    if tables.get("custom_providers"):
+        _merge(s.custom_providers, tables["custom_providers"])
+    if tables.get("instances"):
+        s.instances.extend(dict(i) for i in tables["instances"])
+    if tables.get("aliases"):
+        s.aliases.update(tables["aliases"])
+    if tables.get("gateway"):
+        s.gateway_set.update(tables["gateway"])
+        _remember_gateway_keys(tables["gateway"])
 
 
 def _check_plain_arguments(retry: Any, max_connections: Any) -> None:

@@ -16,8 +16,13 @@ check, so ``import sycophant_py`` never imports pydantic). Types are strict (no 
   ``auth_strategy`` and ``embed_api``; ``cost`` holds non-negative numbers, ``context_window``
   and ``max_tokens`` positive ints, ``input`` some of ``text``, ``image``, ``pdf``, ``audio``.
 - ``[[instances]]``: ``type`` and ``name`` (strings, required; a name cannot hold ``:`` and is
-  used once per file or call), ``enabled`` (default true), ``config`` (a custom-provider table
-  plus ``api_key``).
+  used once per file or call), ``enabled`` (default true), ``config`` (a table). The factory of
+  ``type`` owns ``config``: a built-in type (a catalog provider id or a wire protocol name) takes
+  a custom-provider table plus ``api_key`` and is checked here, with the rest of the file; a
+  registered factory checks its own when the instance is built (``_instances``).
+- ``[gateway]``: ``keys`` (bearer keys callers must present: non-empty strings), ``host``,
+  ``port`` (0-65535), ``workers`` and ``max_request_bytes`` (positive ints), ``cors_origins``
+  (strings); ``_config.settings().gateway`` fills in the defaults.
 - ``[aliases]``: ``name = "provider:model"``, ``name = ["provider:model", ...]`` (an ordered
   fallback list; an entry may name
   another alias), or ``name = { models = [...], weights = [3, 1] }`` (equivalent deployments: the
@@ -58,12 +63,14 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from sycophant_py._exceptions import InvalidConfig
+from sycophant_py._instances import is_builtin_type
 from sycophant_py._providers import COMPAT_FLAGS, ModelConfig, canonical_api
 from sycophant_py.auth._base import SECRET_FIELDS
 
-__all__ = ["SECTIONS", "check_arguments", "check_file"]
+__all__ = ["SECTIONS", "check_arguments", "check_file", "checked_instance_config", "error_message"]
 
-SECTIONS = ("providers", "custom_providers", "instances", "aliases")
+SECTIONS = ("providers", "custom_providers", "instances", "aliases", "gateway")
+
 TOP_LEVEL_KEYS = ("foreign_thinking",)
 """Plain keys at the top of the file (not tables)."""
 CAPABILITIES = ("chat", "tools", "json", "vision", "pdf", "reasoning", "embeddings", "streaming")
@@ -260,19 +267,37 @@ class _Provider(_Table):
 
 
 class _InstanceConfig(_Provider):
-    """``config`` of an ``[[instances]]`` entry: a provider table plus its ``api_key``."""
+    """``config`` of an ``[[instances]]`` entry of a built-in type: a provider table plus its ``api_key``."""
 
     misplaced: ClassVar[frozenset[str]] = frozenset(_SECRETS - {"api_key"})
     api_key: str | None = None
 
 
-class _Instance(_Table):
-    """``[[instances]]``: provider ``name`` built as a copy of provider ``type`` with ``config`` applied."""
+def _config_table(value: Any) -> Any:
+    """``config``: a table with string keys, kept as given (its factory checks the values)."""
+    if not isinstance(value, Mapping):
+        raise _error("not_a_table", f"must be a table (mapping), not {type(value).__name__}")
+    for key in value:
+        if not isinstance(key, str):
+            raise _error("key_type", f"config keys must be strings, not {type(key).__name__}")
+    return {k: _plain_value(v) for k, v in value.items()}
 
-    type: str
+
+def _plain_value(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _plain_value(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain_value(v) for v in value]
+    return value
+
+
+class _Instance(_Table):
+    """``[[instances]]``: provider ``name`` built by the factory of ``type`` from ``config``."""
+
+    type: Annotated[str, Field(min_length=1)]
     name: str
     enabled: bool = True
-    config: _InstanceConfig | None = None
+    config: Annotated[dict[str, Any], BeforeValidator(_config_table)] | None = None
 
     @field_validator("name")
     @classmethod
@@ -280,6 +305,22 @@ class _Instance(_Table):
         if not value or ":" in value:
             raise _error("instance_name", "must be a non-empty provider id without ':' (it is the part before ':')")
         return value
+
+
+_INSTANCE_CONFIG: TypeAdapter[Any] = TypeAdapter(_InstanceConfig)
+
+
+def checked_instance_config(type_name: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """A built-in type's ``config``, checked and normalised (raises pydantic's ``ValidationError``)."""
+    out = _dump_provider(_INSTANCE_CONFIG.validate_python(config))
+    from sycophant_py._registry import known_protocols
+
+    if type_name in known_protocols("chat") and not out.get("base_url"):
+        raise ValidationError.from_exception_data(
+            "config",
+            [{"type": "missing", "loc": ("base_url",), "input": config}],
+        )
+    return out
 
 
 def _setting(value: Any) -> Any:
@@ -336,7 +377,19 @@ class _Alias(_Table):
         return self
 
 
+class _Gateway(_Table):
+    """``[gateway]``: the settings of ``sycophant serve`` (read by the gateway)."""
+
+    keys: Annotated[list[Annotated[str, Field(min_length=1)]], BeforeValidator(_listed)] | None = None
+    host: Annotated[str, Field(min_length=1)] | None = None
+    port: Annotated[int, Field(ge=0, le=65535)] | None = None
+    workers: Annotated[int, Field(ge=1)] | None = None
+    max_request_bytes: Annotated[int, Field(ge=1)] | None = None
+    cors_origins: StrList | None = None
+
+
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {
+    "gateway": TypeAdapter(_Gateway),
     "aliases": TypeAdapter(
         dict[Annotated[str, PlainValidator(_alias_name)], Annotated[_Alias, BeforeValidator(_alias_form)]]
     ),
@@ -368,10 +421,9 @@ def _normalised(section: str, value: Any) -> Any:
         return {pid: _dump_provider(p) for pid, p in checked.items()}
     if section == "aliases":
         return {name: a.model_dump() for name, a in checked.items()}
-    return [
-        {"type": i.type, "name": i.name, "enabled": i.enabled, "config": _dump_provider(i.config) if i.config else {}}
-        for i in checked
-    ]
+    if section == "gateway":
+        return checked.model_dump(exclude_none=True)
+    return [{"type": i.type, "name": i.name, "enabled": i.enabled, "config": i.config or {}} for i in checked]
 
 
 # -- error text ------------------------------------------------------------------------------
@@ -399,6 +451,8 @@ def _place(loc: tuple[Any, ...], value: Any, in_file: bool) -> tuple[str, tuple[
         head = f"[[instances]] #{loc[1] + 1}" if in_file else f"instances[{loc[1]}]"
         return head + suffix, loc[2:]
     depth = 4 if section == "custom_providers" and len(loc) >= 4 and loc[2] == "models" else 2
+    if section == "gateway":
+        depth = 1  # one table, [gateway]
     depth = min(depth, len(loc))
     keys = loc[:depth]
     table = "[" + ".".join(_toml_key(k) for k in keys) + "]" if in_file else ".".join(map(str, keys))
@@ -410,11 +464,20 @@ def _field(path: tuple[Any, ...]) -> str:
 
 
 def _may_be_secret(loc: tuple[Any, ...]) -> bool:
-    return loc[0] == "providers" or any(p in _SECRETS or p == "headers" for p in loc if isinstance(p, str))
+    """Whether the value at ``loc`` may be a secret (then only its type is shown)."""
+    if loc[0] == "providers" or (loc[0] == "instances" and "config" in loc):
+        return True  # credentials, and a factory's config holds keys under names of its own
+    if loc[0] == "gateway":
+        return "keys" in loc
+    return any(p in _SECRETS or p == "headers" for p in loc if isinstance(p, str))
 
 
-def _message(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
+def error_message(err: Mapping[str, Any], loc: tuple[Any, ...], instance: str | None = None) -> str:
+    """The text of one pydantic error at ``loc`` (a value is shown only where it cannot be a secret)."""
     kind, msg = err["type"], str(err["msg"])
+    if kind == "credential_field" and loc[0] == "instances":
+        table = f"[providers.{_toml_key(instance)}]" if instance else "[providers.<the instance's name>]"
+        return f"{msg} is a credential: an instance's config takes only api_key; set {msg} in {table}"
     if kind == "credential_field":
         pid = loc[1] if len(loc) > 1 else "<id>"
         return (
@@ -440,7 +503,8 @@ def _message(err: Mapping[str, Any], loc: tuple[Any, ...]) -> str:
 def _line(loc: tuple[Any, ...], err: Mapping[str, Any], value: Any, in_file: bool) -> str:
     table, rest = _place(loc, value, in_file)
     field = _field(rest)
-    message = _message(err, loc)
+    in_instance = loc[0] == "instances" and len(loc) > 1 and isinstance(loc[1], int)
+    message = error_message(err, loc, _instance_name(value, loc[1]) if in_instance else None)
     if not field:
         return f"{table}: {message}"
     return f"{table} {field}: {message}" if in_file else f"{table}.{field}: {message}"
@@ -465,7 +529,25 @@ def _duplicate_names(entries: list[dict[str, Any]], in_file: bool) -> list[str]:
     return out
 
 
-def _check(section: str, value: Any, in_file: bool, problems: list[str]) -> Any:
+def _check_instances(entries: list[dict[str, Any]], head: str, file: str | None, problems: list[str]) -> None:
+    """Give each entry its place (for errors raised when it is built) and check built-in types' configs."""
+    from sycophant_py._instances import Where
+
+    in_file = file is not None
+    for i, entry in enumerate(entries):
+        entry["where"] = Where(head, _place(("instances", i), entries, in_file)[0], file)
+        if not is_builtin_type(entry["type"]):
+            continue
+        try:
+            entry["config"] = checked_instance_config(entry["type"], entry["config"])
+        except ValidationError as exc:
+            problems.extend(
+                _line(("instances", i, "config", *e["loc"]), e, entries, in_file) for e in exc.errors(include_url=False)
+            )
+
+
+def _check(section: str, value: Any, head: str, file: str | None, problems: list[str]) -> Any:
+    in_file = file is not None
     try:
         out = _normalised(section, value)
     except ValidationError as exc:
@@ -473,6 +555,7 @@ def _check(section: str, value: Any, in_file: bool, problems: list[str]) -> Any:
         return None
     if section == "instances":
         problems.extend(_duplicate_names(out, in_file))
+        _check_instances(out, head, file, problems)
     return out
 
 
@@ -491,23 +574,24 @@ def check_file(path: str, data: Mapping[str, Any]) -> dict[str, Any]:
             f"config file {path}: unknown section(s) {unknown}{hint}; known: {', '.join(SECTIONS)}", file=path
         )
     problems: list[str] = []
-    out = {s: _check(s, data[s], True, problems) for s in SECTIONS if s in data}
+    head = f"config file {path}"
+    out = {s: _check(s, data[s], head, path, problems) for s in SECTIONS if s in data}
     if problems:
-        raise InvalidConfig(_joined(f"config file {path}", problems), file=path, errors=problems)
+        raise InvalidConfig(_joined(head, problems), file=path, errors=problems)
     out.update({k: data[k] for k in TOP_LEVEL_KEYS if k in data})  # checked by _config where they apply
     return out
 
 
 def check_arguments(**sections: Any) -> dict[str, Any]:
-    """``configure()``'s ``providers`` / ``custom_providers`` / ``instances`` / ``aliases`` (those not None),
-    checked and normalised.
+    """``configure()``'s ``providers`` / ``custom_providers`` / ``instances`` / ``aliases`` / ``gateway``
+    (those not None), checked and normalised.
 
     Raises:
         InvalidConfig: a value of the wrong type or shape (the message gives its dotted path,
             e.g. ``providers.openai.api_key``).
     """
     problems: list[str] = []
-    out = {s: _check(s, v, False, problems) for s, v in sections.items() if v is not None}
+    out = {s: _check(s, v, "configure()", None, problems) for s, v in sections.items() if v is not None}
     if problems:
         raise InvalidConfig(_joined("configure()", problems), errors=problems)
     return out

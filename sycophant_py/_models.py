@@ -8,14 +8,14 @@ capabilities, the limits and the prices. Its ``repr`` masks secrets (a registrat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Literal, TypeAlias
 
 from typing_extensions import override
 
-__all__ = ["AuthMode", "ModelCost", "ModelInfo"]
+__all__ = ["AuthMode", "ModelCost", "ModelInfo", "ModelList"]
 
 AuthMode: TypeAlias = Literal["required", "optional", "none"]
 _EMPTY: Mapping[str, Any] = MappingProxyType({})
@@ -111,3 +111,33 @@ class ModelInfo:
     def supports(self, capability: str) -> bool:
         """True unless the capability is known to be absent."""
         return self.capabilities.get(capability, True)
+
+
+class ModelList(list[ModelInfo]):
+    """What ``syc.models()`` returns: a list of :class:`ModelInfo` that also says where it came from.
+
+    It compares, iterates and indexes as a plain list.
+
+    Attributes:
+        source: ``"live"`` (the provider's server, or a factory backend's ``models()``, listed them)
+            or ``"catalog"`` (the catalog's and configuration's rows).
+        error: Why a live listing was tried and failed (then ``source`` is ``"catalog"``), else None.
+    """
+
+    source: Literal["live", "catalog"]
+    error: str | None
+
+    def __init__(
+        self,
+        items: Iterable[ModelInfo] = (),
+        *,
+        source: Literal["live", "catalog"] = "catalog",
+        error: str | None = None,
+    ) -> None:
+        super().__init__(items)
+        self.source = source
+        self.error = error
+
+    @override
+    def __repr__(self) -> str:
+        return f"ModelList({super().__repr__()}, source={self.source!r}, error={self.error!r})"

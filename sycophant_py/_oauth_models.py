@@ -57,7 +57,7 @@ def _commit(pid: str, row: dict[str, Any], fp: str, result: Any) -> bool:
     from sycophant_py import _providers
 
     base: dict[str, dict[str, Any]] = row.get("_oauth_base_models") or {}
-    new = _providers._normalise_models(result)
+    new = _providers.normalise_models(result)
     models = {mid: {**copy.deepcopy(base.get(mid, {})), **m} for mid, m in new.items()}
     with _providers._lock:
         if _catalog.REGISTERED.get(pid) is not row:

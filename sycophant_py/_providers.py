@@ -64,10 +64,16 @@ from typing import Any
 from sycophant_py import _catalog, _config
 from sycophant_py._exceptions import InvalidError, UnknownName, UnknownProvider
 from sycophant_py._extensions import ensure_loaded
-from sycophant_py._models import ModelInfo
+from sycophant_py._models import ModelList
 
 __all__ = [
     "COMPAT_FLAGS",
+    "CONFIG_KEYS",
+    "Registration",
+    "apply_registration",
+    "is_loopback",
+    "normalise_models",
+    "validate_registration",
     "ModelConfig",
     "canonical_api",
     "models",
@@ -131,7 +137,7 @@ COMPAT_FLAGS: Mapping[str, tuple[Any, ...]] = {
 Each behaviour a hand-written catalog row relies on is one of these, so a provider registered or
 configured at run time can ask for it too."""
 
-_CONFIG_KEYS = {
+CONFIG_KEYS: Mapping[str, str] = {
     "baseUrl": "base_url",
     "apiKey": "api_key",
     "authHeader": "auth_header",
@@ -263,7 +269,13 @@ def _normalise_model(entry: ModelConfig | Mapping[str, Any]) -> tuple[str, dict[
     return model_id, row
 
 
-def _normalise_models(entries: Sequence[ModelConfig | Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+def normalise_models(entries: Sequence[ModelConfig | Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Model entries (``ModelConfig`` or dicts, pi's camelCase accepted) as rows keyed by id.
+
+    Raises:
+        InvalidError: an entry is invalid, or an id is listed twice.
+        UnknownName: an entry has an unknown field.
+    """
     if isinstance(entries, (str, Mapping)):
         raise InvalidError("models must be a list of model entries (dicts or ModelConfig)")
     out: dict[str, dict[str, Any]] = {}
@@ -281,13 +293,17 @@ def _merge_headers(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, 
     return {**{k: v for k, v in old.items() if k.lower() not in replaced}, **new}
 
 
+is_loopback = _catalog.is_loopback
+"""True when the URL's host is ``localhost`` or a loopback address."""
+
+
 def _from_config(config: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
     """Merge a pi-style config mapping (camelCase or snake_case keys) under the keyword arguments."""
     if config is None:
         return kwargs
     if not isinstance(config, Mapping):
         raise InvalidError(f"register_provider: the config must be a mapping, not {type(config).__name__}")
-    out = {_CONFIG_KEYS.get(k, k): v for k, v in config.items()}
+    out = {CONFIG_KEYS.get(k, k): v for k, v in config.items()}
     unknown = sorted(set(out) - set(kwargs))
     if unknown:
         raise UnknownName("register_provider option", unknown[0], list(kwargs))
@@ -295,8 +311,8 @@ def _from_config(config: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> di
 
 
 @dataclass
-class _Registration:
-    """One ``register_provider`` call, normalised."""
+class Registration:
+    """One ``register_provider`` call (or provider definition), normalised."""
 
     base_url: str | None
     api_key: str | None
@@ -312,7 +328,13 @@ class _Registration:
     oauth: Any
 
 
-def _validate(name: str, opts: dict[str, Any]) -> _Registration:
+def validate_registration(name: str, opts: Mapping[str, Any]) -> Registration:
+    """Check and normalise ``register_provider``'s options (all keys present, None when unset).
+
+    Raises:
+        InvalidError: an option has the wrong type or value.
+        UnknownName: a model field, cost field or compat flag is unknown.
+    """
     for key in ("base_url", "api_key", "api", "auth", "auth_strategy"):
         if opts[key] is not None and not isinstance(opts[key], str):
             raise InvalidError(f"register_provider({name!r}): {key} must be a string, not {type(opts[key]).__name__}")
@@ -327,13 +349,13 @@ def _validate(name: str, opts: dict[str, Any]) -> _Registration:
     ):
         raise InvalidError(f"register_provider({name!r}): headers must map names to string values")
     api = opts["api"]
-    return _Registration(
+    return Registration(
         base_url=opts["base_url"],
         api_key=opts["api_key"],
         api=canonical_api(api) if api is not None else None,
         api_auth=_PI_APIS[api][1] if api in _PI_APIS else None,
         headers=dict(headers) if headers is not None else None,
-        models=_normalise_models(opts["models"]) if opts["models"] is not None else None,
+        models=normalise_models(opts["models"]) if opts["models"] is not None else None,
         auth_header=bool(opts["auth_header"]),
         auth=opts["auth"],
         auth_strategy=opts["auth_strategy"],
@@ -412,14 +434,14 @@ def register_provider(
             "stream": stream,
         },
     )
-    reg = _validate(name, opts)
+    reg = validate_registration(name, opts)
     ensure_loaded()  # extensions register first, so the application's registrations layer over theirs
     pid = _catalog.canonical_provider(name)
     with _lock:
         base = _catalog.provider_row(pid)
         if base is None and not reg.base_url and reg.stream is None:
             raise InvalidError(f"register_provider({name!r}): a new provider needs base_url (or stream=)")
-        _catalog.REGISTERED[pid] = _apply(copy.deepcopy(base) if base is not None else None, reg)
+        _catalog.REGISTERED[pid] = apply_registration(copy.deepcopy(base) if base is not None else None, reg)
     _config.bump()
     if _catalog.REGISTERED[pid].get("_oauth") is not None:
         from sycophant_py._oauth_models import on_register
@@ -427,7 +449,7 @@ def register_provider(
         on_register(pid)
 
 
-def _apply(row: dict[str, Any] | None, reg: _Registration) -> dict[str, Any]:
+def apply_registration(row: dict[str, Any] | None, reg: Registration) -> dict[str, Any]:
     """The provider row ``row`` (None for a new provider) with one registration applied."""
     out: dict[str, Any] = {"custom": True} if row is None else row
     if "_oauth_base_models" in out:  # layer over the registered models, not over modify_models' result
@@ -453,7 +475,7 @@ def _apply(row: dict[str, Any] | None, reg: _Registration) -> dict[str, Any]:
     return out
 
 
-def _apply_endpoint(out: dict[str, Any], reg: _Registration) -> None:
+def _apply_endpoint(out: dict[str, Any], reg: Registration) -> None:
     """A new URL or headers also replace the existing models' own (unless models are replaced too)."""
     kept_models: dict[str, dict[str, Any]] = (out.get("models") or {}) if reg.models is None else {}
     if reg.base_url is not None:
@@ -468,7 +490,7 @@ def _apply_endpoint(out: dict[str, Any], reg: _Registration) -> None:
                 m["headers"] = {k: v for k, v in m["headers"].items() if k.lower() not in replaced}
 
 
-def _apply_auth(out: dict[str, Any], reg: _Registration) -> None:
+def _apply_auth(out: dict[str, Any], reg: Registration) -> None:
     if reg.api_key is not None:
         out["_api_key_ref"] = reg.api_key
         if out.get("auth") == "none" and reg.auth is None:
@@ -515,31 +537,55 @@ def unregister_provider(name: str) -> None:
     _config.bump()
 
 
-def providers() -> list[str]:
-    """Ids of every known provider (catalog, configured and registered); reads no model data."""
+def providers(*, available: bool = False) -> list[str]:
+    """Ids of every known provider: catalog, configured, ``[[instances]]`` and registered.
+
+    Args:
+        available: Only those that can take calls now (see :func:`sycophant_py.available`): their
+            credentials resolve, local servers answer a probe, factory backends say so. The checks
+            run side by side and take one second at most in all.
+
+    Returns:
+        Sorted provider ids. Without ``available`` nothing is read but the provider index.
+    """
     ensure_loaded()
-    return _catalog.known_providers()
+    ids = _catalog.known_providers()
+    if not available:
+        return ids
+    from sycophant_py._discovery import which_available
+
+    return which_available(ids)
 
 
-def models(provider: str | None = None) -> list[ModelInfo]:
-    """Every listed model (of one provider when ``provider`` is given, reading only its data).
+def models(provider: str | None = None, *, live: bool = True, timeout: float = 2.0) -> ModelList:
+    """Listed models: one provider's (live from its server where it can list them), or every one's.
+
+    Args:
+        provider: A provider id, short alias or ``[[instances]]`` name; None lists every
+            provider's catalog rows (nothing is asked of any server).
+        live: For one provider, ask its server (``GET {base_url}/models``, Ollama's ``/api/tags``,
+            a factory backend's ``models()``) and fall back to the catalog's rows when it cannot
+            (no key, no answer, an error); False reads the catalog only.
+        timeout: Seconds the live listing may take.
+
+    Returns:
+        A :class:`ModelList` (a ``list`` of ``ModelInfo``) whose ``source`` is ``"live"`` or
+        ``"catalog"`` and whose ``error`` says why a live listing failed.
 
     ``provider`` may be a catalog, configured or registered provider, or one built from a config
     ``[[instances]]`` entry (whose models are those of the provider type it copies).
 
     Raises:
         UnknownProvider: ``provider`` is not known.
+        InvalidConfig: ``provider`` is an ``[[instances]]`` entry that cannot be built.
     """
     ensure_loaded()
     if provider is not None:
-        pid = _catalog.canonical_provider(provider)
-        row = _catalog.provider_row(pid) or _catalog.instance_row(pid)
-        if row is None:
-            raise UnknownProvider(provider, _catalog.known_providers())
-        rows = {pid: row}
-    else:
-        rows = _catalog.provider_rows()
-    out: list[ModelInfo] = []
+        from sycophant_py._discovery import list_models
+
+        return list_models(provider, live=live, timeout=timeout)
+    rows = _catalog.provider_rows()
+    out = ModelList(source="catalog")
     for pid in sorted(rows):
         out.extend(_catalog.resolve_model(f"{pid}:{mid}") for mid in rows[pid].get("models") or {})
     return out

@@ -77,7 +77,6 @@ def test_models_and_providers(cli: Cli) -> None:
     assert unknown.returncode == 2
 
 
-@pytest.mark.xfail(strict=True, reason="needs syc.available from the factories branch")
 def test_providers_available(cli: Cli) -> None:
     closed = f"http://127.0.0.1:{free_port()}/v1"
     env = {f"{n}_BASE_URL": closed for n in ("OLLAMA", "VLLM", "LMSTUDIO", "LLAMACPP")}
@@ -265,7 +264,6 @@ def test_doctor_reports_a_broken_config_and_store(cli: Cli) -> None:
     assert report["credentials"] is None
 
 
-@pytest.mark.xfail(strict=True, reason="needs syc.available from the factories branch")
 def test_doctor_probes_local_servers(cli: Cli) -> None:
     with ScriptedServer() as llama:
         llama.add(Reply.json({"object": "list", "data": [{"id": "smollm2", "object": "model"}]}))

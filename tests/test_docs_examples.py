@@ -45,6 +45,7 @@ CONFIG_SECTIONS = frozenset({"providers", "custom_providers", "instances", "alia
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\s]*)[^`]*$")
 _MARKER = re.compile(r"^\s*<!--\s*docs-test:(?P<body>.*?)-->\s*$")
 _SKIP = re.compile(r"^skip\s*(?:\((?P<reason>.*)\))?$")
+_EXAMPLE = re.compile(r"^\s*<!--\s*example:\s*(?P<name>[\w.-]+)\s*-->\s*$")
 
 
 def pages() -> list[Path]:
@@ -65,6 +66,8 @@ class Block:
     """The reason of a ``docs-test: skip`` marker."""
     marker_error: str | None = None
     """What is wrong with the marker before the block, if anything."""
+    example: str | None = None
+    """The name of an ``<!-- example: NAME -->`` marker: a test of its own may run the block."""
 
     @property
     def where(self) -> str:
@@ -126,9 +129,34 @@ def parse_blocks(path: Path, text: str | None = None) -> list[Block]:
         skip, error = marker if marker is not None else (None, None)
         if marker is not None and error is None and lang not in CHECKED:
             error = f"a docs-test marker before a {lang or 'plain'} block, which is never run"
-        out.append(Block(path, i + 2, lang, source, skip, error))
+        named = _EXAMPLE.match(lines[i - 1]) if i > 0 else None
+        out.append(Block(path, i + 2, lang, source, skip, error, named["name"] if named else None))
         i = end + 1
     return out
+
+
+def _dedicated_tests() -> dict[Path, str]:
+    return {
+        p: p.read_text(encoding="utf-8")
+        for p in (ROOT / "tests").rglob("test_*.py")
+        if p.name not in ("test_docs_examples.py", "test_docs_sandbox.py")
+    }
+
+
+def run_elsewhere(block: Block) -> Path | None:
+    """The test module that runs a named example of this page itself (with its own fixtures), if any.
+
+    A block marked ``<!-- example: NAME -->`` is left to a test that names both the page and the
+    example (``"factories.md"`` and ``"mybackend"``): it needs set-up the generic sandbox cannot
+    give (a scripted backend of its own, a fake identity provider).
+    """
+    if block.example is None:
+        return None
+    quoted = (f'"{block.example}"', f"'{block.example}'")
+    for path, text in _dedicated_tests().items():
+        if block.path.name in text and any(q in text for q in quoted):
+            return path
+    return None
 
 
 # -- running --------------------------------------------------------------------------------
@@ -217,7 +245,7 @@ def run_page(path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: 
     bad = [f"{b.where}: {b.marker_error}" for b in parse_blocks(path, text) if b.marker_error]
     if bad:
         raise DocsExampleError("\n".join(bad))
-    runnable = [b for b in blocks if b.lang in RUN and b.skip is None]
+    runnable = [b for b in blocks if b.lang in RUN and b.skip is None and run_elsewhere(b) is None]
     module = types.ModuleType("docs_example_" + re.sub(r"\W", "_", path.stem))
     module.__file__ = str(path)
     monkeypatch.setitem(sys.modules, module.__name__, module)
@@ -227,7 +255,7 @@ def run_page(path: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, text: 
             run_python(block, module.__dict__)
         if box.failures:
             raise DocsExampleError(f"{path.name}: the docs sandbox refused requests:\n" + "\n".join(box.failures))
-    tomls = [b for b in blocks if b.lang == "toml" and b.skip is None]
+    tomls = [b for b in blocks if b.lang == "toml" and b.skip is None and run_elsewhere(b) is None]
     for block in tomls:
         check_toml(block, tmp_path, monkeypatch)
     return PageRun(runnable, [b for b in blocks if b.skip is not None], tomls, box)

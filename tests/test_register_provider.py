@@ -145,10 +145,10 @@ def test_unset_env_var_key_is_an_error_naming_it_and_nothing_is_sent(srv: Script
 
 def test_override_anthropic_url_keeps_every_model(srv: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-test")
-    ids = [m.id for m in syc.models("anthropic")]
-    before = syc.models("anthropic")
+    ids = [m.id for m in syc.models("anthropic", live=False)]
+    before = syc.models("anthropic", live=False)
     syc.register_provider("anthropic", base_url=srv.url)
-    after = syc.models("anthropic")
+    after = syc.models("anthropic", live=False)
     assert [m.id for m in after] == ids
     assert ids
     for old, new in zip(before, after, strict=True):
@@ -163,7 +163,7 @@ def test_override_anthropic_url_keeps_every_model(srv: ScriptedServer, monkeypat
         {"model": "claude-sonnet-4-20250514", "max_tokens": 100, "messages": [{"role": "user", "content": "Hello"}]},
     )
     syc.unregister_provider("anthropic")
-    assert syc.models("anthropic") == before
+    assert syc.models("anthropic", live=False) == before
 
 
 # -- seed 001: "Add custom headers to OpenAI requests" (headers alone) ---------------------------
@@ -577,13 +577,13 @@ BUILT_INS = ["openai:gpt-4o-mini", "anthropic:claude-sonnet-4-20250514", "google
 def test_unregister_restores_exactly(spec: str, registrations: list[dict[str, Any]]) -> None:
     provider = spec.partition(":")[0]
     before = syc.get_model(spec)
-    listed = syc.models(provider)
+    listed = syc.models(provider, live=False)  # the rows, not what a server would list
     for reg in registrations:
         syc.register_provider(provider, **reg)
         assert syc.get_model(spec) != before or "models" in reg  # every change shows at once
     syc.unregister_provider(provider)
     assert syc.get_model(spec) == before
-    assert syc.models(provider) == listed
+    assert syc.models(provider, live=False) == listed
     assert provider not in _catalog.REGISTERED
 
 

@@ -12,21 +12,18 @@ from sycophant_py._models import ModelInfo
 __all__ = ["available", "available_providers", "base_url_of", "models", "provider_summary", "providers"]
 
 
-def _lib(name: str) -> Any:
-    """A public name of ``sycophant_py`` looked up when called (``available`` comes with the factories work)."""
-    import sycophant_py
-
-    return getattr(sycophant_py, name)
-
-
 def available(provider: str) -> bool:
     """``syc.available(provider)``: its credentials resolve, or its (local) server answers."""
-    return bool(_lib("available")(provider))
+    import sycophant_py as syc
+
+    return syc.available(provider)
 
 
 def available_providers() -> list[str]:
     """``syc.providers(available=True)``."""
-    return [str(p) for p in _lib("providers")(available=True)]
+    import sycophant_py as syc
+
+    return syc.providers(available=True)
 
 
 def base_url_of(provider: str) -> str | None:

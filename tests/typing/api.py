@@ -74,3 +74,38 @@ def oauth() -> None:
     entry: dict[str, object] | None = store.get("openai")
     removed: bool = syc.logout("corporate-ai") or store.remove("openai")
     print(creds, entry, removed, store.path, store.providers())
+
+
+def factories() -> None:
+    from collections.abc import Iterator, Mapping, Sequence
+    from typing import Any
+
+    class Backend:
+        def available(self) -> bool:
+            return True
+
+        def models(self) -> Sequence[syc.ModelConfig | Mapping[str, Any] | str]:
+            return ["m1", syc.ModelConfig(id="m2")]
+
+        def complete(self, model: syc.ModelInfo, context: syc.Context, options: syc.StreamOptions) -> Iterator[Any]:
+            out = options["emit"]
+            yield out.text("hi")
+            yield out.done(usage={"input_tokens": 1, "output_tokens": 1})
+
+    def backend_factory(name: str, config: dict[str, Any]) -> syc.ProviderBackend:
+        return Backend()
+
+    def gateway_factory(name: str, config: dict[str, Any]) -> syc.ProviderDefinition:
+        return syc.ProviderDefinition(base_url=str(config["url"]), api="openai_chat", extends=None)
+
+    syc.register_provider_factory("mine", backend_factory)
+    syc.register_provider_factory("gw", gateway_factory)
+    syc.configure(instances=[{"type": "mine", "name": "m"}], gateway={"keys": ["k"], "port": 8080})
+    ok: bool = syc.available("m")
+    ready: list[str] = syc.providers(available=True)
+    listed: syc.ModelList = syc.models("m", live=True, timeout=1.0)
+    infos: list[syc.ModelInfo] = listed
+    source: str = listed.source
+    error: str | None = listed.error
+    syc.unregister_provider_factory("gw")
+    print(ok, ready, infos, source, error)
