@@ -242,9 +242,20 @@ class _WholeBody(StreamCore):
         return self._events
 
 
-def _is_json(handle: StreamHandle, transport: str) -> bool:
+def _is_json(handle: StreamHandle) -> bool:
     ctype = handle.headers.get("content-type", "").split(";")[0].strip().lower()
-    return ctype == "application/json" and transport != "ndjson"
+    return ctype == "application/json"
+
+
+def _whole_or_stream(call: Call, headers: dict[str, str], body: bytes) -> Core:
+    """The core for a streaming request answered ``application/json``: one JSON body is an answer (or
+    an error, raised), except that newline-delimited JSON mislabelled so is decoded as the stream it is."""
+    if call.protocol.stream_transport == "ndjson" and len(body.strip().splitlines()) > 1:
+        core = StreamCore(call, headers)
+        return core
+    whole = _WholeBody(call, headers)
+    whole.load(body)
+    return whole
 
 
 class HttpSource:
@@ -259,30 +270,28 @@ class HttpSource:
     def open(self) -> tuple[Core, Iterator[Any]]:
         """Send the request and wait until the provider accepts it (sync)."""
         self.handle = handle = _run.open_stream(self.call)
-        if not _is_json(handle, self.call.protocol.stream_transport):
+        if not _is_json(handle):
             return StreamCore(self.call, handle.headers), handle.iter_bytes()
         try:
             body = handle.read()
         finally:
             self.close()
-        core = _WholeBody(self.call, handle.headers)
-        core.load(body)
-        return core, iter(())
+        core = _whole_or_stream(self.call, handle.headers, body)
+        return core, iter(() if isinstance(core, _WholeBody) else (body,))
 
     async def aopen(self) -> tuple[Core, AsyncIterator[Any]]:
         """Async twin of :meth:`open` (credentials are prepared here: ``astream_text`` is not a coroutine)."""
         if not self.call.prepared:
             await _run.aprepare(self.call)
         self.handle = handle = await _run.aopen_stream(self.call)
-        if not _is_json(handle, self.call.protocol.stream_transport):
+        if not _is_json(handle):
             return StreamCore(self.call, handle.headers), handle.aiter_bytes()
         try:
             body = await handle.aread()
         finally:
             await self.aclose()
-        core = _WholeBody(self.call, handle.headers)
-        core.load(body)
-        return core, _empty()
+        core = _whole_or_stream(self.call, handle.headers, body)
+        return core, _empty() if isinstance(core, _WholeBody) else _once(body)
 
     def fallback_core(self) -> Core:
         """A core for a stream that never opened (to give a closed stream its aborted response)."""
@@ -312,6 +321,10 @@ class HttpSource:
         """Release from a finaliser (no lock, nothing awaited)."""
         if self.handle is not None:
             self.handle.abandon()
+
+
+async def _once(item: Any) -> AsyncIterator[Any]:
+    yield item
 
 
 async def _empty() -> AsyncIterator[Any]:

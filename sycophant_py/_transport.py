@@ -405,8 +405,10 @@ def _spawn(coro: Any) -> None:
 def pool_stats() -> dict[str, int]:
     """Connections of the clients this process built: ``active`` (in use) and ``idle``.
 
-    Counts the sync client and the async client of the running event loop, if any.
+    Counts the sync client and the async client of the running event loop, if any (after finishing
+    the release of abandoned streams, as any call into this module does).
     """
+    _reap_abandoned()
     clients: list[Any] = []
     if _state.sync is not None:
         clients.append(_state.sync.client)
