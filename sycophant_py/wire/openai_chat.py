@@ -343,13 +343,11 @@ class _Encoder:
         text = msg.text
         media = [self.media(p) for p in msg.parts if isinstance(p, (ImagePart, DocumentPart, AudioPart))]
         if media:
+            # Tool messages carry text only: the attachments follow the tool results in a user message.
             label = f"Attachments of the result of tool call {msg.tool_call_id or '?'}"
             self.result_media += [{"type": "text", "text": f"{label}{f' ({msg.name})' if msg.name else ''}:"}, *media]
-            text = (
-                f"{text}\n[{len(media)} attachment(s) follow in the next user message]"
-                if text
-                else (f"[{len(media)} attachment(s) follow in the next user message]")
-            )
+            note = f"[{len(media)} attachment(s) follow in the next user message]"
+            text = f"{text}\n{note}" if text else note
         out: dict[str, Any] = {
             "role": "tool",
             "tool_call_id": msg.tool_call_id or "",
