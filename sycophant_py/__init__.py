@@ -63,6 +63,7 @@ _EXPORTS: dict[str, str] = {
     "TextPart": "sycophant_py._types",
     "ImagePart": "sycophant_py._types",
     "DocumentPart": "sycophant_py._types",
+    "AudioPart": "sycophant_py._types",
     "ThinkingPart": "sycophant_py._types",
     "ToolCall": "sycophant_py._types",
     "Tool": "sycophant_py._types",
@@ -115,6 +116,7 @@ _EXPORTS: dict[str, str] = {
 __all__ = [
     "AllModelsFailed",
     "AsyncTextStream",
+    "AudioPart",
     "Auth",
     "AuthenticationFailed",
     "BadRequest",
@@ -264,6 +266,7 @@ if TYPE_CHECKING:
     from sycophant_py._stream import AsyncTextStream, StreamAborted, TextStream
     from sycophant_py._transport import aclose, close
     from sycophant_py._types import (
+        AudioPart,
         Context,
         Cost,
         DocumentPart,

@@ -24,6 +24,7 @@ is assumed, so a cost is never under-reported); ``ModelInfo.cost`` carries the e
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import threading
@@ -31,18 +32,22 @@ from collections.abc import Mapping
 from functools import cache
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 from sycophant_py import _config
 from sycophant_py._exceptions import InvalidError, UnknownProvider
 from sycophant_py._models import AuthMode, ModelCost, ModelInfo
 
 __all__ = [
+    "LOCAL_COMPAT",
     "canonical_provider",
     "catalog_meta",
     "catalog_provider_ids",
     "model_info",
     "get_model",
+    "is_loopback",
     "known_providers",
+    "local_defaults",
     "overlay",
     "provider_row",
     "provider_rows",
@@ -51,6 +56,19 @@ __all__ = [
 
 # Providers registered at run time (register_provider); filled by _providers.py.
 REGISTERED: dict[str, dict[str, Any]] = {}
+
+LOCAL_COMPAT: Mapping[str, Any] = MappingProxyType(
+    {
+        "supports_developer_role": False,
+        "max_tokens_field": "max_tokens",
+        "supports_store": False,
+        "supports_top_k": True,
+        "requires_content_string": True,
+    }
+)
+"""The ``openai_chat`` compat flags of a local server (the hand-written local rows carry the same):
+no ``developer`` role, ``max_tokens``, no ``store``, ``top_k`` sent, and ``""`` (never ``null``) as the
+content of an assistant turn that only calls tools (llama.cpp refuses ``null``)."""
 
 _cache: dict[str, ModelInfo] = {}
 _cache_version = -1
@@ -168,10 +186,33 @@ def _custom_ids() -> list[str]:
     return [canonical_provider(n) for n in _config.settings().custom_providers]
 
 
+def is_loopback(url: str) -> bool:
+    """True for a URL on this machine (``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def local_defaults(row: dict[str, Any]) -> dict[str, Any]:
+    """A new provider on a loopback address is a local server: ``local``, auth ``optional`` and, for
+    ``openai_chat``, the local compat flags; what the row sets itself wins."""
+    if not is_loopback(str(row.get("base_url") or "")):
+        return row
+    out = {"local": True, "auth": "optional", **row}
+    if out.get("api", out.get("wire_protocol", "openai_chat")) == "openai_chat":
+        out["compat"] = {**LOCAL_COMPAT, **(row.get("compat") or {})}
+    return out
+
+
 def provider_row(pid: str, *, instances: bool = True, models: bool = True) -> dict[str, Any] | None:
     """One provider's row (catalog, config layer, instance and registration merged), models included.
 
-    Only that provider's models are read. ``pid`` must already be canonical.
+    Only that provider's models are read. ``pid`` must already be canonical. A provider that only
+    the config layer defines gets the local defaults when its base URL is a loopback address.
 
     Args:
         pid: The provider id.
@@ -196,7 +237,7 @@ def provider_row(pid: str, *, instances: bool = True, models: bool = True) -> di
     for name, custom in _config.settings().custom_providers.items():
         if canonical_provider(name) != pid:
             continue
-        merged = {**row, **custom} if row else {"custom": True, **custom}
+        merged = {**row, **custom} if row else local_defaults({"custom": True, **custom})
         if row and "models" in custom:
             merged["models"] = {**row.get("models", {}), **custom["models"]}
         row = merged

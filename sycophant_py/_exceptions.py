@@ -346,13 +346,22 @@ class BadRequest(ProviderError):
 class ContextOverflow(BadRequest):
     """The prompt (plus the requested output) does not fit the model's context window.
 
+    Recognised from each provider's wording or error code (``sycophant_py.wire._overflow``), for an
+    HTTP error and for an error event inside a stream alike. Not retried; a fallback list moves on.
+
     Attributes:
         limit: The context window in tokens, when the provider said.
-        requested: The size sent (tokens), when the provider said.
+        requested: The size sent (tokens: the prompt, plus the requested output where the provider
+            counts it), when the provider said.
     """
 
     limit: int | None = None
     requested: int | None = None
+
+    def __init__(self, message: str, *, limit: int | None = None, requested: int | None = None, **kw: Any) -> None:
+        self.limit = limit
+        self.requested = requested
+        super().__init__(message, **kw)
 
 
 class Timeout(ProviderError):

@@ -1,4 +1,4 @@
-"""Message parts (text, images, documents, thinking, tool calls) and their dict form.
+"""Message parts (text, images, documents, audio, thinking, tool calls) and their dict form.
 
 Parts are frozen dataclasses with a ``kind`` discriminator; ``sycophant_py._types`` re-exports
 them. Bytes travel base64-encoded in ``to_dict()`` output. ``part_from_dict`` rebuilds a part and
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeAlias
@@ -19,6 +20,7 @@ from sycophant_py._exceptions import InvalidMessage
 from sycophant_py._redact import redacting_repr
 
 __all__ = [
+    "AudioPart",
     "Content",
     "DocumentPart",
     "ImagePart",
@@ -77,27 +79,88 @@ class TextPart:
         return {"kind": "text", "text": self.text}
 
 
+def _inline_data_url(part: ImagePart | DocumentPart | AudioPart) -> None:
+    """A ``data:`` URL becomes the part's bytes (and its media type, unless one was given)."""
+    if part.data is None and part.url and part.url.startswith("data:"):
+        header, _, payload = part.url.partition(",")
+        if not part.media_type:
+            object.__setattr__(part, "media_type", header[5:].split(";")[0])
+        object.__setattr__(part, "data", _unb64(payload))
+        object.__setattr__(part, "url", None)
+
+
+def _settle_media_type(part: ImagePart | DocumentPart | AudioPart, prefix: str) -> str | None:
+    """The media type the bytes announce (when of the part's kind), else the given one, else the URL's."""
+    from sycophant_py._media import guess_from_name, sniff
+
+    if not isinstance(part.media_type, str):
+        raise InvalidMessage(f"{type(part).__name__}.media_type must be a string, not {type(part.media_type).__name__}")
+    if part.data is not None:
+        sniffed = sniff(part.data)
+        if sniffed is not None and sniffed.startswith(prefix):
+            return sniffed
+    if part.media_type:
+        return part.media_type
+    guessed = guess_from_name(part.url) if part.url else None
+    return guessed if guessed is not None and guessed.startswith(prefix) else None
+
+
+def _looks_like_text(data: bytes) -> bool:
+    if b"\x00" in data[:4096]:
+        return False
+    try:
+        data[:4096].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return exc.start > 4090  # a character cut at the sample's end
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class ImagePart:
-    """An image, given inline as bytes or by URL."""
+    """An image, given inline as bytes or by URL.
+
+    Build one from bytes (``ImagePart(data)``), a URL (``ImagePart(url=...)``; a ``data:`` URL is
+    decoded into bytes), base64 text (:meth:`from_base64`) or a file (:meth:`from_path`, read at
+    once). The media type is read from the bytes when they are PNG, JPEG, GIF or WebP (the bytes win
+    over a ``media_type`` that says otherwise, which every provider would refuse); else the given
+    ``media_type``, else the URL's extension, else ``image/png``.
+    """
 
     data: bytes | None = None
     """Raw image bytes (sent base64-encoded)."""
     url: str | None = None
     """A URL the provider fetches itself (``data:`` URLs are decoded into ``data``)."""
-    media_type: str = "image/png"
-    """MIME type of the image."""
+    media_type: str = ""
+    """MIME type of the image (settled when the part is built)."""
     detail: str | None = None
     """OpenAI's ``detail`` hint (``low``, ``high``, ``auto``)."""
     kind: ClassVar[Literal["image"]] = "image"
 
     def __post_init__(self) -> None:
         _need_media("ImagePart", self.data, self.url)
-        if self.data is None and self.url and self.url.startswith("data:"):
-            header, _, payload = self.url.partition(",")
-            object.__setattr__(self, "media_type", header[5:].split(";")[0] or self.media_type)
-            object.__setattr__(self, "data", base64.b64decode(payload))
-            object.__setattr__(self, "url", None)
+        _inline_data_url(self)
+        object.__setattr__(self, "media_type", _settle_media_type(self, "image/") or "image/png")
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str], *, detail: str | None = None) -> ImagePart:
+        """An image read from a file now (the media type from its bytes, else its name).
+
+        Raises:
+            OSError: the file cannot be read.
+        """
+        from sycophant_py._media import read_path
+
+        data, media_type, _ = read_path(path)
+        return cls(data, media_type=media_type or "", detail=detail)
+
+    @classmethod
+    def from_base64(cls, data: str, media_type: str = "", *, detail: str | None = None) -> ImagePart:
+        """An image from base64 text (the media type from the decoded bytes when they say).
+
+        Raises:
+            InvalidMessage: ``data`` is not base64.
+        """
+        return cls(_unb64(data), media_type=media_type, detail=detail)
 
     def to_dict(self) -> JSON:
         """Return a JSON-ready dict."""
@@ -118,20 +181,52 @@ class ImagePart:
 
 @dataclass(frozen=True, slots=True)
 class DocumentPart:
-    """A document (PDF, text file) given inline as bytes or by URL."""
+    """A document (PDF, text file) given inline as bytes or by URL.
+
+    The media type is ``application/pdf`` when the bytes are a PDF; else the given ``media_type``,
+    else the URL's extension, else ``text/plain`` for UTF-8 bytes and ``application/pdf`` otherwise.
+    Use :meth:`from_path` to read a file (its name becomes ``name``).
+    """
 
     data: bytes | None = None
     """Raw document bytes."""
     url: str | None = None
-    """A URL the provider fetches itself."""
-    media_type: str = "application/pdf"
-    """MIME type of the document."""
+    """A URL the provider fetches itself (``data:`` URLs are decoded into ``data``)."""
+    media_type: str = ""
+    """MIME type of the document (settled when the part is built)."""
     name: str | None = None
     """A file name some providers show to the model."""
     kind: ClassVar[Literal["document"]] = "document"
 
     def __post_init__(self) -> None:
         _need_media("DocumentPart", self.data, self.url)
+        _inline_data_url(self)
+        media_type = _settle_media_type(self, "")
+        if media_type is None:
+            text = self.data is not None and _looks_like_text(self.data)
+            media_type = "text/plain" if text else "application/pdf"
+        object.__setattr__(self, "media_type", media_type)
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str], *, name: str | None = None) -> DocumentPart:
+        """A document read from a file now (``name`` defaults to the file's base name).
+
+        Raises:
+            OSError: the file cannot be read.
+        """
+        from sycophant_py._media import read_path
+
+        data, media_type, base = read_path(path)
+        return cls(data, media_type=media_type or "", name=name or base)
+
+    @classmethod
+    def from_base64(cls, data: str, media_type: str = "", *, name: str | None = None) -> DocumentPart:
+        """A document from base64 text.
+
+        Raises:
+            InvalidMessage: ``data`` is not base64.
+        """
+        return cls(_unb64(data), media_type=media_type, name=name)
 
     def to_dict(self) -> JSON:
         """Return a JSON-ready dict."""
@@ -142,6 +237,65 @@ class DocumentPart:
             "media_type": self.media_type,
             "name": self.name,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class AudioPart:
+    """Audio given inline as bytes (or by a URL the provider can read: Gemini file URIs, ``s3://``).
+
+    The media type comes from the bytes (WAV, MP3, AAC, FLAC, Ogg, AIFF, M4A), else the given
+    ``media_type``, else the URL's extension; a part whose format cannot be told is refused when it
+    is built. Which providers take audio: see the multimodal documentation.
+    """
+
+    data: bytes | None = None
+    """Raw audio bytes (sent base64-encoded)."""
+    url: str | None = None
+    """A URL the provider reads itself (``data:`` URLs are decoded into ``data``)."""
+    media_type: str = ""
+    """MIME type of the audio (``audio/wav``, ``audio/mpeg``...), settled when the part is built."""
+    kind: ClassVar[Literal["audio"]] = "audio"
+
+    def __post_init__(self) -> None:
+        _need_media("AudioPart", self.data, self.url)
+        _inline_data_url(self)
+        media_type = _settle_media_type(self, "audio/")
+        if media_type is None:
+            raise InvalidMessage("AudioPart: the audio format is not recognisable; pass media_type= (audio/wav...)")
+        object.__setattr__(self, "media_type", media_type)
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike[str]) -> AudioPart:
+        """Audio read from a file now (the media type from its bytes, else its name).
+
+        Raises:
+            OSError: the file cannot be read.
+            InvalidMessage: the format cannot be told.
+        """
+        from sycophant_py._media import read_path
+
+        data, media_type, _ = read_path(path)
+        return cls(data, media_type=media_type or "")
+
+    @classmethod
+    def from_base64(cls, data: str, media_type: str = "") -> AudioPart:
+        """Audio from base64 text.
+
+        Raises:
+            InvalidMessage: ``data`` is not base64, or the format cannot be told.
+        """
+        return cls(_unb64(data), media_type=media_type)
+
+    @property
+    def format(self) -> str | None:
+        """The short format name (``wav``, ``mp3``, ``flac``...), None for an unknown media type."""
+        from sycophant_py._media import AUDIO_TYPES
+
+        return AUDIO_TYPES.get(self.media_type.lower())
+
+    def to_dict(self) -> JSON:
+        """Return a JSON-ready dict."""
+        return {"kind": "audio", "data": _b64(self.data), "url": self.url, "media_type": self.media_type}
 
 
 @redacting_repr
@@ -232,7 +386,7 @@ class ToolCall:
         }
 
 
-Part: TypeAlias = TextPart | ImagePart | DocumentPart | ThinkingPart | ToolCall
+Part: TypeAlias = TextPart | ImagePart | DocumentPart | AudioPart | ThinkingPart | ToolCall
 Content: TypeAlias = str | tuple[Part, ...]
 
 
@@ -251,7 +405,7 @@ def _image_from(d: Mapping[str, Any]) -> Part:
     return ImagePart(
         _unb64(d.get("data")),
         _str_field(d, "url", "ImagePart"),
-        _str_field(d, "media_type", "ImagePart", "image/png"),
+        _str_field(d, "media_type", "ImagePart") or "",
         _str_field(d, "detail", "ImagePart"),
     )
 
@@ -260,8 +414,14 @@ def _document_from(d: Mapping[str, Any]) -> Part:
     return DocumentPart(
         _unb64(d.get("data")),
         _str_field(d, "url", "DocumentPart"),
-        _str_field(d, "media_type", "DocumentPart", "application/pdf"),
+        _str_field(d, "media_type", "DocumentPart") or "",
         _str_field(d, "name", "DocumentPart"),
+    )
+
+
+def _audio_from(d: Mapping[str, Any]) -> Part:
+    return AudioPart(
+        _unb64(d.get("data")), _str_field(d, "url", "AudioPart"), _str_field(d, "media_type", "AudioPart") or ""
     )
 
 
@@ -295,6 +455,7 @@ _PART_BUILDERS: dict[str, Callable[[Mapping[str, Any]], Part]] = {
     "text": _text_from,
     "image": _image_from,
     "document": _document_from,
+    "audio": _audio_from,
     "thinking": _thinking_from,
     "tool_call": _tool_call_from,
 }
@@ -329,7 +490,19 @@ def loads_json(text: str | bytes, what: str) -> Any:
         raise InvalidMessage(f"{what} text is not JSON: {exc}") from None
 
 
-def coerce_parts(content: str | Iterable[Part | str]) -> Content:
+def _coerce_part(p: Part | str | os.PathLike[str]) -> Part:
+    if isinstance(p, str):
+        return TextPart(p)
+    if isinstance(p, os.PathLike):
+        from sycophant_py._media import part_from_path
+
+        part: Part = part_from_path(p)
+        return part
+    return p
+
+
+def coerce_parts(content: str | Iterable[Part | str | os.PathLike[str]]) -> Content:
+    """Plain text as it is; in a list, strings become ``TextPart`` and paths are read into media parts."""
     if isinstance(content, str):
         return content
-    return tuple(TextPart(p) if isinstance(p, str) else p for p in content)
+    return tuple(_coerce_part(p) for p in content)

@@ -27,6 +27,7 @@ from sycophant_py._exceptions import (
     AuthenticationFailed,
     BadRequest,
     ContentFiltered,
+    ContextOverflow,
     InvalidError,
     InvalidParams,
     NotFound,
@@ -139,6 +140,7 @@ def step_validate_params(call: Call) -> Call:
     from sycophant_py._params import validate_params
 
     call.params, dropped = validate_params(call.protocol.param_schema(), call.raw_params)
+    dropped += call.protocol.unsupported_params(call.model, call.params)
     if dropped:
         call.log.warning("params.dropped", params=sorted(dropped))
     return call
@@ -168,6 +170,15 @@ def step_check_tools(call: Call) -> Call:
         raise InvalidParams(f"tool_choice={choice!r} names no tool of this call ({known})", param="tool_choice")
     for tool in call.tools:
         check_tool(tool)
+    return call
+
+
+def step_check_inputs(call: Call) -> Call:
+    """Images, PDFs and audio the model's catalog row refuses raise ``UnsupportedInput`` (nothing is sent)."""
+    if call.kind == "chat":
+        from sycophant_py.wire._media import check_model_inputs
+
+        check_model_inputs(call.model, call.messages)
     return call
 
 
@@ -259,6 +270,7 @@ PREPARE: list[Callable[[Call], Call]] = [
     step_resolve_model,
     step_validate_params,
     step_check_tools,
+    step_check_inputs,
     step_resolve_credentials,
 ]
 ENCODE: list[Callable[[Call], Call]] = [step_encode]
@@ -362,6 +374,8 @@ def error_from_response(call: Call, status: int, headers: Mapping[str, str], bod
         exc = ServerError(message, **kw)
     elif status == 400 and any(k in etype for k in ("api_key_invalid", "authentication", "unauthenticated")):
         exc = AuthenticationFailed(message, **kw)
+    elif (sizes := call.protocol.context_overflow(status, decoded, message)) is not None:
+        exc = ContextOverflow(message, limit=sizes[0], requested=sizes[1], **kw)
     elif "content_filter" in etype or "content_policy" in etype or "safety" in etype:
         exc = ContentFiltered(message, **kw)
     else:

@@ -40,10 +40,15 @@ Defaults chosen here (pi leaves them to each provider's SDK):
   send the key once, as ``Authorization`` (a key in two headers is one more place for it to leak,
   and gateways that want a bearer token ignore ``x-api-key``). For ``anthropic_messages`` the
   ``anthropic-version`` header is kept;
-- a new provider whose base URL is a loopback address is treated as a local server: its auth mode
-  is ``optional`` and, for ``openai_chat``, it gets the local servers' compat flags
-  (``supports_developer_role: False``, ``max_tokens_field: "max_tokens"``,
-  ``supports_store: False``), unless the registration sets them;
+- a new provider whose base URL is a loopback address is treated as a local server (as is one
+  added with ``configure(custom_providers=...)``): it is ``local``, its auth mode is ``optional``
+  and, for ``openai_chat``, it gets the compat flags of the hand-written local rows
+  (``_catalog.LOCAL_COMPAT``: ``supports_developer_role: False``, ``max_tokens_field:
+  "max_tokens"``, ``supports_store: False``, ``supports_top_k: True``,
+  ``requires_content_string: True``), unless the registration sets them. The response format stays
+  OpenAI's ``json_schema``, which LM Studio, vLLM, Ollama and llama.cpp's own server take; a
+  llama-cpp-python server needs ``compat={"response_format": "json_object_schema"}``, as the
+  ``llamacpp`` row has;
 - a new provider accepts model ids it does not list, like ``custom_providers``;
 - an ``api_key`` given to a provider whose auth mode is ``none`` makes it ``optional``.
 """
@@ -51,12 +56,10 @@ Defaults chosen here (pi leaves them to each provider's SDK):
 from __future__ import annotations
 
 import copy
-import ipaddress
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
-from urllib.parse import urlsplit
 
 from sycophant_py import _catalog, _config
 from sycophant_py._exceptions import InvalidError, UnknownName, UnknownProvider
@@ -106,13 +109,9 @@ _PI_APIS: dict[str, tuple[str, str | None]] = {
 }
 _PROTOCOL_AUTH = {"anthropic_messages": "anthropic", "google_gemini": "google", "bedrock_converse": "bedrock"}
 _IMPLIED = frozenset({*_PROTOCOL_AUTH.values(), "azure"})
-_LOCAL_COMPAT: dict[str, Any] = {
-    "supports_developer_role": False,
-    "max_tokens_field": "max_tokens",
-    "supports_store": False,
-}
 _BOOL = (True, False)
 COMPAT_FLAGS: Mapping[str, tuple[Any, ...]] = {
+    # openai_chat
     "supports_store": _BOOL,
     "supports_developer_role": _BOOL,
     "supports_reasoning_effort": _BOOL,
@@ -125,13 +124,18 @@ COMPAT_FLAGS: Mapping[str, tuple[Any, ...]] = {
     "requires_mistral_tool_ids": _BOOL,
     "requires_content_string": _BOOL,
     "response_format": ("json_schema", "json_object_schema"),
-    # openai_chat: openai / zai / qwen; google_gemini: level (thinkingLevel) / budget (thinkingBudget)
+    # openai_chat (openai, zai, qwen) and google_gemini (level, budget)
     "thinking_format": ("openai", "zai", "qwen", "level", "budget"),
-    "supports_inline_system": _BOOL,  # anthropic_messages
-    "response_schema_field": ("responseJsonSchema", "responseSchema"),  # google_gemini
-    "thought_signature_required": _BOOL,  # google_gemini
+    # anthropic_messages
+    "supports_inline_system": _BOOL,
+    # google_gemini
+    "response_schema_field": ("responseJsonSchema", "responseSchema"),
+    "thought_signature_required": _BOOL,
 }
-"""The compatibility flags the wire protocols read (most are ``openai_chat``'s) and their allowed values."""
+"""Every compatibility flag a protocol reads, with its allowed values (documented in docs/providers.md).
+
+Each behaviour a hand-written catalog row relies on is one of these, so a provider registered or
+configured at run time can ask for it too."""
 
 CONFIG_KEYS: Mapping[str, str] = {
     "baseUrl": "base_url",
@@ -170,7 +174,7 @@ class ModelConfig:
     base_url: str | None = None
     """Base URL for this model only."""
     compat: dict[str, Any] | None = None
-    """``openai_chat`` compatibility flags (see ``COMPAT_FLAGS``)."""
+    """Compatibility flags (see ``COMPAT_FLAGS``)."""
     capabilities: dict[str, bool] | None = None
     """Capability flags (``chat``, ``tools``, ``json``, ``vision``, ``pdf``, ``reasoning``...)."""
 
@@ -289,15 +293,8 @@ def _merge_headers(old: Mapping[str, str], new: Mapping[str, str]) -> dict[str, 
     return {**{k: v for k, v in old.items() if k.lower() not in replaced}, **new}
 
 
-def is_loopback(url: str) -> bool:
-    """True when the URL's host is ``localhost`` or a loopback address."""
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+is_loopback = _catalog.is_loopback
+"""True when the URL's host is ``localhost`` or a loopback address."""
 
 
 def _from_config(config: Mapping[str, Any] | None, kwargs: dict[str, Any]) -> dict[str, Any]:
@@ -411,7 +408,7 @@ def register_provider(
         auth_header: Send the key as ``Authorization: Bearer <key>``.
         auth: Auth mode: ``required``, ``optional`` or ``none``.
         auth_strategy: Name of a registered auth strategy.
-        compat: ``openai_chat`` compatibility flags for every model of the provider.
+        compat: Compatibility flags for every model of the provider (``COMPAT_FLAGS``).
         oauth: An OAuth login (``syc.OAuth(...)``, or pi's dict with ``name``, ``login``,
             ``refreshToken``, ``getApiKey`` and optional ``modifyModels``); ``syc.login(name)`` runs it.
         stream: A custom streaming function ``fn(model, context, options)`` (pi's ``streamSimple``).
@@ -469,10 +466,8 @@ def apply_registration(row: dict[str, Any] | None, reg: Registration) -> dict[st
     _apply_auth(out, reg)
     if reg.compat is not None:
         out["compat"] = {**(out.get("compat") or {}), **reg.compat}
-    if row is None and reg.base_url and is_loopback(reg.base_url):
-        out.setdefault("auth", "optional")
-        if out.get("api", "openai_chat") == "openai_chat":
-            out["compat"] = {**_LOCAL_COMPAT, **(out.get("compat") or {})}
+    if row is None:
+        out = _catalog.local_defaults(out)
     if reg.oauth is not None:
         out["_oauth"] = reg.oauth
     if out.get("_oauth") is not None and out["_oauth"].modify_models is not None:
@@ -576,6 +571,9 @@ def models(provider: str | None = None, *, live: bool = True, timeout: float = 2
     Returns:
         A :class:`ModelList` (a ``list`` of ``ModelInfo``) whose ``source`` is ``"live"`` or
         ``"catalog"`` and whose ``error`` says why a live listing failed.
+
+    ``provider`` may be a catalog, configured or registered provider, or one built from a config
+    ``[[instances]]`` entry (whose models are those of the provider type it copies).
 
     Raises:
         UnknownProvider: ``provider`` is not known.

@@ -21,12 +21,14 @@ traceback; the data itself (``.text``, ``to_dict()``) is never changed.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal, TypeAlias
 
 from sycophant_py._exceptions import InvalidMessage, InvalidParams, InvalidSchema
 from sycophant_py._parts import (
+    AudioPart,
     Content,
     DocumentPart,
     ImagePart,
@@ -42,6 +44,7 @@ from sycophant_py._redact import redacting_repr
 from sycophant_py._schema_check import check_parameters_shape
 
 __all__ = [
+    "AudioPart",
     "Content",
     "Context",
     "Cost",
@@ -66,8 +69,8 @@ JSON: TypeAlias = dict[str, Any]
 _FINISH_REASONS = ("stop", "length", "tool_use", "content_filter", "error", "aborted")
 
 
-_PART_TYPES = (TextPart, ImagePart, DocumentPart, ThinkingPart, ToolCall)
-_MEDIA = frozenset({"text", "image", "document"})
+_PART_TYPES = (TextPart, ImagePart, DocumentPart, AudioPart, ThinkingPart, ToolCall)
+_MEDIA = frozenset({"text", "image", "document", "audio"})
 _PARTS_BY_ROLE: Mapping[str, frozenset[str]] = {
     "system": frozenset({"text"}),
     "user": _MEDIA,
@@ -96,7 +99,7 @@ def _checked_content(role: str, content: Any) -> Content:
     allowed = _PARTS_BY_ROLE[role]
     for i, p in enumerate(parts):
         if not isinstance(p, _PART_TYPES):
-            if isinstance(p, str):
+            if isinstance(p, (str, os.PathLike)):
                 return _checked_content(role, coerce_parts(parts))
             raise InvalidMessage(f"content[{i}] must be a part (TextPart, ImagePart...), not {type(p).__name__}")
         if p.kind not in allowed:
@@ -178,8 +181,12 @@ class Message:
         return cls("system", text, cache=cache)
 
     @classmethod
-    def user(cls, content: str | Iterable[Part | str], *, cache: bool = False) -> Message:
-        """A user message: text, or parts (text, images, documents)."""
+    def user(cls, content: str | Iterable[Part | str | os.PathLike[str]], *, cache: bool = False) -> Message:
+        """A user message: text, or parts (text, images, documents, audio).
+
+        A ``pathlib.Path`` among the parts is read now and becomes an image, audio or document part
+        by its bytes (else its extension).
+        """
         return cls("user", coerce_parts(content), cache=cache)
 
     @classmethod
@@ -196,12 +203,12 @@ class Message:
     def tool_result(
         cls,
         tool_call_id: str,
-        content: str | Iterable[Part | str],
+        content: str | Iterable[Part | str | os.PathLike[str]],
         *,
         name: str | None = None,
         is_error: bool = False,
     ) -> Message:
-        """The result of a tool call, sent back to the model."""
+        """The result of a tool call, sent back to the model (text, or parts: images and documents too)."""
         return cls("tool_result", coerce_parts(content), tool_call_id=tool_call_id, name=name, is_error=is_error)
 
     @property

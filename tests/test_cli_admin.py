@@ -66,7 +66,7 @@ def test_models_and_providers(cli: Cli) -> None:
         "base_url": cli.server.url + "/v1",
         "auth": "required",
         "env": ["FAKE_API_KEY"],
-        "local": False,
+        "local": True,  # a configured provider on 127.0.0.1 gets the local defaults (its own auth wins)
         "models": 2,
     }
     assert {"openai", "anthropic", "llamacpp"} <= set(rows)

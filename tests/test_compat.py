@@ -82,9 +82,10 @@ TOOL_TURN = [
 
 
 def assistant_call(tool_id: str) -> dict[str, Any]:
+    # The provider is on 127.0.0.1, so it has the local defaults: "" rather than null beside tool calls.
     return {
         "role": "assistant",
-        "content": None,
+        "content": "",
         "tool_calls": [{"id": tool_id, "type": "function", "function": {"name": "lookup", "arguments": '{"q":"x"}'}}],
     }
 

@@ -188,9 +188,10 @@ def test_an_openai_compatible_server_lists_its_models(srv: ScriptedServer) -> No
 
 
 def test_listing_falls_back_to_the_catalog(srv: ScriptedServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    syc.configure(custom_providers={"gw": {"base_url": srv.url + "/v1", "models": {"m1": {}}}})
+    # auth required (a loopback provider is "optional" by default) and no key: the server is not asked
+    syc.configure(custom_providers={"gw": {"base_url": srv.url + "/v1", "auth": "required", "models": {"m1": {}}}})
     before = len(srv.requests)
-    keyless = syc.models("gw")  # auth required and no key: the server is not asked
+    keyless = syc.models("gw")
     assert ([m.id for m in keyless], keyless.source, keyless.error) == (["m1"], "catalog", None)
     assert len(srv.requests) == before
     syc.configure(providers={"gw": {"api_key": "sk"}})

@@ -22,7 +22,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 import sycophant_py as syc
-from sycophant_py import _config, _factories, _instances, _probe
+from sycophant_py import _catalog, _config, _factories, _instances, _probe
 from sycophant_py._credentials import resolve_credentials
 from sycophant_py.testing import Reply, ScriptedServer
 
@@ -410,7 +410,12 @@ def test_what_instances_used_to_lose(srv: ScriptedServer) -> None:
     )
     assert syc.get_model("openai:gpt-4o").base_url == srv.url + "/v1"
     assert syc.get_model("oc:claude-3-5-haiku").base_url == srv.url + "/zen"
-    assert dict(syc.get_model("layered:m").compat) == {"supports_store": False, "supports_developer_role": False}
+    # "base" is on 127.0.0.1, so it starts from the local defaults; the instance layers over them
+    assert dict(syc.get_model("layered:m").compat) == {
+        **_catalog.LOCAL_COMPAT,
+        "supports_store": False,
+        "supports_developer_role": False,
+    }
     assert syc.get_model("opencode:claude-3-5-haiku").base_url == "https://opencode.ai/zen"  # the type is untouched
 
 

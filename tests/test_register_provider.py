@@ -324,7 +324,7 @@ def test_compat_example(srv: ScriptedServer) -> None:
             {"role": "user", "content": "find x"},
             {
                 "role": "assistant",
-                "content": None,
+                "content": "",  # on 127.0.0.1: the local defaults (requires_content_string)
                 "tool_calls": [
                     {"id": tool_id, "type": "function", "function": {"name": "lookup", "arguments": '{"q": "x"}'}}
                 ],
@@ -681,7 +681,10 @@ def test_local_compat_defaults_for_a_loopback_openai_provider() -> None:
         "supports_developer_role": False,
         "max_tokens_field": "max_tokens",
         "supports_store": True,
+        "supports_top_k": True,
+        "requires_content_string": True,
     }
+    assert syc.get_model("local-thing:any").local
     syc.register_provider("remote-thing", base_url="https://llm.example.com/v1")
     assert dict(syc.get_model("remote-thing:any").compat) == {}
     assert set(COMPAT_FLAGS) >= {"supports_developer_role", "max_tokens_field", "thinking_format"}

@@ -323,7 +323,7 @@ def test_run_contract_passes_on_both() -> None:
         report = run_contract(dialect)
         report.raise_for_failures()
         assert report.passed
-        assert len(report.results) == sum(len(cases) for _, _, cases in CHECKS) == 20
+        assert len(report.results) == sum(len(cases) for _, _, cases in CHECKS) == 29
 
 
 class NoUsageDialect(AcmeStreamDialect):

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 import sycophant_py as syc
+from sycophant_py import _catalog
 from sycophant_py._credentials import resolve_credentials
 from sycophant_py.testing import Reply, ScriptedServer
 
@@ -477,7 +478,8 @@ wire_protocol = "openai_responses"
     )
     tiny = syc.get_model("myllm:tiny")
     assert (tiny.api, tiny.context_window, tiny.input, tiny.env) == ("openai_chat", 2048, ("image",), ("MYLLM_KEY",))
-    assert dict(tiny.compat) == {"max_tokens_field": "max_tokens", "supports_store": False}
+    # on 127.0.0.1: the local defaults, with the model's own flags normalised on top
+    assert dict(tiny.compat) == {**_catalog.LOCAL_COMPAT, "max_tokens_field": "max_tokens", "supports_store": False}
     assert tiny.cost is not None
     assert (tiny.cost.input, tiny.cost.cache_read) == (1.0, 0.5)
     assert syc.get_model("openai:gpt-4o").api == "openai_responses"  # over the catalog's own "api"

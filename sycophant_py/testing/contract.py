@@ -21,6 +21,8 @@ retry policy runs on a fake clock during the error checks. This module needs pyt
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -55,8 +57,15 @@ __all__ = [
     "ScriptedCall",
     "ScriptedUsage",
     "U",
+    "PNG_1X1",
+    "QUIRKS",
+    "WAV_HEADER",
     "check_async_matches_sync",
+    "check_context_overflow",
+    "check_context_overflow_in_stream",
+    "check_decoding_quirk",
     "check_error_mapping",
+    "check_image_input",
     "check_handoff_failed_turn_left_out",
     "check_handoff_foreign_context",
     "check_handoff_thinking_dropped",
@@ -68,6 +77,8 @@ __all__ = [
     "check_text",
     "check_tool_loop_runs_functions",
     "check_tools_sent_and_calls_decoded",
+    "check_unsupported_input_before_sending",
+    "check_usage_stream_matches_whole",
     "contract_provider",
     "foreign_context",
     "run_contract",
@@ -164,6 +175,38 @@ class Dialect(ABC):
 
     def validate(self, body: dict[str, Any]) -> None:  # noqa: B027 - an optional hook
         """Validate a request body against the API's official schema (when the dialect can)."""
+
+    # -- optional hooks of the overflow, input and decoding-shape checks --------------------------
+
+    overflow_reports_sizes: bool = True
+    """Does the provider's overflow error give the context window and the size sent?"""
+    image_urls: bool = True
+    """Does the API take images by URL (the provider fetches them)?"""
+
+    def overflow(self, limit: int, requested: int) -> Reply:
+        """The provider's answer to a prompt that does not fit (default: an OpenAI-style 400)."""
+        return self.error(
+            400,
+            f"This model's maximum context length is {limit} tokens. However, your messages resulted in "
+            f"{requested} tokens. Please reduce the length of the messages.",
+        )
+
+    def overflow_stream(self, limit: int, requested: int) -> Reply | None:
+        """A stream that starts, then reports an overflow in an error event (None: not in this API)."""
+        return None
+
+    def sent_images(self, body: dict[str, Any]) -> list[dict[str, str]] | None:
+        """The images of the last user message as sent: ``{"url": ...}`` or ``{"data": base64[,
+        "media_type": ...]}`` each (None: the dialect does not read images; the image check is skipped)."""
+        return None
+
+    def quirk(self, name: str, text: str, usage: ScriptedUsage) -> Reply | None:
+        """A reply showing one decoding shape of :data:`QUIRKS` (None where the API has no such shape).
+
+        ``no_end_marker`` and ``content_index`` are streams of ``text`` in two deltas; ``audio_tokens``
+        and ``cached_over_prompt`` are whole answers whose usage, read the provider's way, is ``usage``.
+        """
+        return None
 
     def sent_tool_ids(self, body: dict[str, Any]) -> tuple[list[str], list[str]] | None:
         """``(ids of the tool calls sent, ids the tool results sent refer to)``, each in body order;
@@ -418,6 +461,131 @@ def check_async_matches_sync(d: Any, srv: ScriptedServer) -> None:
     assert asyncio.run(run()) == ("same", "same")
 
 
+PNG_1X1 = bytes.fromhex(
+    "89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c63f8cfc0f01f"
+    "00050001ff89993d1d0000000049454e44ae426082"
+)
+"""A real 1x1 PNG image."""
+WAV_HEADER = (
+    b"RIFF$\x00\x00\x00WAVEfmt \x10\x00\x00\x00\x01\x00\x01\x00@\x1f\x00\x00\x80>\x00\x00\x02\x00\x10\x00"
+    b"data\x00\x00\x00\x00"
+)
+"""An empty WAV file (a header without samples)."""
+
+
+def _expect_error(exc: type[BaseException], run: Callable[[], Any]) -> BaseException:
+    with FakeClock():
+        try:
+            run()
+        except exc as caught:
+            return caught
+    raise AssertionError(f"{exc.__name__} was not raised")
+
+
+def check_context_overflow(d: Any, srv: ScriptedServer) -> None:
+    """The provider's "prompt too long" error raises ``ContextOverflow`` with the window and the size sent."""
+    srv.add(d.overflow(1000, 1500))
+    err = _expect_error(syc.ContextOverflow, lambda: syc.generate_text(_model(d), "A very long prompt"))
+    assert isinstance(err, syc.ContextOverflow)
+    assert isinstance(err, syc.BadRequest)
+    assert (err.provider, err.model) == (PROVIDER, d.model)
+    expected = (1000, 1500) if d.overflow_reports_sizes else (None, None)
+    assert (err.limit, err.requested) == expected
+    assert len(srv.requests) == 1  # never retried
+
+
+def check_context_overflow_in_stream(d: Any, srv: ScriptedServer) -> None:
+    """An overflow reported by an error event ends the stream with ``error``; ``event.error`` is a ContextOverflow."""
+    reply = d.overflow_stream(1000, 1500)
+    if reply is None:
+        return
+    srv.add(reply)
+    events = list(syc.stream_text(_model(d), "A very long prompt"))
+    well_formed(events)
+    last = events[-1]
+    assert last.type == "error"
+    assert isinstance(last.error, syc.ContextOverflow), repr(last.error)
+    if d.overflow_reports_sizes:
+        assert (last.error.limit, last.error.requested) == (1000, 1500)
+
+
+def check_image_input(d: Any, srv: ScriptedServer) -> None:
+    """An image is sent as the API documents it (bytes; a URL where the API fetches one, else refused)."""
+    if getattr(type(d), "sent_images", Dialect.sent_images) is Dialect.sent_images:
+        return  # the dialect does not read images
+    srv.add(d.text("A dot.", ScriptedUsage(30, 2)))
+    syc.generate_text(_model(d), [syc.Message.user(["What is this?", syc.ImagePart(PNG_1X1)])])
+    sent = d.sent_images(_sent(srv, d))
+    expected = {"data": base64.b64encode(PNG_1X1).decode("ascii"), "media_type": "image/png"}
+    assert len(sent) == 1, sent
+    assert "data" in sent[0], sent
+    assert sent == [{k: v for k, v in expected.items() if k in sent[0]}]
+    url = "https://example.com/cat.jpg"
+    msgs = [syc.Message.user(["And this?", syc.ImagePart(url=url)])]
+    if d.image_urls:
+        srv.add(d.text("A cat.", ScriptedUsage(30, 2)))
+        syc.generate_text(_model(d), msgs)
+        assert d.sent_images(_sent(srv, d)) == [{"url": url}]
+    else:
+        err = _expect_error(syc.UnsupportedInput, lambda: syc.generate_text(_model(d), msgs))
+        assert isinstance(err, syc.UnsupportedInput)
+        assert err.kind == "image"
+        assert len(srv.requests) == 1  # nothing more was sent
+
+
+def check_unsupported_input_before_sending(d: Any, srv: ScriptedServer) -> None:
+    """A model whose catalog row takes text only refuses an image and audio before anything is sent."""
+    syc.register_provider(PROVIDER, models=[{"id": d.model, "input": ["text"]}])
+    parts: list[tuple[Any, str]] = [(syc.ImagePart(PNG_1X1), "image"), (syc.AudioPart(WAV_HEADER), "audio")]
+    for part, kind in parts:
+        msgs = [syc.Message.user(["Listen and look", part])]
+        err = _expect_error(syc.UnsupportedInput, functools.partial(syc.generate_text, _model(d), msgs))
+        assert isinstance(err, syc.UnsupportedInput)
+        assert err.kind == kind
+        assert d.model in str(err)
+    assert srv.requests == []
+
+
+def check_usage_stream_matches_whole(d: Any, srv: ScriptedServer) -> None:
+    """One answer, streamed and not: the same text and the same token counts."""
+    u = ScriptedUsage(21, 5, cache_read=4 if d.reports_cache else 0, cache_write=3 if d.reports_cache else 0)
+    srv.add(d.text("Same answer.", u), d.stream(["Same ", "answer."], u))
+    whole = syc.generate_text(_model(d), "Hi")
+    streamed = syc.stream_text(_model(d), "Hi").response()
+    assert streamed.text == whole.text == "Same answer."
+    assert streamed.usage.to_dict() == whole.usage.to_dict()
+    assert whole.usage.total_tokens == u.total
+
+
+QUIRKS = ("no_end_marker", "audio_tokens", "content_index", "cached_over_prompt")
+"""Decoding shapes seen in real traffic: a stream that ends after its finish reason without the end
+marker, audio input tokens counted outside the prompt count, content indices that are not list positions,
+a cached count reported beside (above) the prompt count."""
+
+
+def check_decoding_quirk(d: Any, srv: ScriptedServer, name: str) -> None:
+    """One of :data:`QUIRKS`, where the dialect renders it: the answer and its usage decode right."""
+    u = ScriptedUsage(5, 3, cache_read=10) if name == "cached_over_prompt" else ScriptedUsage(11, 7)
+    reply = d.quirk(name, "Quirky answer.", u)
+    if reply is None:
+        return
+    srv.add(reply)
+    if name in ("no_end_marker", "content_index"):
+        events = list(syc.stream_text(_model(d), "Hi"))
+        well_formed(events)
+        assert events[-1].type == "done", repr(events[-1].error)
+        assert events[-1].reason == "stop"
+        assert [e.delta for e in events if e.type == "text_delta"] == ["Quirky ", "answer."]
+        assert events[-1].response is not None
+        assert events[-1].response.text == "Quirky answer."
+        return
+    resp = syc.generate_text(_model(d), "Hi")
+    assert resp.text == "Quirky answer."
+    usage = resp.usage
+    assert (usage.input_tokens, usage.output_tokens, usage.cache_read_tokens) == (u.input, u.output, u.cache_read)
+    assert usage.reasoning_tokens == 0
+
+
 CHUNK_SIZES_TEXT: list[int | None] = [None, 1, 7]
 CHUNK_SIZES_TOOLS: list[int | None] = [None, 3]
 
@@ -432,6 +600,12 @@ CHECKS: list[tuple[str, Callable[..., None], list[tuple[Any, ...]]]] = [
     ("structured_output_at_protocol_level", check_structured_output_at_protocol_level, [()]),
     ("error_mapping", check_error_mapping, [tuple(case) for case in ERROR_CASES]),
     ("async_matches_sync", check_async_matches_sync, [()]),
+    ("context_overflow", check_context_overflow, [()]),
+    ("context_overflow_in_stream", check_context_overflow_in_stream, [()]),
+    ("image_input", check_image_input, [()]),
+    ("unsupported_input_before_sending", check_unsupported_input_before_sending, [()]),
+    ("usage_stream_matches_whole", check_usage_stream_matches_whole, [()]),
+    ("decoding_quirk", check_decoding_quirk, [(q,) for q in QUIRKS]),
     ("handoff_foreign_context", check_handoff_foreign_context, [()]),
     ("handoff_thinking_dropped", check_handoff_thinking_dropped, [()]),
     ("handoff_failed_turn_left_out", check_handoff_failed_turn_left_out, [()]),
@@ -552,6 +726,25 @@ class ContractSuite:
 
     def test_async_matches_sync(self, server: ScriptedServer) -> None:
         check_async_matches_sync(self.dialect, server)
+
+    def test_context_overflow(self, server: ScriptedServer) -> None:
+        check_context_overflow(self.dialect, server)
+
+    def test_context_overflow_in_stream(self, server: ScriptedServer) -> None:
+        check_context_overflow_in_stream(self.dialect, server)
+
+    def test_image_input(self, server: ScriptedServer) -> None:
+        check_image_input(self.dialect, server)
+
+    def test_unsupported_input_before_sending(self, server: ScriptedServer) -> None:
+        check_unsupported_input_before_sending(self.dialect, server)
+
+    def test_usage_stream_matches_whole(self, server: ScriptedServer) -> None:
+        check_usage_stream_matches_whole(self.dialect, server)
+
+    @pytest.mark.parametrize("name", QUIRKS)
+    def test_decoding_quirk(self, server: ScriptedServer, name: str) -> None:
+        check_decoding_quirk(self.dialect, server, name)
 
     def test_handoff_foreign_context(self, server: ScriptedServer) -> None:
         check_handoff_foreign_context(self.dialect, server)

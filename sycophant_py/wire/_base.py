@@ -175,6 +175,33 @@ class WireProtocol(ABC):
         """Seconds to wait that an error *body* asks for (default: none; headers are read anyway)."""
         return None
 
+    def context_overflow(self, status: int, body: Any, message: str) -> tuple[int | None, int | None] | None:
+        """``(limit, requested)`` when an error says the prompt does not fit the context window.
+
+        The default knows every built-in provider's wording and the common OpenAI-compatible ones
+        (see ``sycophant_py.wire._overflow``); override to add a dialect's own.
+
+        Args:
+            status: The HTTP status.
+            body: The decoded error body.
+            message: The message :meth:`decode_error` extracted.
+
+        Returns:
+            The context window and the size sent in tokens (each None when not given), or None when
+            the error is something else (the pipeline then raises ``BadRequest`` or its kin).
+        """
+        from sycophant_py.wire._overflow import context_overflow
+
+        return context_overflow(status, body, message)
+
+    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
+        """Validated params this protocol cannot send for ``model`` (default: none).
+
+        The pipeline names them in the one ``params.dropped`` warning of the call, beside unknown
+        params, so no param vanishes silently. They stay in ``resp.context.params``.
+        """
+        return []
+
     def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
         """Extract ``(message, provider_error_type)`` from an error body."""
         if isinstance(body, Mapping):
@@ -227,6 +254,16 @@ class EmbeddingWireProtocol(ABC):
     def retry_after(self, body: Any) -> float | None:
         """Seconds to wait that an error *body* asks for (default: none; headers are read anyway)."""
         return None
+
+    def context_overflow(self, status: int, body: Any, message: str) -> tuple[int | None, int | None] | None:
+        """``(limit, requested)`` when an error says an input does not fit (see ``WireProtocol``)."""
+        from sycophant_py.wire._overflow import context_overflow
+
+        return context_overflow(status, body, message)
+
+    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
+        """Validated params this protocol cannot send for ``model`` (default: none)."""
+        return []
 
     def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
         """Extract ``(message, provider_error_type)`` from an error body."""

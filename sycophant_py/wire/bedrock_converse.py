@@ -18,9 +18,11 @@ Request mapping (``_map_*``):
   another provider becomes text or is dropped. When the history holds tool blocks but the call has
   no tools, tool specs are derived from the history (Bedrock refuses tool blocks without a
   ``toolConfig``).
-* Images are sent as bytes (``{format, source: {bytes}}``; ``s3://`` URLs as ``s3Location``),
-  documents likewise with a ``name`` made of the characters Bedrock allows. Other URLs raise
-  ``InvalidMessage``: Bedrock does not fetch them.
+* Images, documents and audio are sent as bytes (``{format, source: {bytes}}``; ``s3://`` URLs as
+  ``s3Location``), documents with a ``name`` made of the characters Bedrock allows. Other URLs
+  raise ``UnsupportedInput`` before sending: Bedrock does not fetch them. A tool result may hold
+  images and documents, not audio. Blank text (empty or whitespace only) is left out, since
+  Bedrock refuses it; a conversation left with no turn raises ``InvalidMessage``.
 * Thinking is replayed as ``reasoningContent`` (``reasoningText {text, signature}`` or
   ``redactedContent``) when it came from this protocol (or from ``anthropic_messages`` for a
   Claude model: the signatures are interchangeable) and carries a signature; other thinking is
@@ -35,7 +37,8 @@ Request mapping (``_map_*``):
   above the budget and ``temperature`` / ``top_k`` (and a
   ``top_p`` below 0.95) are not sent, as the model refuses them. Nova 2 gets
   ``reasoningConfig.maxReasoningEffort``; ``openai.gpt-oss`` models ``reasoning_effort``.
-  ``seed`` and ``parallel_tool_calls`` have no Converse equivalent and are not sent.
+  ``seed`` and ``parallel_tool_calls`` have no Converse equivalent and are not sent (they are named
+  in the ``params.dropped`` warning, as are the sampling params a thinking Claude refuses).
 * ``tool_choice``: ``auto`` / ``required`` (``any``) / a tool name; ``none`` does not exist in
   Converse, so the tools are left out (or, with tool blocks in the history, sent without a choice).
 * Structured output uses a forced tool named after the schema (the library reads its arguments);
@@ -65,7 +68,6 @@ present, else the one exception ``service-2.json`` declares for that status.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -87,11 +89,13 @@ from sycophant_py._exceptions import (
     ServerError,
     StreamError,
     Timeout,
+    UnsupportedInput,
 )
 from sycophant_py._handoff import BEDROCK_CLAUDE_IDS, BEDROCK_IDS, HandoffRules, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._params import SharedParams
 from sycophant_py._types import (
+    AudioPart,
     DocumentPart,
     FinishReason,
     ImagePart,
@@ -105,6 +109,13 @@ from sycophant_py._types import (
     Usage,
 )
 from sycophant_py.wire._base import Request, StreamContinue, StreamFailed, StreamResult, WireProtocol
+from sycophant_py.wire._bedrock_media import ACCEPTS as _ACCEPTS
+from sycophant_py.wire._bedrock_media import map_audio as _map_audio
+from sycophant_py.wire._bedrock_media import map_document as _map_document
+from sycophant_py.wire._bedrock_media import map_image as _map_image
+from sycophant_py.wire._bedrock_media import s3_url as _s3_url
+from sycophant_py.wire._media import check_inputs, is_blank
+from sycophant_py.wire._overflow import as_overflow
 from sycophant_py.wire._util import finish_or_fail, first_int, int_of, invalid_body, object_of
 
 __all__ = [
@@ -138,24 +149,6 @@ _STOP: dict[str, FinishReason] = {
     "malformed_model_output": "error",
     "malformed_tool_use": "error",
 }
-_IMAGE_FORMATS = {
-    "image/png": "png",
-    "image/jpeg": "jpeg",
-    "image/jpg": "jpeg",
-    "image/gif": "gif",
-    "image/webp": "webp",
-}
-_DOC_FORMATS = {
-    "application/pdf": "pdf",
-    "text/csv": "csv",
-    "application/msword": "doc",
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
-    "application/vnd.ms-excel": "xls",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
-    "text/html": "html",
-    "text/plain": "txt",
-    "text/markdown": "md",
-}
 # Exceptions Bedrock declares (service-2.json): name -> (class, HTTP status).
 _EXCEPTIONS: dict[str, tuple[type[ProviderError], int]] = {
     "throttlingexception": (RateLimited, 429),
@@ -182,7 +175,6 @@ _TYPE_BY_STATUS = {
     503: "ServiceUnavailableException",
 }
 _NAME_BAD = re.compile(r"[^a-zA-Z0-9_-]")
-_DOC_NAME_BAD = re.compile(r"[^a-zA-Z0-9\s\-()\[\]]")
 _MISSING_RESULT = "Error: no result was provided for this tool call."
 _EMPTY_RESULT = "(empty result)"
 
@@ -231,45 +223,11 @@ def _tool_name(name: str) -> str:
     return _NAME_BAD.sub("_", name)[:64] or "response"
 
 
-def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
-
-
 def _is_claude(model: ModelInfo) -> bool:
     return "claude" in model.id.lower()
 
 
 # -- request: messages ------------------------------------------------------------------------
-
-
-def _map_image(part: ImagePart) -> dict[str, Any]:
-    fmt = _IMAGE_FORMATS.get(part.media_type.lower())
-    if fmt is None:
-        raise InvalidMessage(f"bedrock_converse: image type {part.media_type!r} is not png, jpeg, gif or webp")
-    if part.data is not None:
-        return {"image": {"format": fmt, "source": {"bytes": _b64(part.data)}}}
-    if part.url and part.url.startswith("s3://"):
-        return {"image": {"format": fmt, "source": {"s3Location": {"uri": part.url}}}}
-    raise InvalidMessage("bedrock_converse: images must be bytes or s3:// URLs (Bedrock does not fetch URLs)")
-
-
-def _document_name(part: DocumentPart, index: int) -> str:
-    stem = (part.name or "").rsplit(".", 1)[0] if part.name and "." in part.name else (part.name or "")
-    clean = " ".join(_DOC_NAME_BAD.sub("-", stem).split())[:200]
-    return clean or f"document-{index}"
-
-
-def _map_document(part: DocumentPart, index: int) -> dict[str, Any]:
-    fmt = _DOC_FORMATS.get(part.media_type.lower())
-    if fmt is None:
-        raise InvalidMessage(f"bedrock_converse: document type {part.media_type!r} is not supported")
-    if part.data is not None:
-        source: dict[str, Any] = {"bytes": _b64(part.data)}
-    elif part.url and part.url.startswith("s3://"):
-        source = {"s3Location": {"uri": part.url}}
-    else:
-        raise InvalidMessage("bedrock_converse: documents must be bytes or s3:// URLs (Bedrock does not fetch URLs)")
-    return {"document": {"format": fmt, "name": _document_name(part, index), "source": source}}
 
 
 def _native_thinking(part: ThinkingPart, model: ModelInfo) -> bool:
@@ -336,9 +294,11 @@ class _Messages:
 
     def _user_part(self, part: Part) -> dict[str, Any] | None:
         if isinstance(part, TextPart):
-            return {"text": part.text} if part.text else None
+            return None if is_blank(part.text) else {"text": part.text}  # Bedrock refuses blank text
         if isinstance(part, ImagePart):
             return _map_image(part)
+        if isinstance(part, AudioPart):
+            return _map_audio(part)
         if isinstance(part, DocumentPart):
             self.docs += 1
             return _map_document(part, self.docs)
@@ -346,7 +306,7 @@ class _Messages:
 
     def _assistant_part(self, part: Part) -> dict[str, Any] | None:
         if isinstance(part, TextPart):
-            return {"text": part.text} if part.text else None
+            return None if is_blank(part.text) else {"text": part.text}
         if isinstance(part, ThinkingPart):
             return _map_thinking(part, self.model)
         if isinstance(part, ToolCall):
@@ -363,6 +323,8 @@ class _Messages:
             self._add("user", [{"text": f"Result of tool {msg.name or call_id}: {msg.text}"}])
             return
         self.pending.pop(call_id)
+        if any(isinstance(p, AudioPart) for p in msg.parts):
+            raise UnsupportedInput("bedrock_converse: a tool result cannot hold audio (toolResult has no audio block)")
         content = [b for b in (self._user_part(p) for p in msg.parts) if b is not None] or [{"text": _EMPTY_RESULT}]
         result: dict[str, Any] = {"toolUseId": call_id, "content": content}
         if msg.is_error:
@@ -373,7 +335,7 @@ class _Messages:
         if msg.role != "tool_result" and self.pending:
             self._close_pending()
         if msg.role == "system":
-            if msg.text:
+            if not is_blank(msg.text):
                 self.system.extend(self._cache([{"text": msg.text}], msg))
         elif msg.role == "tool_result":
             self._tool_result(msg)
@@ -552,13 +514,42 @@ class BedrockConverse(WireProtocol):
 
     # -- encode ------------------------------------------------------------------------------
     @override
+    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
+        """``seed`` and ``parallel_tool_calls`` (no Converse field); reasoning params a model family
+        has no mapping for; while Claude thinks, ``temperature``, ``top_k`` and a ``top_p`` below 0.95."""
+        out = [k for k in ("seed", "parallel_tool_calls") if k in params]
+        claude = _is_claude(model)
+        if "reasoning_budget" in params and not claude:
+            out.append("reasoning_budget")
+        effort = params.get("reasoning_effort")
+        if effort not in (None, "none") and not (claude or "nova-2" in model.id or "openai.gpt-oss" in model.id):
+            out.append("reasoning_effort")
+        if _thinking_budget(model, params):
+            out += [k for k in ("temperature", "top_k") if k in params]
+            if "top_p" in params and params["top_p"] < 0.95:
+                out.append("top_p")
+        return out
+
+    @override
     def encode_request(self, request: Request) -> dict[str, Any]:
-        """The JSON body (raises ``InvalidMessage`` for a part Converse cannot take)."""
+        """The JSON body.
+
+        Raises:
+            UnsupportedInput: the model's row refuses an input kind, or Converse cannot carry it (an
+                http URL: Bedrock reads bytes and ``s3://`` only), before anything is sent.
+            InvalidMessage: a part cannot be represented, or no message has content.
+        """
         model, params = request.model, request.params
+        check_inputs(model, request.messages, self.name, accepts=_ACCEPTS, url_ok=_s3_url)
         msgs = _Messages(model)
         for m in prepare_history(request, self.handoff_rules(model)):
             msgs.add(m)
         msgs.finish()
+        if not msgs.turns:
+            raise InvalidMessage(
+                "bedrock_converse: nothing to send: the conversation has no message with content "
+                "(blank text is left out, since Bedrock refuses it)"
+            )
         body: dict[str, Any] = {"messages": msgs.turns}
         if msgs.system:
             body["system"] = msgs.system
@@ -700,14 +691,15 @@ class BedrockConverse(WireProtocol):
             event.headers.get(":error-message") or payload or name
         )
         cls, status = _EXCEPTIONS.get(name.lower(), (StreamError, None))
-        exc = cls(
+        err = cls(
             f"{name}: {message}" if name else message,
             status_code=status,
             provider=acc.provider,
             model=acc.model,
             body=payload,
         )
-        exc.error_type = name or None  # type: ignore[attr-defined]
+        err.error_type = name or None  # type: ignore[attr-defined]
+        exc = as_overflow(err)
         acc.fail(exc)
         return StreamFailed(exc, acc.drain())
 

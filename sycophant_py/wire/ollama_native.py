@@ -52,6 +52,8 @@ from sycophant_py.wire._base import (
     StreamResult,
     WireProtocol,
 )
+from sycophant_py.wire._media import check_inputs
+from sycophant_py.wire._overflow import as_overflow
 from sycophant_py.wire._util import body_message, int_of, invalid_body, new_call_id, object_of, vector_of
 
 __all__ = ["OllamaEmbed", "OllamaEmbedParams", "OllamaNative", "OllamaNativeParams", "strip_v1"]
@@ -315,8 +317,24 @@ class OllamaNative(WireProtocol):
 
     # -- encode ------------------------------------------------------------------------------
     @override
+    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
+        """``parallel_tool_calls``, ``service_tier`` and a ``tool_choice`` other than ``auto`` / ``none``:
+        ``/api/chat`` has no field for them."""
+        out = [k for k in ("parallel_tool_calls", "service_tier") if k in params]
+        if params.get("tool_choice") not in (None, "auto", "none"):
+            out.append("tool_choice")
+        return out
+
+    @override
     def encode_request(self, request: Request) -> dict[str, Any]:
+        """The ``/api/chat`` body.
+
+        Raises:
+            UnsupportedInput: the model's row refuses images, or the input is a PDF, audio or an image
+                URL (Ollama takes base64 images only), before anything is sent.
+        """
         params = request.params
+        check_inputs(request.model, request.messages, self.name, accepts=("image",))
         messages = prepare_history(request, self.handoff_rules(request.model))
         body: dict[str, Any] = {"model": request.model.id, "messages": map_messages(messages)}
         if request.tools and params.get("tool_choice") != "none":
@@ -439,7 +457,7 @@ class OllamaNative(WireProtocol):
 
     def _stream_error(self, acc: StreamAccumulator, payload: Mapping[str, Any]) -> StreamFailed:
         message, _ = self.decode_error(200, payload)
-        exc = StreamError(message, provider=acc.provider, model=acc.model, body=dict(payload))
+        exc = as_overflow(StreamError(message, provider=acc.provider, model=acc.model, body=dict(payload)))
         acc.fail(exc)
         return StreamFailed(exc, acc.drain())
 

@@ -1,10 +1,17 @@
 """OpenAI Chat Completions (``/chat/completions``) and the many servers that speak it.
 
-Compatibility flags (``ModelInfo.compat``) adapt the request to OpenAI-compatible servers:
-``supports_developer_role``, ``supports_reasoning_effort``, ``supports_usage_in_streaming``,
-``supports_store``, ``max_tokens_field``, ``requires_tool_result_name``,
-``requires_assistant_after_tool_result``, ``requires_thinking_as_text``,
-``requires_mistral_tool_ids`` and ``thinking_format`` (``openai`` / ``zai`` / ``qwen``).
+Compatibility flags (``ModelInfo.compat``; every one listed in ``_providers.COMPAT_FLAGS``) adapt the
+request to OpenAI-compatible servers: ``supports_developer_role``, ``supports_reasoning_effort``,
+``supports_usage_in_streaming``, ``supports_store``, ``supports_top_k``, ``max_tokens_field``,
+``requires_tool_result_name``, ``requires_assistant_after_tool_result``, ``requires_thinking_as_text``,
+``requires_mistral_tool_ids``, ``requires_content_string`` (``""`` instead of ``null`` beside tool
+calls), ``response_format`` (``json_schema`` / ``json_object_schema``) and ``thinking_format``
+(``openai`` / ``zai`` / ``qwen``). Nothing depends on ``ModelInfo.local`` itself: the local rows (and
+providers on a loopback address) carry the flags they need.
+
+Inputs: images as ``image_url`` (a URL or a ``data:`` URL), PDFs and other files as ``file`` parts
+(bytes only), audio as ``input_audio`` (wav or mp3 bytes). Tool messages carry text only, so the
+images and files of a tool result follow the run of tool results in a user message.
 
 Reasoning arrives under several names (``reasoning_content``: DeepSeek, xAI; ``reasoning``:
 Groq, OpenRouter, Ollama; ``reasoning_text`` + ``reasoning_opaque``: GitHub Copilot). Usage
@@ -24,6 +31,7 @@ and ``error`` ends a stream with an ``error`` event.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Hashable, Mapping, Sequence
 from typing import Any, Literal
@@ -32,11 +40,12 @@ from pydantic import Field
 from typing_extensions import override
 
 from sycophant_py._events import StreamAccumulator
-from sycophant_py._exceptions import InvalidMessage, StreamError
+from sycophant_py._exceptions import InvalidMessage, StreamError, UnsupportedInput
 from sycophant_py._handoff import MISTRAL_IDS, OPENAI_CHAT_IDS, HandoffRules, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._params import SharedParams
 from sycophant_py._types import (
+    AudioPart,
     DocumentPart,
     FinishReason,
     ImagePart,
@@ -55,6 +64,8 @@ from sycophant_py.wire._base import (
     StreamResult,
     WireProtocol,
 )
+from sycophant_py.wire._media import check_inputs
+from sycophant_py.wire._overflow import as_overflow
 from sycophant_py.wire._util import (
     body_message,
     finish_or_fail,
@@ -109,6 +120,12 @@ class OpenAIChatParams(SharedParams):
     """A raw ``response_format`` (``generate_object`` sets it for you)."""
     verbosity: Literal["low", "medium", "high"] | None = None
     """Answer verbosity (GPT-5 family)."""
+    prompt_cache_key: str | None = None
+    """Groups requests that share a prompt prefix, for cache hits (OpenAI)."""
+    prompt_cache_retention: Literal["in-memory", "24h"] | None = None
+    """How long a cached prefix is kept (OpenAI)."""
+    safety_identifier: str | None = None
+    """A stable id of the end user for abuse monitoring (OpenAI)."""
     extra_body: dict[str, Any] | None = None
     """Extra top-level fields merged into the body as they are (server-specific options)."""
 
@@ -181,6 +198,22 @@ _RULES = HandoffRules(tool_ids=OPENAI_CHAT_IDS, thinking_separator="\n\n")
 _MISTRAL_RULES = HandoffRules(tool_ids=MISTRAL_IDS, thinking_separator="\n\n")
 
 
+_ACCEPTS = frozenset({"image", "pdf", "document", "audio"})
+
+
+def _url_ok(kind: str, url: str) -> bool:
+    """Images go by URL; files and audio only as bytes (chat completions has no URL for them)."""
+    return kind == "image"
+
+
+def _audio(p: AudioPart) -> dict[str, Any]:
+    """``input_audio``: base64 data in ``wav`` or ``mp3`` (what chat completions documents)."""
+    fmt = p.format
+    if fmt not in ("wav", "mp3") or p.data is None:
+        raise UnsupportedInput(f"openai_chat takes wav or mp3 audio, not {p.media_type}", kind="audio")
+    return {"type": "input_audio", "input_audio": {"data": base64.b64encode(p.data).decode("ascii"), "format": fmt}}
+
+
 def handoff_rules(model: ModelInfo) -> HandoffRules:
     """Tool-call ids of at most 64 characters (exactly 9 alphanumerics with ``requires_mistral_tool_ids``)."""
     return _MISTRAL_RULES if model.compat.get("requires_mistral_tool_ids") else _RULES
@@ -198,6 +231,7 @@ class _Encoder:
         self.tool_name = bool(compat.get("requires_tool_result_name"))
         self.assistant_after_tool = bool(compat.get("requires_assistant_after_tool_result"))
         self.thinking_as_text = bool(compat.get("requires_thinking_as_text"))
+        self.result_media: list[dict[str, Any]] = []  # tool results' attachments, sent after the results
 
     def messages(self, messages: Sequence[Message]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -205,6 +239,8 @@ class _Encoder:
         for msg in messages:
             if msg.role != "tool_result" and pending:
                 self._synthetic_results(out, pending)
+            if msg.role != "tool_result":
+                self._flush_result_media(out)
             if msg.role == "system":
                 out.append({"role": "developer" if self.developer else "system", "content": msg.text})
             elif msg.role == "user":
@@ -219,7 +255,17 @@ class _Encoder:
                 out.append(self.tool_result(msg, name))
         if pending:
             self._synthetic_results(out, pending)
+        self._flush_result_media(out)
         return out
+
+    def _flush_result_media(self, out: list[dict[str, Any]]) -> None:
+        """Tool messages carry text only: a tool result's images follow the results in a user message."""
+        if not self.result_media:
+            return
+        if self.assistant_after_tool:
+            out.append({"role": "assistant", "content": "I have processed the tool results."})
+        out.append({"role": "user", "content": self.result_media})
+        self.result_media = []
 
     def _synthetic_results(self, out: list[dict[str, Any]], pending: dict[str, str]) -> None:
         # A call left without a result would make the provider answer 400: tell the model instead.
@@ -239,25 +285,29 @@ class _Encoder:
         parts: list[dict[str, Any]] = []
         for p in msg.content:
             if isinstance(p, TextPart):
-                parts.append({"type": "text", "text": p.text})
-            elif isinstance(p, ImagePart):
-                image: dict[str, Any] = {"url": p.data_url()}
-                if p.detail:
-                    image["detail"] = p.detail
-                parts.append({"type": "image_url", "image_url": image})
-            elif isinstance(p, DocumentPart):
-                parts.append(self.document(p))
+                if p.text:  # an empty text part says nothing (a message left empty is sent as "")
+                    parts.append({"type": "text", "text": p.text})
+            elif isinstance(p, (ImagePart, DocumentPart, AudioPart)):
+                parts.append(self.media(p))
             else:
                 raise InvalidMessage(f"openai_chat: a user message cannot hold a {p.kind} part")
-        return parts
+        return parts or ""
+
+    def media(self, p: ImagePart | DocumentPart | AudioPart) -> dict[str, Any]:
+        if isinstance(p, ImagePart):
+            image: dict[str, Any] = {"url": p.data_url()}
+            if p.detail:
+                image["detail"] = p.detail
+            return {"type": "image_url", "image_url": image}
+        if isinstance(p, AudioPart):
+            return _audio(p)
+        return self.document(p)
 
     def document(self, p: DocumentPart) -> dict[str, Any]:
         if p.media_type.startswith("text/") and p.data is not None:
             return {"type": "text", "text": p.data.decode("utf-8", "replace")}
         if p.data is None:
-            raise InvalidMessage("openai_chat: documents must be given as bytes (URLs are not fetched)")
-        import base64
-
+            raise UnsupportedInput("openai_chat takes documents as bytes, not by URL (the library does not fetch URLs)")
         data = base64.b64encode(p.data).decode("ascii")
         return {
             "type": "file",
@@ -282,8 +332,8 @@ class _Encoder:
                         "function": {"name": p.name, "arguments": p.arguments_json or "{}"},
                     }
                 )
-        # Local servers (llama.cpp) refuse a null content next to tool calls; OpenAI takes either.
-        empty = "" if self.model.local or self.model.compat.get("requires_content_string") else None
+        # Some servers (llama.cpp) refuse a null content next to tool calls; OpenAI takes either.
+        empty = "" if self.model.compat.get("requires_content_string") else None
         answer = "".join(texts)
         if thinking:
             answer = "\n\n".join([*thinking, answer]) if answer else "\n\n".join(thinking)
@@ -293,10 +343,18 @@ class _Encoder:
         return out
 
     def tool_result(self, msg: Message, call_name: str | None = None) -> dict[str, Any]:
+        text = msg.text
+        media = [self.media(p) for p in msg.parts if isinstance(p, (ImagePart, DocumentPart, AudioPart))]
+        if media:
+            # Tool messages carry text only: the attachments follow the tool results in a user message.
+            label = f"Attachments of the result of tool call {msg.tool_call_id or '?'}"
+            self.result_media += [{"type": "text", "text": f"{label}{f' ({msg.name})' if msg.name else ''}:"}, *media]
+            note = f"[{len(media)} attachment(s) follow in the next user message]"
+            text = f"{text}\n{note}" if text else note
         out: dict[str, Any] = {
             "role": "tool",
             "tool_call_id": msg.tool_call_id or "",
-            "content": msg.text,
+            "content": text,
         }
         name = msg.name or call_name
         if self.tool_name and name:
@@ -418,13 +476,36 @@ class OpenAIChat(WireProtocol):
         return "/chat/completions"
 
     @override
+    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
+        """``reasoning_budget`` always; ``top_k``, ``store`` and ``reasoning_effort`` where the compat
+        flags say the server takes none (``supports_top_k``, ``supports_store``, ``supports_reasoning_effort``)."""
+        compat = model.compat
+        out = ["reasoning_budget"] if "reasoning_budget" in params else []
+        if "top_k" in params and not compat.get("supports_top_k"):
+            out.append("top_k")
+        if "store" in params and not compat.get("supports_store", True):
+            out.append("store")
+        fmt = compat.get("thinking_format", "openai")
+        if "reasoning_effort" in params and fmt == "openai" and not compat.get("supports_reasoning_effort", True):
+            out.append("reasoning_effort")
+        return out
+
+    @override
     def handoff_rules(self, model: ModelInfo) -> HandoffRules:
         return handoff_rules(model)
 
     # -- encode ------------------------------------------------------------------------------
     @override
     def encode_request(self, request: Request) -> dict[str, Any]:
+        """The JSON body.
+
+        Raises:
+            UnsupportedInput: the model's row refuses an input kind, or the API cannot carry it (audio
+                other than wav/mp3, documents by URL), before anything is sent.
+            InvalidMessage: a part cannot be represented.
+        """
         model = request.model
+        check_inputs(model, request.messages, self.name, accepts=_ACCEPTS, url_ok=_url_ok)
         messages = prepare_history(request, self.handoff_rules(model))
         body: dict[str, Any] = {"model": model.id, "messages": _Encoder(model).messages(messages)}
         self._params(body, request.params, model, bool(request.tools))
@@ -459,6 +540,9 @@ class OpenAIChat(WireProtocol):
             "service_tier",
             "verbosity",
             "response_format",
+            "prompt_cache_key",
+            "prompt_cache_retention",
+            "safety_identifier",
         ):
             if key in params:
                 body[key] = params[key]
@@ -468,7 +552,7 @@ class OpenAIChat(WireProtocol):
         if "max_tokens" in params:
             default = "max_completion_tokens" if model.provider in _MAX_COMPLETION_PROVIDERS else "max_tokens"
             body[str(compat.get("max_tokens_field", default))] = params["max_tokens"]
-        if "top_k" in params and (model.local or compat.get("supports_top_k")):
+        if "top_k" in params and compat.get("supports_top_k"):
             body["top_k"] = params["top_k"]
         if "store" in params and compat.get("supports_store", True):
             body["store"] = params["store"]
@@ -707,13 +791,14 @@ class OpenAIChat(WireProtocol):
         usage = payload.get("usage") if isinstance(payload, Mapping) else None
         if isinstance(usage, Mapping) and usage:
             acc.usage = decode_usage(usage)  # OpenRouter sends the final usage in the error chunk
-        exc = StreamError(
+        err_exc = StreamError(
             message,
             status_code=status if isinstance(status, int) else None,
             provider=acc.provider,
             model=acc.model,
             body=payload,
         )
-        exc.error_type = err_type  # type: ignore[attr-defined]
+        err_exc.error_type = err_type  # type: ignore[attr-defined]
+        exc = as_overflow(err_exc)
         acc.fail(exc)
         return StreamFailed(exc, acc.drain())

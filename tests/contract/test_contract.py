@@ -101,3 +101,50 @@ def test_handoff_thinking_dropped(dialect: Dialect, server: ScriptedServer) -> N
 
 def test_handoff_failed_turn_left_out(dialect: Dialect, server: ScriptedServer) -> None:
     c.check_handoff_failed_turn_left_out(dialect, server)
+
+
+# -- overflow, inputs and decoding shapes (the "never seen traffic" issue) --------------------------
+
+STREAM_QUIRKS = {
+    "openai_chat": {"no_end_marker", "audio_tokens", "cached_over_prompt"},
+    "openai_responses": {"content_index", "cached_over_prompt"},
+    "anthropic_messages": {"no_end_marker"},
+    "bedrock_converse": {"no_end_marker"},
+    "google_gemini": {"no_end_marker", "cached_over_prompt"},
+    "ollama_native": set(),
+}
+"""The decoding shapes each API has (the dialects must render exactly these: nothing is skipped silently)."""
+
+
+def test_dialects_render_the_shapes_their_api_has(dialect: Dialect) -> None:
+    rendered = {q for q in c.QUIRKS if dialect.quirk(q, "Quirky answer.", c.U(5, 3, cache_read=10)) is not None}
+    assert rendered == STREAM_QUIRKS[dialect.protocol]
+    assert dialect.overflow_stream(1000, 1500) is not None
+    assert type(dialect).sent_images is not c.Dialect.sent_images
+
+
+def test_context_overflow(dialect: Dialect, server: ScriptedServer) -> None:
+    c.check_context_overflow(dialect, server)
+
+
+def test_context_overflow_in_stream(dialect: Dialect, server: ScriptedServer) -> None:
+    c.check_context_overflow_in_stream(dialect, server)
+
+
+def test_image_input(dialect: Dialect, server: ScriptedServer) -> None:
+    c.check_image_input(dialect, server)
+
+
+def test_unsupported_input_before_sending(dialect: Dialect, server: ScriptedServer) -> None:
+    c.check_unsupported_input_before_sending(dialect, server)
+
+
+def test_usage_stream_matches_whole(dialect: Dialect, server: ScriptedServer) -> None:
+    c.check_usage_stream_matches_whole(dialect, server)
+
+
+@pytest.mark.parametrize("name", c.QUIRKS)
+def test_decoding_quirk(dialect: Dialect, server: ScriptedServer, name: str) -> None:
+    if name not in STREAM_QUIRKS[dialect.protocol]:
+        pytest.skip(f"{dialect.protocol} has no {name} shape")
+    c.check_decoding_quirk(dialect, server, name)

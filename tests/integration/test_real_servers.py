@@ -219,3 +219,70 @@ def test_stream_object(local: None) -> None:
     final = stream.response()
     assert partials[-1] == final.object
     assert set(final.object) >= {"city", "country"}
+
+
+# -- the same server added at run time (no built-in row) -------------------------------------------
+
+
+@pytest.fixture(params=["registered", "configured"])
+def runtime_llama(request: pytest.FixtureRequest, llama_server: LocalServer) -> str:
+    """The llama.cpp server as a provider the catalog does not know: ``register_provider`` or ``configure``."""
+    if request.param == "registered":
+        syc.register_provider("my-llama", base_url=llama_server.base_url, api="openai_chat")
+        return "my-llama"
+    syc.configure(custom_providers={"my-llama-cfg": {"base_url": llama_server.base_url}})
+    return "my-llama-cfg"
+
+
+def test_runtime_provider_has_the_local_defaults(runtime_llama: str) -> None:
+    info = syc.get_model(f"{runtime_llama}:smollm2")
+    assert info.local
+    assert info.compat["requires_content_string"] is True
+
+
+def test_runtime_provider_tool_loop(runtime_llama: str) -> None:
+    calls: list[str] = []
+
+    def get_weather(city: str) -> str:
+        calls.append(city)
+        return f"Sunny in {city}."
+
+    tool = syc.Tool(WEATHER.name, WEATHER.description, WEATHER.parameters, function=get_weather)
+    resp = syc.generate_text(
+        f"{runtime_llama}:smollm2",
+        [syc.Message.user("Weather in Paris?")],
+        tools=[tool],
+        tool_choice="get_weather",
+        max_steps=2,
+        max_tokens=48,
+        temperature=0,
+    )
+    assert len(calls) >= 1
+    assert len(resp.steps) == 2  # the second request replays the tool call: content "" beside tool_calls
+    assert resp.steps[0].finish_reason == "tool_use"
+    assert resp.usage.input_tokens == sum(s.usage.input_tokens for s in resp.steps)
+
+
+def test_runtime_provider_structured_output(runtime_llama: str) -> None:
+    # llama-cpp-python takes {"type": "json_object", "schema": ...} only: the flag the llamacpp row carries.
+    syc.register_provider(runtime_llama, compat={"response_format": "json_object_schema"})
+    out = syc.generate_object(
+        f"{runtime_llama}:smollm2",
+        "Give a city and the country it is in, as JSON.",
+        schema=CITY,
+        repair_retries=1,
+        max_tokens=60,
+        temperature=0,
+    )
+    assert set(out.object) >= {"city", "country"}
+    assert all(isinstance(out.object[k], str) for k in ("city", "country"))
+
+
+def test_context_overflow_from_the_real_server(local: None) -> None:
+    long_prompt = "The llama walked across the mountain pass. " * 400  # far beyond n_ctx 2048
+    with pytest.raises(syc.ContextOverflow) as info:
+        syc.generate_text("llamacpp:smollm2", long_prompt, max_tokens=16)
+    assert info.value.limit == 2048
+    assert info.value.requested is not None
+    assert info.value.requested > 2048
+    assert info.value.provider == "llamacpp"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import sycophant_py as syc
 
 
@@ -28,6 +30,18 @@ def main() -> None:
     origin: str | None = elsewhere.context.messages[-1].provider
     failed: bool = elsewhere.message.finish_reason in ("error", "aborted")
     print(origin, failed)
+    media = syc.Message.user(
+        ["Look and listen", syc.ImagePart.from_path("cat.png"), syc.AudioPart.from_base64("UklGRg=="), Path("a.pdf")]
+    )
+    try:
+        syc.generate_text("openai:gpt-4o-mini", [media])
+    except syc.ContextOverflow as exc:
+        window: int | None = exc.limit
+        sent: int | None = exc.requested
+        print(window, sent)
+    except syc.UnsupportedInput as exc:
+        kind: str | None = exc.kind
+        print(kind)
     syc.close()
 
 

@@ -26,11 +26,13 @@ from sycophant_py._exceptions import (
     ServerError,
     StreamError,
     Timeout,
+    UnsupportedInput,
 )
 from sycophant_py._models import ModelInfo
 from sycophant_py._params import validate_params
 from sycophant_py._sse import SSEDecoder
 from sycophant_py._types import (
+    AudioPart,
     DocumentPart,
     ImagePart,
     Message,
@@ -173,10 +175,16 @@ def test_data_url_image_is_sent_as_base64() -> None:
 
 
 @pytest.mark.parametrize(
-    "part", [DocumentPart(data=b"x", media_type="application/msword"), ThinkingPart("hm"), ToolCall("t1", "f")]
+    ("part", "error"),
+    [
+        (DocumentPart(data=b"x", media_type="application/msword"), UnsupportedInput),
+        (AudioPart(b"RIFF\x00\x00\x00\x00WAVEfmt "), UnsupportedInput),
+        (ThinkingPart("hm"), InvalidMessage),
+        (ToolCall("t1", "f"), InvalidMessage),
+    ],
 )
-def test_user_parts_the_api_cannot_take(part: Any) -> None:
-    with pytest.raises(InvalidMessage):
+def test_user_parts_the_api_cannot_take(part: Any, error: type[Exception]) -> None:
+    with pytest.raises(error):
         proto.encode_request(Request(MODEL, [Message.user([part])]))
 
 

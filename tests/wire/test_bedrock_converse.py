@@ -17,7 +17,7 @@ import sycophant_py as syc
 from sycophant_py._catalog import resolve_model
 from sycophant_py._events import StreamEvent
 from sycophant_py._eventstream import EventStreamDecoder, EventStreamMessage
-from sycophant_py._exceptions import InvalidMessage, InvalidParams
+from sycophant_py._exceptions import InvalidParams, UnsupportedInput
 from sycophant_py._models import ModelInfo
 from sycophant_py._params import validate_params
 from sycophant_py._types import (
@@ -204,7 +204,7 @@ def test_images_and_documents() -> None:
     ],
 )
 def test_parts_bedrock_cannot_take(part: Any) -> None:
-    with pytest.raises(InvalidMessage):
+    with pytest.raises(UnsupportedInput):
         enc([Message.user(["x", part])])
 
 

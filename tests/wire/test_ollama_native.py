@@ -18,7 +18,13 @@ import pytest
 
 import sycophant_py as syc
 from sycophant_py._events import StreamEvent
-from sycophant_py._exceptions import InvalidMessage, InvalidParams, NotFound, ResponseInvalid, StreamError
+from sycophant_py._exceptions import (
+    InvalidParams,
+    NotFound,
+    ResponseInvalid,
+    StreamError,
+    UnsupportedInput,
+)
 from sycophant_py._models import ModelInfo
 from sycophant_py._params import validate_params
 from sycophant_py._sse import NDJSONDecoder
@@ -205,15 +211,17 @@ def test_encode_images_as_base64_list() -> None:
 
 def test_encode_image_url_is_refused() -> None:
     msg = Message.user(["look", ImagePart(url="https://example.com/cat.png")])
-    with pytest.raises(InvalidMessage, match=r"base64|bytes"):
+    with pytest.raises(UnsupportedInput, match=r"bytes, not by URL") as info:
         encode([msg])
+    assert info.value.kind == "image"
 
 
 def test_encode_text_documents_inline_and_refuses_pdf() -> None:
     body = encode([Message.user(["Summarise: ", DocumentPart(b"plain text body", media_type="text/plain")])])
     assert body["messages"][0] == {"role": "user", "content": "Summarise: plain text body"}
-    with pytest.raises(InvalidMessage, match="document"):
+    with pytest.raises(UnsupportedInput, match="pdf") as info:
         encode([Message.user([DocumentPart(b"%PDF-1.7")])])
+    assert info.value.kind == "pdf"
 
 
 def test_encode_tool_calls_results_and_thinking() -> None:

@@ -42,7 +42,13 @@ from sycophant_py.wire.anthropic_messages.decode import (
     error_message,
     map_finish_reason,
 )
-from sycophant_py.wire.anthropic_messages.encode import encode_body, handoff_rules, map_response_schema, map_tools
+from sycophant_py.wire.anthropic_messages.encode import (
+    encode_body,
+    handoff_rules,
+    is_thinking,
+    map_response_schema,
+    map_tools,
+)
 from sycophant_py.wire.anthropic_messages.stream import AnthropicStream, decode_event, end_of_stream
 
 __all__ = [
@@ -90,6 +96,17 @@ class AnthropicMessages(WireProtocol):
     @override
     def request_path(self, request: Request) -> str:
         return "/v1/messages"
+
+    @override
+    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
+        """``seed`` (no Anthropic equivalent); while thinking, ``temperature``, ``top_k`` and a ``top_p``
+        below 0.95 (the API refuses them then)."""
+        out = ["seed"] if "seed" in params else []
+        if is_thinking(params):
+            out += [k for k in ("temperature", "top_k") if k in params]
+            if "top_p" in params and params["top_p"] < 0.95:
+                out.append("top_p")
+        return out
 
     @override
     def request_headers(self, request: Request) -> dict[str, str]:

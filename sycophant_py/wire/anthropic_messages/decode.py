@@ -33,6 +33,7 @@ from sycophant_py._exceptions import (
     Timeout,
 )
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py.wire._overflow import as_overflow
 from sycophant_py.wire._util import int_of, invalid_body, object_of
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
 
@@ -214,4 +215,4 @@ def error_for(body: Any, *, provider: str | None = None, model: str | None = Non
         body=body,
     )
     exc.error_type = err_type  # type: ignore[attr-defined]
-    return exc
+    return as_overflow(exc)

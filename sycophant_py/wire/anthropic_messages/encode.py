@@ -23,7 +23,11 @@ Message rules (what the Messages API requires):
   other thinking is sent as plain text, and opaque thinking from elsewhere is dropped.
 * ``Message.cache=True`` puts ``cache_control: {"type": "ephemeral"}`` on the last block of that
   message (never on a thinking block, which the API forbids).
-* Empty text blocks are left out (the API refuses them), and a turn left empty is dropped.
+* Empty and whitespace-only text blocks are left out (the API refuses them), a turn left empty is
+  dropped, and a conversation left with no turn raises ``InvalidMessage`` before sending. A final
+  assistant turn (a prefill) loses its trailing whitespace, which the API refuses too.
+* Images and PDFs go as base64 or URL sources, text documents as text sources; audio and other
+  documents raise ``UnsupportedInput`` (as does an input the model's catalog row refuses).
 * Thinking is not asked for when the conversation ends inside a tool-use turn whose assistant
   message does not start with a thinking block (a loop begun on another provider or without
   thinking): the API keeps one thinking configuration per turn and refuses that request.
@@ -40,6 +44,7 @@ from sycophant_py._handoff import ANTHROPIC_IDS, HandoffRules, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
 from sycophant_py.wire._base import Request
+from sycophant_py.wire._media import check_inputs, is_blank
 
 __all__ = [
     "DEFAULT_MAX_TOKENS",
@@ -52,6 +57,7 @@ __all__ = [
     "map_response_schema",
     "map_tool_choice",
     "map_tools",
+    "is_thinking",
     "tool_id",
 ]
 
@@ -114,7 +120,7 @@ def _map_document(part: DocumentPart) -> dict[str, Any]:
 
 def _map_user_part(part: Part) -> dict[str, Any] | None:
     if isinstance(part, TextPart):
-        return _text_block(part.text) if part.text else None
+        return None if is_blank(part.text) else _text_block(part.text)
     if isinstance(part, ImagePart):
         return _map_image(part)
     if isinstance(part, DocumentPart):
@@ -141,7 +147,7 @@ def _map_thinking(part: ThinkingPart, model: ModelInfo) -> dict[str, Any] | None
 
 def _map_assistant_part(part: Part, model: ModelInfo) -> dict[str, Any] | None:
     if isinstance(part, TextPart):
-        return _text_block(part.text) if part.text else None
+        return None if is_blank(part.text) else _text_block(part.text)
     if isinstance(part, ThinkingPart):
         return _map_thinking(part, model)
     if isinstance(part, ToolCall):
@@ -153,7 +159,7 @@ def _map_tool_result(msg: Message) -> dict[str, Any]:
     block: dict[str, Any] = {"type": "tool_result", "tool_use_id": msg.tool_call_id or ""}
     parts = msg.parts
     if all(isinstance(p, TextPart) for p in parts):
-        if msg.text:
+        if not is_blank(msg.text):
             block["content"] = msg.text
     else:
         content = [b for b in (_map_user_part(p) for p in parts) if b is not None]
@@ -209,7 +215,7 @@ class _Turns:
         self.add("user", results, cache=False)
 
     def system_message(self, msg: Message) -> None:
-        if not msg.text:
+        if is_blank(msg.text):
             return
         blocks = [_text_block(msg.text)]
         if msg.cache:
@@ -251,6 +257,15 @@ class _Turns:
             self.add("user", _orphan_result(msg), msg.cache)
 
 
+def _trim_final_assistant(turns: list[dict[str, Any]]) -> None:
+    """The API refuses a final assistant turn (a prefill) ending in whitespace: trim it."""
+    if not turns or turns[-1]["role"] != "assistant":
+        return
+    last = turns[-1]["content"][-1]
+    if last.get("type") == "text":
+        last["text"] = last["text"].rstrip()
+
+
 def _compact(turn: dict[str, Any]) -> dict[str, Any]:
     """A turn whose only block is plain text is sent in the API's string shorthand."""
     blocks = turn["content"]
@@ -269,12 +284,18 @@ def map_messages(
         plain system message, else a list of text blocks.
 
     Raises:
-        InvalidMessage: a part cannot be sent to the Messages API.
+        InvalidMessage: a part cannot be sent to the Messages API, or no message has content.
     """
     turns = _Turns(model)
     for msg in messages:
         turns.message(msg)
     turns.flush()
+    if not turns.turns:
+        raise InvalidMessage(
+            "anthropic_messages: nothing to send: the conversation has no message with content "
+            "(empty and whitespace-only text is left out, since the API refuses it)"
+        )
+    _trim_final_assistant(turns.turns)
     system: str | list[dict[str, Any]] | None = turns.system or None
     if turns.system and len(turns.system) == 1 and "cache_control" not in turns.system[0]:
         system = turns.system[0]["text"]
@@ -380,6 +401,17 @@ def _tool_choice(params: Mapping[str, Any], forced: dict[str, Any] | None, think
     return choice
 
 
+def _url_ok(kind: str, url: str) -> bool:
+    """Images and PDFs may be URLs the API fetches (``source.type: url``)."""
+    return True
+
+
+def is_thinking(params: Mapping[str, Any]) -> bool:
+    """True when the params switch extended thinking on (sampling params are then restricted)."""
+    thinking = _thinking(params)
+    return thinking is not None and thinking.get("type") != "disabled"
+
+
 def _open_turn_unthought(turns: list[dict[str, Any]]) -> bool:
     """True when the conversation ends inside a tool-use turn that does not start with thinking.
 
@@ -401,8 +433,14 @@ def encode_body(request: Request, rules: HandoffRules | None = None) -> dict[str
     """The complete JSON body of one Messages request (see the module docstring for the rules).
 
     ``rules``: the protocol's handoff rules (by default :func:`handoff_rules`).
+
+    Raises:
+        UnsupportedInput: the model's row refuses an input kind, or the API cannot carry it (audio,
+            documents other than PDF and text), before anything is sent.
+        InvalidMessage: a part cannot be sent, or no message has content.
     """
     model, params = request.model, request.params
+    check_inputs(model, request.messages, "anthropic_messages", accepts=("image", "pdf"), url_ok=_url_ok)
     system, turns = map_messages(prepare_history(request, rules or handoff_rules(model)), model)
     thinking = _thinking(params)
     if thinking is not None and thinking.get("type") != "disabled" and _open_turn_unthought(turns):

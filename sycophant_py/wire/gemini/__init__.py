@@ -65,6 +65,8 @@ from sycophant_py.wire._base import (
     StreamResult,
     WireProtocol,
 )
+from sycophant_py.wire._media import check_inputs
+from sycophant_py.wire._overflow import as_overflow
 from sycophant_py.wire._util import body_message, invalid_body
 from sycophant_py.wire.gemini.decode import decode_usage, error_of, gemini_error, map_finish_reason, retry_delay
 from sycophant_py.wire.gemini.encode import SKIP_SIGNATURE, Encoder, handoff_rules, thinking_config
@@ -80,6 +82,14 @@ __all__ = [
     "map_finish_reason",
     "to_gemini_schema",
 ]
+
+
+_ACCEPTS = frozenset({"image", "pdf", "document", "audio"})
+
+
+def _url_ok(kind: str, url: str) -> bool:
+    """Any input may be a file URI (``fileData``): a Files API URI, ``gs://`` on Vertex AI."""
+    return True
 
 
 _CHUNK_KEYS = ("candidates", "usageMetadata", "promptFeedback", "modelVersion", "responseId")
@@ -113,7 +123,7 @@ def _whole_body(name: str, body: Any) -> list[Mapping[str, Any]]:
 
 class GoogleGeminiParams(SharedParams):
     """Params of ``google_gemini`` beyond the shared ones (``parallel_tool_calls`` and ``service_tier``
-    have no Gemini equivalent and are ignored)."""
+    have no Gemini equivalent: they are named in the ``params.dropped`` warning and not sent)."""
 
     safety_settings: list[dict[str, Any]] | None = None
     """``safetySettings`` as Gemini takes them: ``[{"category": ..., "threshold": ...}]``."""
@@ -156,9 +166,24 @@ class GoogleGemini(WireProtocol):
 
     # -- encode --------------------------------------------------------------------------------
     @override
+    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
+        """``parallel_tool_calls`` and ``service_tier``: Gemini has no field for them."""
+        return [k for k in ("parallel_tool_calls", "service_tier") if k in params]
+
+    @override
     def encode_request(self, request: Request) -> dict[str, Any]:
+        """The JSON body.
+
+        Raises:
+            UnsupportedInput: the model's row refuses an input kind, before anything is sent.
+            InvalidMessage: a part cannot be represented.
+        """
         model, params = request.model, request.params
+        check_inputs(model, request.messages, self.name, accepts=_ACCEPTS, url_ok=_url_ok)
         system, contents = Encoder(model).encode(prepare_history(request, self.handoff_rules(model)))
+        if not contents:
+            # Gemini refuses an empty ``contents`` but answers a user turn whose text is empty.
+            contents = [{"role": "user", "parts": [{"text": ""}]}]
         body: dict[str, Any] = {"contents": contents}
         if system is not None:
             body["systemInstruction"] = system
@@ -305,14 +330,15 @@ class GoogleGemini(WireProtocol):
     def _stream_error(self, acc: GeminiStream, err: Mapping[str, Any], payload: Any) -> StreamFailed:
         message, err_type = self.decode_error(200, payload)
         code = err.get("code")
-        exc = StreamError(
+        err_exc = StreamError(
             message,
             status_code=code if isinstance(code, int) else None,
             provider=acc.provider,
             model=acc.model,
             body=payload,
         )
-        exc.error_type = err_type  # type: ignore[attr-defined]
+        err_exc.error_type = err_type  # type: ignore[attr-defined]
+        exc = as_overflow(err_exc)
         acc.close_all()
         acc.fail(exc)
         return StreamFailed(exc, acc.drain())

@@ -12,7 +12,7 @@ from typing import Any
 from sycophant_py._exceptions import InvalidMessage
 from sycophant_py._handoff import ANY_IDS, HandoffRules
 from sycophant_py._models import ModelInfo
-from sycophant_py._types import DocumentPart, ImagePart, Message, TextPart, ThinkingPart, ToolCall
+from sycophant_py._types import AudioPart, DocumentPart, ImagePart, Message, TextPart, ThinkingPart, ToolCall
 
 __all__ = ["MARK", "SKIP_SIGNATURE", "Encoder", "handoff_rules", "model_family", "thinking_config"]
 
@@ -46,7 +46,8 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def _media_part(p: ImagePart | DocumentPart) -> dict[str, Any]:
+def _media_part(p: ImagePart | DocumentPart | AudioPart) -> dict[str, Any]:
+    """Bytes as ``inlineData``; a URL (a Files API or ``gs://`` URI) as ``fileData``."""
     if p.data is not None:
         return {"inlineData": {"mimeType": p.media_type, "data": _b64(p.data)}}
     url = p.url or ""
@@ -100,7 +101,7 @@ class Encoder:
             if isinstance(p, TextPart):
                 if p.text:
                     out.append({"text": p.text})
-            elif isinstance(p, (ImagePart, DocumentPart)):
+            elif isinstance(p, (ImagePart, DocumentPart, AudioPart)):
                 out.append(_media_part(p))
             else:
                 raise InvalidMessage(f"google_gemini: a user message cannot hold a {p.kind} part")
@@ -171,7 +172,7 @@ class Encoder:
         if call_id in self.gemini_ids:
             fr["id"] = self.gemini_ids[call_id]
         out: list[dict[str, Any]] = [{"functionResponse": fr}]
-        out.extend(_media_part(p) for p in msg.parts if isinstance(p, (ImagePart, DocumentPart)))
+        out.extend(_media_part(p) for p in msg.parts if isinstance(p, (ImagePart, DocumentPart, AudioPart)))
         return out
 
 

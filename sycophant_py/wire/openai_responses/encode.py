@@ -37,6 +37,7 @@ from sycophant_py._handoff import OPENAI_RESPONSES_IDS, HandoffRules, prepare_hi
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
 from sycophant_py.wire._base import Request
+from sycophant_py.wire._media import check_inputs
 from sycophant_py.wire.openai_chat import _strict_ok  # one definition of OpenAI's strict-mode rules
 from sycophant_py.wire.openai_responses.decode import API
 
@@ -118,7 +119,8 @@ class _Encoder:
     def user_content(self, msg: Message) -> str | list[dict[str, Any]]:
         if isinstance(msg.content, str):
             return msg.content
-        return [self.input_part(p, "user message") for p in msg.content]
+        # An empty text part says nothing; a message left with no part is sent as "".
+        return [self.input_part(p, "user message") for p in msg.content if not _empty_text(p)] or ""
 
     @staticmethod
     def input_part(p: Part, where: str) -> dict[str, Any]:
@@ -135,7 +137,7 @@ class _Encoder:
         if isinstance(msg.content, str) or all(isinstance(p, TextPart) for p in msg.content):
             output = msg.text
         else:
-            output = [self.input_part(p, "tool result") for p in msg.content]
+            output = [self.input_part(p, "tool result") for p in msg.content if not _empty_text(p)]
         return {"type": "function_call_output", "call_id": msg.tool_call_id or "", "output": output}
 
     def _our_thinking(self, part: Part | None) -> bool:
@@ -204,6 +206,15 @@ class _Encoder:
                 raise InvalidMessage(f"openai_responses: an assistant message cannot hold a {p.kind} part")
         flush()
         return items
+
+
+def _empty_text(p: Part) -> bool:
+    return isinstance(p, TextPart) and not p.text
+
+
+def _url_ok(kind: str, url: str) -> bool:
+    """Images (``image_url``) and files (``file_url``) may be URLs the API fetches."""
+    return True
 
 
 def _map_document(p: DocumentPart) -> dict[str, Any]:
@@ -317,8 +328,14 @@ def handoff_rules(model: ModelInfo) -> HandoffRules:
 
 
 def encode_body(request: Request, rules: HandoffRules | None = None) -> dict[str, Any]:
-    """The ``/responses`` body of a request (``rules``: the protocol's, by default :func:`handoff_rules`)."""
+    """The ``/responses`` body of a request (``rules``: the protocol's, by default :func:`handoff_rules`).
+
+    Raises:
+        UnsupportedInput: the model's row refuses an input kind, or it is audio (the Responses API
+            takes none), before anything is sent.
+    """
     model, params = request.model, request.params
+    check_inputs(model, request.messages, API, accepts=("image", "pdf", "document"), url_ok=_url_ok)
     messages = prepare_history(request, rules or handoff_rules(model))
     instructions, items = _Encoder(model, params.get("store")).encode(messages)
     body: dict[str, Any] = {"model": model.id}

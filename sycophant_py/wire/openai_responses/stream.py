@@ -32,6 +32,7 @@ from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import StreamError
 from sycophant_py._types import TextPart, ThinkingPart, ToolCall
 from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, StreamResult
+from sycophant_py.wire._overflow import as_overflow
 from sycophant_py.wire._util import invalid_body, is_done_marker, object_of
 from sycophant_py.wire.openai_responses.decode import (
     API,
@@ -369,8 +370,9 @@ def _fill_from_output(acc: ResponsesStream, output: Any) -> None:
 
 def _fail(acc: ResponsesStream, source: Any, payload: Any) -> StreamFailed:
     message, code = error_of(source)
-    exc = StreamError(message, provider=acc.provider, model=acc.model, body=payload)
-    exc.error_type = code  # type: ignore[attr-defined]
+    err = StreamError(message, provider=acc.provider, model=acc.model, body=payload)
+    err.error_type = code  # type: ignore[attr-defined]
+    exc = as_overflow(err)
     acc.provider_finish_reason = "failed"
     acc.fail(exc)
     return StreamFailed(exc, acc.drain())

@@ -19,7 +19,7 @@ from typing import Any
 from typing_extensions import override
 
 from sycophant_py.testing import Reply
-from tests.contract.dialect import Call, Dialect, U, split
+from tests.contract.dialect import Call, Dialect, U, split, two_pieces
 
 _STOP = {"stop": "end_turn", "length": "max_tokens", "tool_use": "tool_use", "content_filter": "refusal"}
 _SAMPLING: dict[str, tuple[type, ...]] = {"temperature": (int, float), "top_p": (int, float), "top_k": (int,)}
@@ -177,6 +177,38 @@ class AnthropicDialect(Dialect):
         return Reply.json(
             {"type": "error", "error": {"type": kind, "message": message}, "request_id": "req_contract"}, status=status
         )
+
+    @override
+    def overflow(self, limit: int, requested: int) -> Reply:
+        return self.error(400, f"prompt is too long: {requested} tokens > {limit} maximum")
+
+    @override
+    def overflow_stream(self, limit: int, requested: int) -> Reply | None:
+        error = {
+            "type": "invalid_request_error",
+            "message": f"prompt is too long: {requested} tokens > {limit} maximum",
+        }
+        return sse([self._start(U(0, 0), "msg_of"), {"type": "error", "error": error}])
+
+    @override
+    def sent_images(self, body: dict[str, Any]) -> list[dict[str, str]] | None:
+        content = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+        out: list[dict[str, str]] = []
+        for block in content if isinstance(content, list) else ():
+            source = block.get("source", {}) if block["type"] == "image" else None
+            if source is not None:
+                url = source.get("url")
+                out.append({"url": url} if url else {"data": source["data"], "media_type": source["media_type"]})
+        return out
+
+    @override
+    def quirk(self, name: str, text: str, usage: U) -> Reply | None:
+        if name != "no_end_marker":
+            return None
+        # message_delta carried the stop reason; a proxy dropped the final message_stop.
+        reply = self.stream(two_pieces(text), usage)
+        body = b"".join(reply.chunks)
+        return Reply(200, reply.headers, [body[: body.rindex(b"event: message_stop")]])
 
     @override
     def sent_messages(self, body: dict[str, Any]) -> list[tuple[str, str]]:

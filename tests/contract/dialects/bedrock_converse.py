@@ -29,7 +29,7 @@ from typing_extensions import override
 
 import sycophant_py as syc
 from sycophant_py.testing import Reply
-from tests.contract.dialect import Call, Dialect, U, split
+from tests.contract.dialect import Call, Dialect, U, split, two_pieces
 
 SERVICE_JSON = Path(__file__).resolve().parents[3] / ".." / "shared" / "specs" / "bedrock-runtime" / "service-2.json"
 CREDENTIALS = {
@@ -219,6 +219,34 @@ class BedrockConverseDialect(Dialect):
     def error(self, status: int, message: str) -> Reply:
         kind = _ERROR_TYPES.get(status, "InternalServerException")
         return Reply.json({"message": message}, status=status, headers={"x-amzn-errortype": f"{kind}:http://internal"})
+
+    overflow_reports_sizes = False  # "Input is too long for requested model." gives no numbers
+    image_urls = False  # Converse reads bytes and s3:// locations only
+
+    @override
+    def overflow(self, limit: int, requested: int) -> Reply:
+        return self.error(400, "Input is too long for requested model.")
+
+    @override
+    def overflow_stream(self, limit: int, requested: int) -> Reply | None:
+        events = [frame("messageStart", {"role": "assistant"})]
+        events.append(frame("validationException", {"message": "Input is too long for requested model."}, "exception"))
+        return Reply(200, {"content-type": "application/vnd.amazon.eventstream"}, [b"".join(events)])
+
+    @override
+    def sent_images(self, body: dict[str, Any]) -> list[dict[str, str]] | None:
+        blocks = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+        return [{"data": b["image"]["source"]["bytes"]} for b in blocks if "image" in b]
+
+    @override
+    def quirk(self, name: str, text: str, usage: U) -> Reply | None:
+        if name != "no_end_marker":
+            return None
+        # messageStop came; the metadata event that usually follows it did not.
+        events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
+        events += [("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": p}}) for p in two_pieces(text)]
+        events += [("contentBlockStop", {"contentBlockIndex": 0}), ("messageStop", {"stopReason": "end_turn"})]
+        return event_stream(events)
 
     @override
     def sent_messages(self, body: dict[str, Any]) -> list[tuple[str, str]]:

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from typing_extensions import override
 
 from sycophant_py.testing import Reply
-from tests.contract.dialect import Call, Dialect, U, split
+from tests.contract.dialect import Call, Dialect, U, split, two_pieces
 
 __all__ = ["DIALECT", "KNOWN_FALSE_REJECTIONS", "GoogleGeminiDialect", "gemini_usage", "validate_gemini_request"]
 
@@ -214,6 +214,43 @@ class GoogleGeminiDialect(Dialect):
         return Reply.json(
             {"error": {"code": status, "message": message, "status": _STATUS.get(status, "UNKNOWN")}}, status=status
         )
+
+    @override
+    def overflow(self, limit: int, requested: int) -> Reply:
+        message = f"The input token count ({requested}) exceeds the maximum number of tokens allowed ({limit})."
+        return self.error(400, message)
+
+    @override
+    def overflow_stream(self, limit: int, requested: int) -> Reply | None:
+        message = f"The input token count ({requested}) exceeds the maximum number of tokens allowed ({limit})."
+        error = {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
+        return _sse([self._chunk([{"text": ""}]), error], None)
+
+    @override
+    def sent_images(self, body: dict[str, Any]) -> list[dict[str, str]] | None:
+        parts = [c for c in body["contents"] if c["role"] == "user"][-1]["parts"]
+        out: list[dict[str, str]] = []
+        for part in parts:
+            if "inlineData" in part:
+                out.append({"data": part["inlineData"]["data"], "media_type": part["inlineData"]["mimeType"]})
+            elif "fileData" in part:
+                out.append({"url": part["fileData"]["fileUri"]})
+        return out
+
+    @override
+    def quirk(self, name: str, text: str, usage: U) -> Reply | None:
+        if name == "no_end_marker":  # Gemini streams never have one: the finishReason chunk ends them
+            return self.stream(two_pieces(text), usage)
+        if name != "cached_over_prompt":
+            return None
+        body = self._chunk([{"text": text}], "STOP")
+        body["usageMetadata"] = {
+            "promptTokenCount": usage.input,
+            "cachedContentTokenCount": usage.cache_read,
+            "candidatesTokenCount": usage.output,
+            "totalTokenCount": usage.input + usage.output,
+        }
+        return Reply.json(body)
 
     @override
     def sent_messages(self, body: dict[str, Any]) -> list[tuple[str, str]]:

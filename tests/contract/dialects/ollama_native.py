@@ -64,6 +64,20 @@ class OllamaDialect(Dialect):
     def error(self, status: int, message: str) -> Reply:
         return Reply.json({"error": message}, status=status)
 
+    overflow_reports_sizes = False  # Ollama's wording gives no numbers
+    image_urls = False  # base64 images only
+
+    def overflow(self, limit: int, requested: int) -> Reply:
+        return self.error(400, "the input length exceeds the context length")
+
+    def overflow_stream(self, limit: int, requested: int) -> Reply | None:
+        first = {"model": self.model, "message": {"role": "assistant", "content": ""}, "done": False}
+        return _ndjson([first, {"error": "the input length exceeds the context length"}], None)
+
+    def sent_images(self, body: dict[str, Any]) -> list[dict[str, str]] | None:
+        user = [m for m in body["messages"] if m["role"] == "user"][-1]
+        return [{"data": image} for image in user.get("images", ())]
+
     def sent_messages(self, body: dict[str, Any]) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         for m in body["messages"]:

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from sycophant_py.testing import Reply
-from tests.contract.dialect import Call, Dialect, U, split
+from tests.contract.dialect import Call, Dialect, U, image_ref, split, two_pieces
 from tests.spec_validation import validate_openai_chat_request
 
 _FINISH = {"stop": "stop", "length": "length", "tool_use": "tool_calls", "content_filter": "content_filter"}
@@ -21,8 +21,8 @@ def _usage(u: U) -> dict[str, Any]:
     }
 
 
-def _sse(payloads: list[dict[str, Any]], chunk_size: int | None) -> Reply:
-    body = "".join(f"data: {json.dumps(p)}\n\n" for p in payloads) + "data: [DONE]\n\n"
+def _sse(payloads: list[dict[str, Any]], chunk_size: int | None, done: bool = True) -> Reply:
+    body = "".join(f"data: {json.dumps(p)}\n\n" for p in payloads) + ("data: [DONE]\n\n" if done else "")
     return Reply(200, {"content-type": "text/event-stream"}, split(body.encode(), chunk_size))
 
 
@@ -46,13 +46,16 @@ class OpenAIChatDialect(Dialect):
             }
         )
 
-    def stream(self, pieces: list[str], usage: U, chunk_size: int | None = None) -> Reply:
+    def _chunks(self, pieces: list[str], usage: U) -> list[dict[str, Any]]:
         base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": self.model}
         payloads = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
         payloads += [{**base, "choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces]
         payloads.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         payloads.append({**base, "choices": [], "usage": _usage(usage)})
-        return _sse(payloads, chunk_size)
+        return payloads
+
+    def stream(self, pieces: list[str], usage: U, chunk_size: int | None = None) -> Reply:
+        return _sse(self._chunks(pieces, usage), chunk_size)
 
     def tool_calls(self, calls: list[Call], usage: U) -> Reply:
         tcs = [
@@ -107,6 +110,55 @@ class OpenAIChatDialect(Dialect):
 
     def error(self, status: int, message: str) -> Reply:
         return Reply.json({"error": {"message": message, "type": "invalid_request_error", "code": None}}, status=status)
+
+    def overflow(self, limit: int, requested: int) -> Reply:
+        # OpenAI's own wording and code (https://platform.openai.com/docs/guides/error-codes).
+        message = (
+            f"This model's maximum context length is {limit} tokens. However, your messages resulted in "
+            f"{requested} tokens. Please reduce the length of the messages."
+        )
+        error = {
+            "message": message,
+            "type": "invalid_request_error",
+            "param": "messages",
+            "code": "context_length_exceeded",
+        }
+        return Reply.json({"error": error}, status=400)
+
+    def overflow_stream(self, limit: int, requested: int) -> Reply | None:
+        # OpenRouter reports an upstream failure after the stream started as a chunk with an ``error``.
+        first = self._chunks([], U(0, 0))[0]
+        message = (
+            f"This endpoint's maximum context length is {limit} tokens. However, you requested about "
+            f"{requested} tokens (1400 of text input, 100 in the output). Please reduce the length."
+        )
+        return _sse([first, {"error": {"code": 400, "message": message}}], None, done=False)
+
+    def sent_images(self, body: dict[str, Any]) -> list[dict[str, str]] | None:
+        content = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
+        return [image_ref(p["image_url"]["url"]) for p in content if p.get("type") == "image_url"]
+
+    def quirk(self, name: str, text: str, usage: U) -> Reply | None:
+        if name == "no_end_marker":  # vLLM and others close the stream without [DONE]
+            return _sse(self._chunks(two_pieces(text), usage), None, done=False)
+        if name not in ("audio_tokens", "cached_over_prompt"):
+            return None
+        body = json.loads(b"".join(self.text(text, usage).chunks))
+        if name == "audio_tokens":  # Mistral's voxtral: audio input outside prompt_tokens, inside total_tokens
+            body["usage"] = {
+                "prompt_tokens": usage.input - 4,
+                "completion_tokens": usage.output,
+                "total_tokens": usage.input + usage.output,
+                "prompt_tokens_details": {"audio_tokens": 4, "cached_tokens": 0},
+            }
+        else:  # Azure AI Foundry: cached tokens reported beside prompt_tokens, not inside
+            body["usage"] = {
+                "prompt_tokens": usage.input,
+                "completion_tokens": usage.output,
+                "total_tokens": usage.input + usage.output,
+                "prompt_tokens_details": {"cached_tokens": usage.cache_read},
+            }
+        return Reply.json(body)
 
     def sent_messages(self, body: dict[str, Any]) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []

@@ -8,7 +8,7 @@ from typing import Any
 from typing_extensions import override
 
 from sycophant_py.testing import Reply
-from tests.contract.dialect import Call, Dialect, U, split
+from tests.contract.dialect import Call, Dialect, U, image_ref, split, two_pieces
 from tests.spec_validation import openai_validator, schema_errors, validate_openai_responses_request
 
 KNOWN_FALSE_REJECTIONS = {
@@ -147,9 +147,13 @@ def _sse(events: list[dict[str, Any]], chunk_size: int | None) -> Reply:
     return Reply(200, {"content-type": "text/event-stream"}, split(body, chunk_size))
 
 
+_OVERFLOW = "Your input exceeds the context window of this model. Please adjust your input and try again."
+
+
 class OpenAIResponsesDialect(Dialect):
     protocol = "openai_responses"
     reports_cache = True  # input_tokens_details carries cached_tokens and cache_write_tokens
+    overflow_reports_sizes = False  # the Responses API's overflow message gives no numbers
 
     @override
     def provider(self, url: str) -> dict[str, Any]:
@@ -242,6 +246,60 @@ class OpenAIResponsesDialect(Dialect):
         return Reply.json(
             {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}, status=status
         )
+
+    @override
+    def overflow(self, limit: int, requested: int) -> Reply:
+        error = {
+            "message": _OVERFLOW,
+            "type": "invalid_request_error",
+            "param": "input",
+            "code": "context_length_exceeded",
+        }
+        return Reply.json({"error": error}, status=400)
+
+    @override
+    def overflow_stream(self, limit: int, requested: int) -> Reply | None:
+        created = {"type": "response.created", "response": self._response([], None, "in_progress")}
+        error = {"type": "error", "code": "context_length_exceeded", "message": _OVERFLOW, "param": None}
+        return _sse([created, error], None)
+
+    @override
+    def sent_images(self, body: dict[str, Any]) -> list[dict[str, str]] | None:
+        user = [i for i in body["input"] if i.get("role") == "user"][-1]
+        return [image_ref(p["image_url"]) for p in user["content"] if p.get("type") == "input_image"]
+
+    @override
+    def quirk(self, name: str, text: str, usage: U) -> Reply | None:
+        if name == "cached_over_prompt":  # a compatible server reporting cached tokens beside input_tokens
+            body = self._response([_message(text)], None)
+            body["usage"] = {
+                "input_tokens": usage.input,
+                "output_tokens": usage.output,
+                "total_tokens": usage.input + usage.output,
+                "input_tokens_details": {"cached_tokens": usage.cache_read},
+                "output_tokens_details": {"reasoning_tokens": 0},
+            }
+            return Reply.json(body)
+        if name != "content_index":
+            return None
+        # content_index names the part (here 1, after an empty refusal slot), never a list position.
+        events = self._stream_events([(_message(text), two_pieces(text))], usage)
+        for e in events:
+            if "content_index" in e:
+                e["content_index"] = 1
+        at = next(i for i, e in enumerate(events) if e["type"] == "response.output_item.added") + 1
+        part = {"type": "output_text", "text": "", "annotations": []}
+        events.insert(
+            at,
+            {
+                "type": "response.content_part.added",
+                "item_id": "msg_1",
+                "output_index": 0,
+                "content_index": 1,
+                "part": part,
+            },
+        )
+        return _sse(events, None)
 
     @override
     def sent_messages(self, body: dict[str, Any]) -> list[tuple[str, str]]:
