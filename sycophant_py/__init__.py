@@ -47,7 +47,6 @@ _EXPORTS: dict[str, str] = {
     "StreamEmitter": "sycophant_py._custom_stream",
     "StreamOptions": "sycophant_py._custom_stream",
     "ExtensionAPI": "sycophant_py._extensions",
-    "InvalidObject": "sycophant_py._objects",
     "on": "sycophant_py._hooks",
     "off": "sycophant_py._hooks",
     # OAuth logins and the credential store
@@ -77,7 +76,8 @@ _EXPORTS: dict[str, str] = {
     "StreamEvent": "sycophant_py._events",
     "TextStream": "sycophant_py._stream",
     "AsyncTextStream": "sycophant_py._stream",
-    "StreamAborted": "sycophant_py._stream",
+    "ObjectStream": "sycophant_py._objects",
+    "AsyncObjectStream": "sycophant_py._objects",
     "WireProtocol": "sycophant_py.wire._base",
     "EmbeddingWireProtocol": "sycophant_py.wire._base",
     "Auth": "sycophant_py.auth._base",
@@ -110,11 +110,14 @@ _EXPORTS: dict[str, str] = {
     "UnsupportedInput": "sycophant_py._exceptions",
     "AllModelsFailed": "sycophant_py._exceptions",
     "CredentialStoreError": "sycophant_py._exceptions",
+    "InvalidObject": "sycophant_py._exceptions",
+    "StreamAborted": "sycophant_py._exceptions",
     "Limits": "sycophant_py._config",
 }
 
 __all__ = [
     "AllModelsFailed",
+    "AsyncObjectStream",
     "AsyncTextStream",
     "AudioPart",
     "Auth",
@@ -149,6 +152,7 @@ __all__ = [
     "NotFound",
     "OAuth",
     "OAuthCredentials",
+    "ObjectStream",
     "Overloaded",
     "ProviderBackend",
     "ProviderConnectionError",
@@ -227,6 +231,7 @@ if TYPE_CHECKING:
         InvalidConfig,
         InvalidError,
         InvalidMessage,
+        InvalidObject,
         InvalidParams,
         InvalidRegistration,
         InvalidSchema,
@@ -239,6 +244,7 @@ if TYPE_CHECKING:
         ResponseInvalid,
         ResponseTooLarge,
         ServerError,
+        StreamAborted,
         StreamError,
         SycophantError,
         Timeout,
@@ -258,12 +264,19 @@ if TYPE_CHECKING:
     from sycophant_py._hooks import off, on
     from sycophant_py._models import ModelCost, ModelInfo, ModelList
     from sycophant_py._oauth import LoginCallbacks, OAuth, OAuthCredentials, alogin, login, logout
-    from sycophant_py._objects import InvalidObject, agenerate_object, astream_object, generate_object, stream_object
+    from sycophant_py._objects import (
+        AsyncObjectStream,
+        ObjectStream,
+        agenerate_object,
+        astream_object,
+        generate_object,
+        stream_object,
+    )
     from sycophant_py._pipeline import calculate_cost
     from sycophant_py._providers import ModelConfig, models, providers, register_provider, unregister_provider
     from sycophant_py._registry import register_auth, register_protocol
     from sycophant_py._store import CredentialStore
-    from sycophant_py._stream import AsyncTextStream, StreamAborted, TextStream
+    from sycophant_py._stream import AsyncTextStream, TextStream
     from sycophant_py._transport import aclose, close
     from sycophant_py._types import (
         AudioPart,

@@ -37,7 +37,14 @@ from typing_extensions import override
 
 from sycophant_py import _config, _run
 from sycophant_py._events import StreamAccumulator, StreamEvent
-from sycophant_py._exceptions import InvalidError, ProviderError, ResponseInvalid, StreamError, SycophantError
+from sycophant_py._exceptions import (
+    InvalidError,
+    ProviderError,
+    ResponseInvalid,
+    StreamAborted,
+    StreamError,
+    SycophantError,
+)
 from sycophant_py._extensions import ensure_loaded
 from sycophant_py._handoff import prepare_history
 from sycophant_py._models import ModelInfo
@@ -49,7 +56,6 @@ from sycophant_py._pipeline import (
     step_resolve_model,
     step_validate_params,
 )
-from sycophant_py._stream import StreamAborted
 from sycophant_py._types import Context, FinishReason, Response, Tool, Usage
 from sycophant_py.auth._base import Credentials
 from sycophant_py.wire._base import Request, StreamResult, WireProtocol

@@ -1,13 +1,14 @@
 """The one exception tree of sycophant_py.
 
-Every error the library raises derives from :class:`SycophantError`, split by blame::
+Every error the library raises derives from :class:`SycophantError`, split by blame (the tree is
+exact: ``tests/test_exceptions_tree.py`` compares it with the classes below)::
 
     SycophantError                   (``steps`` / ``usage``: what a tool loop did before it failed)
     ├── InvalidError                 the caller's fault; the request it concerns was not sent
     │   ├── MissingCredentials       no key in any credential layer
     │   ├── InvalidParams            a param has the wrong type or range
-    │   ├── UnknownProvider          "provider:model" names no known provider
     │   ├── UnknownName              a protocol/auth name is not registered
+    │   │   └── UnknownProvider      "provider:model" names no known provider
     │   ├── InvalidConfig            configure() arguments or the config file (names file, table, field)
     │   ├── InvalidSchema            a tool or response schema is not valid JSON Schema
     │   ├── InvalidMessage           a message is impossible (unknown role, a tool result without
@@ -16,22 +17,24 @@ Every error the library raises derives from :class:`SycophantError`, split by bl
     │   ├── UnsupportedInput         the model cannot take that input kind (image, pdf, audio)
     │   ├── InvalidRegistration      a class registered as a behaviour does not implement it
     │   └── CredentialStoreError     the per-user credential file is unreadable, corrupt or locked
-    └── ProviderError                the remote side failed; carries status_code, provider,
-        │                            model, request_id and body
-        ├── AuthenticationFailed     401 / 403
-        ├── NotFound                 404
-        ├── RateLimited              429 (``retry_after`` in seconds, when the provider said)
-        ├── Overloaded               529 / "overloaded" errors
-        ├── ServerError              other 5xx
-        ├── BadRequest               other 4xx the provider refused
-        │   └── ContextOverflow      the prompt does not fit the model's context window
-        ├── Timeout                  connect / read / stream-idle / total timeout
-        ├── ProviderConnectionError  the connection failed or dropped
-        ├── ResponseInvalid          a body or stream frame that cannot be decoded
-        │   └── ResponseTooLarge     a body or stream event past the configured limits
-        ├── ContentFiltered          the provider refused on safety grounds
-        ├── StreamError              an error event inside an otherwise successful stream
-        └── AllModelsFailed          every model of a fallback list or alias failed (``errors``)
+    ├── ProviderError                the remote side failed; carries status_code, provider,
+    │   │                            model, request_id and body
+    │   ├── AuthenticationFailed     401 / 403
+    │   ├── NotFound                 404
+    │   ├── RateLimited              429 (``retry_after`` in seconds, when the provider said)
+    │   ├── Overloaded               529 / "overloaded" errors
+    │   ├── ServerError              other 5xx
+    │   ├── BadRequest               other 4xx the provider refused
+    │   │   └── ContextOverflow      the prompt does not fit the model's context window
+    │   ├── Timeout                  connect / read / stream-idle / total timeout
+    │   ├── ProviderConnectionError  the connection failed or dropped
+    │   ├── ResponseInvalid          a body or stream frame that cannot be decoded
+    │   │   ├── ResponseTooLarge     a body or stream event past the configured limits
+    │   │   └── InvalidObject        structured output that is not JSON or not valid for the schema
+    │   ├── ContentFiltered          the provider refused on safety grounds
+    │   ├── StreamError              an error event inside an otherwise successful stream
+    │   └── AllModelsFailed          every model of a fallback list or alias failed (``errors``)
+    └── StreamAborted                the caller closed or cancelled a stream before it ended
 
 Failures inside the automatic tool loop, after the first (billed) request, are raised with
 ``exc.steps`` (every response received so far, in order) and ``exc.usage`` (their summed usage and
@@ -67,6 +70,7 @@ __all__ = [
     "InvalidConfig",
     "InvalidError",
     "InvalidMessage",
+    "InvalidObject",
     "InvalidParams",
     "InvalidRegistration",
     "InvalidSchema",
@@ -79,6 +83,7 @@ __all__ = [
     "ResponseInvalid",
     "ResponseTooLarge",
     "ServerError",
+    "StreamAborted",
     "StreamError",
     "SycophantError",
     "Timeout",
@@ -380,6 +385,20 @@ class ResponseTooLarge(ResponseInvalid):
     """A response body or stream event grew past the configured limits (``configure(limits=...)``)."""
 
 
+class InvalidObject(ResponseInvalid):
+    """The model's answer is not valid JSON for the schema (``generate_object`` and friends).
+
+    Attributes:
+        text: The raw text the model produced.
+        errors: The validation errors, one string each.
+    """
+
+    def __init__(self, message: str, *, text: str, errors: list[str], **kw: Any) -> None:
+        self.text = text
+        self.errors = errors
+        super().__init__(message, **kw)
+
+
 class ContentFiltered(ProviderError):
     """The provider refused to answer on content-safety grounds."""
 
@@ -398,3 +417,7 @@ class AllModelsFailed(ProviderError):
     def __init__(self, message: str, *, errors: list[SycophantError], **kw: Any) -> None:
         self.errors = errors
         super().__init__(message, **kw)
+
+
+class StreamAborted(SycophantError):
+    """The caller closed (or cancelled) the stream before it ended."""

@@ -34,6 +34,7 @@ from sycophant_py._exceptions import (
     ProviderError,
     RateLimited,
     ServerError,
+    StreamAborted,
     SycophantError,
     Timeout,
     UnknownName,
@@ -204,8 +205,6 @@ class _Unopened:
 
     def abort(self) -> Response:
         if self.final is None:
-            from sycophant_py._stream import StreamAborted
-
             provider, _, model = self._spec.partition(":")
             error = StreamAborted("the stream was closed by the caller")
             self.final = Response(finish_reason="aborted", provider=provider, model=model, error=error)

@@ -11,21 +11,21 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
-from typing_extensions import override
-
-from sycophant_py._exceptions import InvalidSchema, ResponseInvalid
+from sycophant_py._exceptions import InvalidObject, InvalidSchema, StreamAborted
 from sycophant_py._partial_json import parse_partial_json
 
 if TYPE_CHECKING:
+    from sycophant_py._events import StreamEvent
     from sycophant_py._pipeline import Call
+    from sycophant_py._stream import AsyncTextStream, TextStream
 
 from sycophant_py._types import Context, Message, Response, Tool, Usage, messages_of
 
 __all__ = [
-    "InvalidObject",
+    "AsyncObjectStream",
     "ObjectStream",
     "agenerate_object",
     "astream_object",
@@ -35,20 +35,6 @@ __all__ = [
 ]
 
 Schema = type[Any] | Mapping[str, Any]
-
-
-class InvalidObject(ResponseInvalid):
-    """The model's answer is not valid JSON for the schema.
-
-    Attributes:
-        text: The raw text the model produced.
-        errors: The validation errors, one string each.
-    """
-
-    def __init__(self, message: str, *, text: str, errors: list[str], **kw: Any) -> None:
-        self.text = text
-        self.errors = errors
-        super().__init__(message, **kw)
 
 
 def _schema_name(title: str) -> str:
@@ -260,67 +246,156 @@ async def agenerate_object(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-class ObjectStream:
-    """Iterator of partial objects (dicts parsed from the JSON received so far)."""
+_NOTHING: Any = object()
+"""What an event that brings no new partial object gives (:meth:`_ObjectStreamBase._take`)."""
 
-    def __init__(self, events: Any, schema: dict[str, Any], model_cls: type[Any] | None, name: str) -> None:
-        self._events = events
-        self._schema, self._cls, self._name = schema, model_cls, name
+
+class _ObjectStreamBase:
+    """State shared by the sync and async partial-object streams: events in, partial objects out (no I/O).
+
+    A partial object is the JSON received so far parsed leniently (a dict that grows); one is
+    given only when it differs from the previous one. The terminal event settles the stream: the
+    validated response, or the error (a stream ``error`` event's exception, :class:`InvalidObject`)
+    that iteration raises and ``response()`` raises again.
+    """
+
+    __slots__ = ("_error", "_final", "_last", "_spec")
+
+    def __init__(self, spec: _Spec) -> None:
+        self._spec = spec
+        self._last: Any = None
         self._final: Response | None = None
+        self._error: BaseException | None = None
 
-    def _partial(self, ev: Any, last: Any) -> Any:
-        if ev.type not in ("text_delta", "toolcall_delta"):
-            return last
-        text = ev.partial.text if ev.type == "text_delta" else (ev.tool_call.arguments_json if ev.tool_call else "")
-        value = parse_partial_json(_strip_fences(text)) if text.strip() else None
+    def _take(self, ev: StreamEvent) -> Any:
+        """The new partial object ``ev`` brings, or ``_NOTHING``; a terminal event settles the stream.
+
+        Raises:
+            SycophantError: the terminal event is an ``error`` (its exception) or the final text
+                is not valid for the schema (:class:`InvalidObject`).
+        """
+        if ev.type in ("done", "error"):
+            self._settle(ev)
+            return _NOTHING
+        text = self._json_so_far(ev)
+        if text is None or not text.strip():
+            return _NOTHING
+        value = parse_partial_json(_strip_fences(text))
+        if value is None or value == self._last:
+            return _NOTHING
+        self._last = value
         return value
 
-    def _finish(self, ev: Any) -> None:
-        resp: Response = ev.response
-        if ev.type == "error":
-            raise ev.error
-        self._final = _check(resp, self._schema, self._cls, self._name)
+    def _json_so_far(self, ev: StreamEvent) -> str | None:
+        if ev.type == "text_delta":
+            return ev.partial.text
+        call = ev.tool_call if ev.type == "toolcall_delta" else None
+        # Only the forced tool some protocols use for structured output carries the object; a call
+        # of one of the caller's own tools (``tools=``) does not.
+        return call.arguments_json if call is not None and call.name == self._spec.name else None
 
-    def __iter__(self) -> Iterator[Any]:
-        last: Any = None
+    def _settle(self, ev: StreamEvent) -> None:
+        try:
+            if ev.error is not None:
+                raise ev.error
+            assert ev.response is not None
+            self._final = _check(ev.response, self._spec.schema, self._spec.cls, self._spec.name)
+        except Exception as exc:
+            self._error = exc
+            raise
+
+    def _result(self) -> Response:
+        if self._error is not None:
+            raise self._error
+        if self._final is None:
+            raise StreamAborted("the object stream was closed before the object was complete")
+        return self._final
+
+
+class ObjectStream(_ObjectStreamBase):
+    """Iterator of partial objects from ``stream_object``; also ``.response()`` and ``.close()``.
+
+    ``with syc.stream_object(...) as s:`` closes the stream on exit.
+    """
+
+    __slots__ = ("_events",)
+
+    def __init__(self, events: TextStream, spec: _Spec) -> None:
+        super().__init__(spec)
+        self._events = events
+
+    def __iter__(self) -> Self:
+        return self
+
+    def __next__(self) -> Any:
         for ev in self._events:
-            if ev.type in ("done", "error"):
-                self._finish(ev)
-                return
-            value = self._partial(ev, last)
-            if value is not None and value != last:
-                last = value
-                yield value
+            value = self._take(ev)
+            if value is not _NOTHING:
+                return value
+        raise StopIteration
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def response(self) -> Response:
-        """Drain the stream and return the validated response (``.object`` set)."""
-        for _ in self:
-            pass
-        assert self._final is not None
-        return self._final
+        """Drain the stream and return the validated response (``.object`` set).
+
+        Raises:
+            InvalidObject: the final text is not valid for the schema.
+            StreamAborted: the stream was closed before it ended.
+            ProviderError: the stream failed (its error).
+        """
+        if self._error is None:
+            for _ in self:
+                pass
+        return self._result()
+
+    def close(self) -> None:
+        """Stop reading and release the connection (``response()`` then raises :class:`StreamAborted`)."""
+        self._events.close()
 
 
-class AsyncObjectStream(ObjectStream):
-    """Async iterator of partial objects."""
+class AsyncObjectStream(_ObjectStreamBase):
+    """Async iterator of partial objects from ``astream_object``; ``await .response()``, ``.aclose()``.
 
-    async def __aiter__(self) -> AsyncIterator[Any]:
-        last: Any = None
+    ``async with syc.astream_object(...) as s:`` closes the stream on exit.
+    """
+
+    __slots__ = ("_events",)
+
+    def __init__(self, events: AsyncTextStream, spec: _Spec) -> None:
+        super().__init__(spec)
+        self._events = events
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> Any:
         async for ev in self._events:
-            if ev.type in ("done", "error"):
-                self._finish(ev)
-                return
-            value = self._partial(ev, last)
-            if value is not None and value != last:
-                last = value
-                yield value
+            value = self._take(ev)
+            if value is not _NOTHING:
+                return value
+        raise StopAsyncIteration
 
-    @override
-    async def response(self) -> Response:  # type: ignore[override]
-        """Drain the stream and return the validated response."""
-        async for _ in self:
-            pass
-        assert self._final is not None
-        return self._final
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def response(self) -> Response:
+        """Drain the stream and return the validated response (see :meth:`ObjectStream.response`)."""
+        if self._error is None:
+            async for _ in self:
+                pass
+        return self._result()
+
+    async def aclose(self) -> None:
+        """Stop reading and release the connection (``response()`` then raises :class:`StreamAborted`)."""
+        await self._events.aclose()
 
 
 def stream_object(
@@ -328,17 +403,29 @@ def stream_object(
     messages: Sequence[Message] | Context | str,
     *,
     schema: Schema,
+    tools: Sequence[Tool] | None = None,
     credentials: Mapping[str, Any] | None = None,
     timeout: float | None = None,
     api: str | None = None,
     **params: Any,
 ) -> ObjectStream:
-    """Stream partial objects as the JSON arrives; ``.response()`` gives the validated result."""
+    """Stream partial objects as the JSON arrives; ``.response()`` gives the validated result.
+
+    Args:
+        model: ``"provider:model-id"``.
+        messages: The conversation.
+        schema: A pydantic model class or a JSON Schema dict.
+        tools, credentials, timeout, api, **params: As for ``generate_text`` (the tools are sent;
+            calls of them are not run, and they bring no partial objects).
+
+    Returns:
+        An iterator of partial objects (dicts parsed from the JSON received so far).
+    """
     from sycophant_py._api import _prepare, _text_stream
 
     spec = _Spec(*normalise_schema(schema))
-    call = _object_call(model, messages, spec, _Opts(None, credentials, timeout, api, params), stream=True)
-    return ObjectStream(_text_stream(_prepare(call)), spec.schema, spec.cls, spec.name)
+    call = _object_call(model, messages, spec, _Opts(tools, credentials, timeout, api, params), stream=True)
+    return ObjectStream(_text_stream(_prepare(call)), spec)
 
 
 def astream_object(
@@ -346,6 +433,7 @@ def astream_object(
     messages: Sequence[Message] | Context | str,
     *,
     schema: Schema,
+    tools: Sequence[Tool] | None = None,
     credentials: Mapping[str, Any] | None = None,
     timeout: float | None = None,
     api: str | None = None,
@@ -357,5 +445,5 @@ def astream_object(
     from sycophant_py._pipeline import run_steps
 
     spec = _Spec(*normalise_schema(schema))
-    call = _object_call(model, messages, spec, _Opts(None, credentials, timeout, api, params), stream=True)
-    return AsyncObjectStream(_atext_stream(run_steps(call, prepare_steps(call))), spec.schema, spec.cls, spec.name)
+    call = _object_call(model, messages, spec, _Opts(tools, credentials, timeout, api, params), stream=True)
+    return AsyncObjectStream(_atext_stream(run_steps(call, prepare_steps(call))), spec)

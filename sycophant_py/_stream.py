@@ -35,7 +35,7 @@ from typing_extensions import override
 
 from sycophant_py import _config, _run
 from sycophant_py._events import StreamAccumulator, StreamEvent
-from sycophant_py._exceptions import ProviderError, ResponseInvalid, SycophantError
+from sycophant_py._exceptions import ProviderError, ResponseInvalid, StreamAborted
 from sycophant_py._pipeline import Call, finish_response
 from sycophant_py._sse import NDJSONDecoder, SSEDecoder
 from sycophant_py._types import Response, TextPart, ThinkingPart, ToolCall
@@ -44,11 +44,7 @@ from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, St
 if TYPE_CHECKING:
     from sycophant_py._transport import StreamHandle
 
-__all__ = ["AsyncTextStream", "StreamAborted", "StreamCore", "TextStream", "replay_response"]
-
-
-class StreamAborted(SycophantError):
-    """The caller closed (or cancelled) the stream before it ended."""
+__all__ = ["AsyncTextStream", "StreamCore", "TextStream", "replay_response"]
 
 
 def _decoder(transport: str) -> Any:

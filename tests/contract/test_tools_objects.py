@@ -16,8 +16,7 @@ import pytest
 from pydantic import BaseModel
 
 import sycophant_py as syc
-from sycophant_py._exceptions import InvalidRegistration
-from sycophant_py._objects import InvalidObject
+from sycophant_py._exceptions import InvalidObject, InvalidRegistration
 from sycophant_py._registry import get_protocol, known_protocols
 from sycophant_py.testing import ScriptedServer
 from tests.contract.dialect import Call, Dialect, U

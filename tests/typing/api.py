@@ -52,7 +52,32 @@ async def amain() -> None:
     stream = syc.astream_text("ollama:llama3", "hi")
     final: syc.Response = await stream.response()
     print(resp.text, final.text)
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    tool = syc.Tool("lookup", "Look a city up.", {"type": "object", "properties": {}})
+    objects: syc.AsyncObjectStream = syc.astream_object("ollama:llama3", "A city.", schema=schema, tools=[tool])
+    async with objects:
+        async for partial in objects:
+            print(partial)
+        done: syc.Response = await objects.response()
+    print(done.object)
     await syc.aclose()
+
+
+def objects() -> None:
+    schema = {"type": "object", "properties": {"city": {"type": "string"}}}
+    tool = syc.Tool("lookup", "Look a city up.", {"type": "object", "properties": {}})
+    stream: syc.ObjectStream = syc.stream_object("ollama:llama3", "A city.", schema=schema, tools=[tool])
+    with stream:
+        for partial in stream:
+            print(partial)
+        final: syc.Response = stream.response()
+    print(final.object)
+    try:
+        syc.generate_object("ollama:llama3", "A city.", schema=schema)
+    except syc.InvalidObject as exc:
+        print(exc.text, exc.errors)
+    except syc.StreamAborted:
+        pass
 
 
 def oauth() -> None:
