@@ -3,7 +3,9 @@
 Tests append one :class:`Result` per check to :data:`RESULTS` (with the :func:`record` context manager
 that the ``conformance_record`` fixture hands out); ``pytest_terminal_summary`` prints one table per
 protocol: how many interactions were replayed per source and provider (streamed and not), how many
-checks passed or failed, and every skip with its reason.
+checks passed or failed, every skip with its reason, and how many recordings a check left out at
+collection time (``gaps.NOT_GENERATED``: a request the public types cannot express, an endpoint this
+library does not call...), by kind; ``docs/conformance.md`` lists those feature by feature.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 import pytest
+
+from .gaps import NOT_GENERATED, NotGenerated
 
 __all__ = ["RESULTS", "Result", "Where", "record"]
 
@@ -88,15 +92,16 @@ def _table(rows: list[list[str]]) -> list[str]:
     return out
 
 
-def summary_lines(results: list[Result], protocol: str) -> list[str]:
-    """The summary table of one protocol, as lines."""
+def summary_lines(results: list[Result], protocol: str, left_out: list[NotGenerated] | None = None) -> list[str]:
+    """The summary table of one protocol, as lines (``left_out``: the recordings not generated)."""
     mine = [r for r in results if r.protocol == protocol]
     lines = [f"conformance: {protocol}"]
     if not mine:
         return [*lines, "  (no conformance results recorded)"]
     for section, title in SECTIONS.items():
         rows_of = [r for r in mine if r.section == section]
-        if not rows_of:
+        gaps = [g for g in left_out or () if g.protocol == protocol and g.section == section]
+        if not rows_of and not gaps:
             continue
         lines.append("")
         lines.append(f"{section}: {title}")
@@ -107,41 +112,27 @@ def summary_lines(results: list[Result], protocol: str) -> list[str]:
             key = (r.source, r.provider)
             (streamed if r.streamed else plain)[key].add(r.interaction)
             outcomes[key][r.outcome] += 1
+        for g in gaps:
+            outcomes[(g.source, g.provider)]["not generated"] += 1
         header = ["source", "provider", "streamed", "non-streamed", "checks", "passed", "failed", "skipped"]
+        header.append("not generated")
         rows = [header]
         totals = Counter[str]()
         for key in sorted(outcomes):
             c = outcomes[key]
             n_s, n_p = len(streamed[key]), len(plain[key])
-            totals.update({"streamed": n_s, "plain": n_p, "checks": c.total(), **c})
-            rows.append(
-                [
-                    key[0],
-                    key[1],
-                    str(n_s),
-                    str(n_p),
-                    str(c.total()),
-                    str(c["passed"]),
-                    str(c["failed"]),
-                    str(c["skipped"]),
-                ]
-            )
-        rows.append(
-            [
-                "total",
-                "",
-                str(totals["streamed"]),
-                str(totals["plain"]),
-                str(totals["checks"]),
-                str(totals["passed"]),
-                str(totals["failed"]),
-                str(totals["skipped"]),
-            ]
-        )
+            checks = c.total() - c["not generated"]
+            totals.update({"streamed": n_s, "plain": n_p, "checks": checks, **c})
+            counts = [c["passed"], c["failed"], c["skipped"], c["not generated"]]
+            rows.append([key[0], key[1], str(n_s), str(n_p), str(checks), *map(str, counts)])
+        names = ["streamed", "plain", "checks", "passed", "failed", "skipped", "not generated"]
+        rows.append(["total", "", *(str(totals[n]) for n in names)])
         lines.extend("  " + line for line in _table(rows))
         reasons = Counter(r.reason for r in rows_of if r.outcome == "skipped")
         for reason, n in reasons.most_common():
             lines.append(f"    skipped {n:>4} x {reason}")
+        for kind, n in Counter(g.kind for g in gaps).most_common():
+            lines.append(f"    not generated {n:>4} x {kind} (see docs/conformance.md)")
         failures = [r for r in rows_of if r.outcome == "failed"]
         for r in failures[:20]:
             lines.append(f"    FAILED {r.interaction} [{r.variant}]: {r.reason}")
@@ -152,5 +143,5 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """Print one table per protocol that recorded results."""
     for protocol in sorted({r.protocol for r in RESULTS}):
         terminalreporter.write_sep("=", f"conformance: {protocol}")
-        for line in summary_lines(RESULTS, protocol)[1:]:
+        for line in summary_lines(RESULTS, protocol, NOT_GENERATED)[1:]:
             terminalreporter.write_line(line)
