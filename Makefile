@@ -35,9 +35,12 @@ format: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy
 
-# The whole suite: lint, types, unit/contract/conformance tests and the real-server integration tests.
+# The whole suite: lint, types, unit/contract/conformance tests and the real-server integration tests,
+# in one pytest run measuring the line coverage of sycophant_py (one summary line; `make testcov` lists
+# the missed lines). It reached 91.0 % (90.1 % without the integration tests) when the floor was set.
+COV_FLOOR := 90
 test: lint typecheck local
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --cov=sycophant_py --cov-report= --cov-fail-under=$(COV_FLOOR)
 
 # The suite (without the real servers) on the LOWEST versions of the runtime dependencies that
 # pyproject.toml allows, in its own venv. typing_extensions is the one bound the test tools lift
