@@ -169,8 +169,21 @@ class Pool:
         self.idle: list[Conn] = []
 
     async def send(self, request: bytes) -> Answer:
-        conn = self.idle.pop() if self.idle else await Conn.open(self.port)
+        """Send on an idle connection (a fresh one when none); a reused connection the server had closed
+        meanwhile (keep-alive timeout) is retried once on a fresh one, as HTTP clients do."""
+        reused = bool(self.idle)
+        conn = self.idle.pop() if reused else await Conn.open(self.port)
         try:
+            answer = await conn.send(request)
+        except (asyncio.IncompleteReadError, ConnectionError) as exc:
+            conn.close()
+            if (
+                not reused
+                or getattr(exc, "partial", b"")
+                or not isinstance(exc, (asyncio.IncompleteReadError, ConnectionResetError))
+            ):
+                raise
+            conn = await Conn.open(self.port)
             answer = await conn.send(request)
         except BaseException:
             conn.close()
@@ -219,16 +232,19 @@ async def fixed_rate(pool: Pool, request: bytes, rate: float, seconds: float, fi
     loop = asyncio.get_running_loop()
     latencies: list[float] = []
     errors = 0
+    kinds: dict[str, int] = {}
 
     async def one(scheduled: float) -> None:
         nonlocal errors
         try:
             ans = await pool.send(request)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             errors += 1
+            kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
             return
         if ans.status != 200:
             errors += 1
+            kinds[f"HTTP {ans.status}"] = kinds.get(f"HTTP {ans.status}", 0) + 1
             return
         latencies.append(((ans.first if first_chunk else ans.end) - scheduled) * 1000)
 
@@ -242,7 +258,7 @@ async def fixed_rate(pool: Pool, request: bytes, rate: float, seconds: float, fi
             await asyncio.sleep(delay)
         tasks.append(asyncio.ensure_future(one(time.monotonic() + (due - loop.time()))))
     await asyncio.gather(*tasks)
-    return {"n": n, "errors": errors, "p50": _pct(latencies, 0.50), "p99": _pct(latencies, 0.99)}
+    return {"n": n, "errors": errors, "kinds": kinds, "p50": _pct(latencies, 0.50), "p99": _pct(latencies, 0.99)}
 
 
 async def max_rate(port: int, request: bytes, seconds: float, connections: int = 32) -> dict[str, Any]:

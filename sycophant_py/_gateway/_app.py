@@ -145,7 +145,9 @@ async def _head(stream: AsyncTextStream) -> list[StreamEvent]:
 class _Relay(Response):
     """A streamed answer: the encoder's frames, sent as the events arrive, cancelled on disconnect."""
 
-    def __init__(self, encoder: StreamEncoder, stream: AsyncTextStream, head: list[StreamEvent], access: _Access):
+    def __init__(
+        self, encoder: StreamEncoder, stream: AsyncTextStream, head: list[StreamEvent], access: _Access
+    ) -> None:
         self.status_code = 200
         self.background = None
         self.media_type = "text/event-stream"
@@ -258,7 +260,8 @@ class _Gateway:
                 if gone or resp is None:
                     return self._json(access, 499, {})
                 answer = dialect.encode_response(resp, req, access.model)
-                return self._json(access, 200, answer, {"x-sycophant-model": f"{resp.provider}:{resp.model}"})
+                served_by = ":".join(p for p in (resp.provider, resp.model) if p)
+                return self._json(access, 200, answer, {"x-sycophant-model": served_by} if served_by else None)
             except Exception as exc:  # noqa: BLE001 - every failure is answered in the caller's shape
                 return self._error(access, dialect, exc)
 

@@ -77,7 +77,9 @@ def serve(
         port: Port (default: ``[gateway] port``, else 8787).
         config: A config file to use instead of ``SYCOPHANT_CONFIG`` (the config layer is reset and
             read from it, in this process and in every worker).
-        workers: Worker processes (default: ``[gateway] workers``, else 1).
+        workers: Worker processes (default: ``[gateway] workers``, else 1). Each worker is a fresh
+            process that reads the config file: providers registered in this process with
+            ``register_provider()`` or ``configure()`` reach the workers only through that file.
         log_level: ``debug``, ``info``, ``warning``...: the library's events, the access log
             included, are printed as JSON lines on stderr from that level.
         graceful_timeout: Seconds in-flight requests get to finish after SIGTERM.
