@@ -513,7 +513,7 @@ def test_toml_and_json_files_read_the_same(tmp_path: Path, monkeypatch: pytest.M
         "host": "127.0.0.1",
         "port": 8123,
         "workers": 1,
-        "max_request_bytes": 4 * 1024 * 1024,
+        "max_request_bytes": 32 * 1024 * 1024,
         "cors_origins": ["http://localhost:3000"],
     }
     assert from_toml["claude_api"] == "anthropic_messages"
