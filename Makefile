@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEV_STAMP := $(VENV)/.dev-installed
 LOCAL_STAMP := $(VENV)/.local-installed
 
-.PHONY: install local lint format typecheck test test-oldest unit testcov demo bench docs clean
+.PHONY: install local lint format typecheck test test-oldest unit testcov demo bench bench-gateway docs clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,10 @@ demo: $(DEV_STAMP)
 
 bench: $(DEV_STAMP)
 	$(PY) bench/run.py
+
+# The gateway against LiteLLM's proxy and the raw upstream (installs the proxy into bench/.venvs).
+bench-gateway: $(DEV_STAMP)
+	$(PY) bench/gateway.py --profile
 
 docs: $(DEV_STAMP)
 	@echo "docs are plain Markdown in docs/ (mkdocs-material layout in mkdocs.yml)"

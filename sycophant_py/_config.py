@@ -27,7 +27,7 @@ beside it) is read once, on first use, underneath whatever ``configure()`` sets.
     [gateway]                     # ``sycophant serve``: ``settings().gateway`` (defaults filled in)
     keys = ["sk-gw-..."]          # bearer keys callers must present
     host = "127.0.0.1"
-    port = 4000
+    port = 8787
 
 In JSON the same tables are objects (``{"providers": {"openai": {"api_key": "..."}}, "instances":
 [...]}``). plug-my-ai's ``config.json`` form, a ``providers`` *list* of ``{type, name, enabled,
@@ -135,8 +135,8 @@ class Settings:
     @property
     def gateway(self) -> dict[str, Any]:
         """The ``[gateway]`` settings with defaults filled in: ``keys`` (bearer keys callers must
-        present; empty: none set), ``host``, ``port``, ``workers``, ``max_request_bytes`` (4 MiB) and
-        ``cors_origins``. A fresh dict each time."""
+        present; empty: none set), ``host``, ``port`` (8787), ``workers``, ``max_request_bytes``
+        (32 MiB: requests may carry images) and ``cors_origins``. A fresh dict each time."""
         from copy import deepcopy
 
         return deepcopy({**_GATEWAY_DEFAULTS, **self.gateway_set})
@@ -145,9 +145,9 @@ class Settings:
 _GATEWAY_DEFAULTS: dict[str, Any] = {
     "keys": [],
     "host": "127.0.0.1",
-    "port": 4000,
+    "port": 8787,
     "workers": 1,
-    "max_request_bytes": 4 * _MIB,
+    "max_request_bytes": 32 * _MIB,
     "cors_origins": [],
 }
 

@@ -513,7 +513,7 @@ def test_toml_and_json_files_read_the_same(tmp_path: Path, monkeypatch: pytest.M
         "host": "127.0.0.1",
         "port": 8123,
         "workers": 1,
-        "max_request_bytes": 4 * 1024 * 1024,
+        "max_request_bytes": 32 * 1024 * 1024,
         "cors_origins": ["http://localhost:3000"],
     }
     assert from_toml["claude_api"] == "anthropic_messages"
@@ -555,9 +555,9 @@ def test_gateway_defaults_file_and_configure(tmp_path: Path, monkeypatch: pytest
     assert _config.settings().gateway == {
         "keys": [],
         "host": "127.0.0.1",
-        "port": 4000,
+        "port": 8787,
         "workers": 1,
-        "max_request_bytes": 4 * 1024 * 1024,
+        "max_request_bytes": 32 * 1024 * 1024,
         "cors_origins": [],
     }
     use_file(tmp_path, monkeypatch, '[gateway]\nkeys = ["key-from-file-0123"]\nhost = "0.0.0.0"\nworkers = 4\n')
@@ -586,7 +586,7 @@ def test_gateway_errors(gateway: dict[str, Any], match: str) -> None:
     with pytest.raises(syc.InvalidConfig, match=match) as info:
         syc.configure(gateway=gateway)
     assert "123456789" not in str(info.value)
-    assert _config.settings().gateway["port"] == 4000  # a refused call changes nothing
+    assert _config.settings().gateway["port"] == 8787  # a refused call changes nothing
 
 
 # -- the helper checks what a factory's model would drop ------------------------------------------

@@ -20,7 +20,7 @@ import click
 from typing_extensions import override
 
 from sycophant_py import __version__
-from sycophant_py._cli import _accounts, _chat, _doctor, _info
+from sycophant_py._cli import _accounts, _chat, _doctor, _info, _serve
 from sycophant_py._cli._info import base_url_of
 from sycophant_py._cli._out import CliError, Out, one_line, short_unknown
 from sycophant_py._exceptions import (
@@ -83,6 +83,7 @@ for _command in (
     _accounts.logout,
     _accounts.keys,
     _doctor.doctor,
+    _serve.serve,
 ):
     cli.add_command(_command)
 
