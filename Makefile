@@ -64,8 +64,10 @@ demo: $(DEV_STAMP)
 	$(PY) scripts/setup_local.py
 	$(PY) scripts/demo.py
 
+# The client benchmarks, then the gateway's (our gateway vs LiteLLM's proxy vs the raw upstream).
 bench: $(DEV_STAMP)
 	$(PY) bench/run.py
+	$(PY) bench/gateway.py
 
 # The gateway against LiteLLM's proxy and the raw upstream (installs the proxy into bench/.venvs).
 bench-gateway: $(DEV_STAMP)
