@@ -357,6 +357,7 @@ def error_from_response(call: Call, status: int, headers: Mapping[str, str], bod
         "model": call.model.id,
         "request_id": request_id_of(headers),
         "body": decoded,
+        "error_type": err_type,
     }
     etype = (err_type or "").lower()
     exc: ProviderError

@@ -237,12 +237,12 @@ def test_as_overflow_keeps_what_the_stream_error_said() -> None:
     err = syc.StreamError(
         "prompt is too long: 12 tokens > 10 maximum", provider="p", model="m", request_id="r1", body={"x": 1}
     )
-    err.error_type = "invalid_request_error"  # type: ignore[attr-defined]
+    err.error_type = "invalid_request_error"
     out = as_overflow(err)
     assert isinstance(out, syc.ContextOverflow)
     assert (out.limit, out.requested, out.provider, out.model, out.request_id) == (10, 12, "p", "m", "r1")
     assert out.body == {"x": 1}
-    assert out.error_type == "invalid_request_error"  # type: ignore[attr-defined]
+    assert out.error_type == "invalid_request_error"
     other = syc.StreamError("overloaded")
     assert as_overflow(other) is other
 

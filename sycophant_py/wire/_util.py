@@ -171,7 +171,7 @@ def finish_or_fail(acc: StreamAccumulator, reason: FinishReason, protocol: str) 
         provider=acc.provider,
         model=acc.model,
         body=acc.raw,
+        error_type=raw,
     )
-    exc.error_type = raw  # type: ignore[attr-defined]
     acc.fail(exc)
     return StreamFailed(exc, acc.drain())

@@ -697,8 +697,8 @@ class BedrockConverse(WireProtocol):
             provider=acc.provider,
             model=acc.model,
             body=payload,
+            error_type=name or None,
         )
-        err.error_type = name or None  # type: ignore[attr-defined]
         exc = as_overflow(err)
         acc.fail(exc)
         return StreamFailed(exc, acc.drain())

@@ -797,8 +797,8 @@ class OpenAIChat(WireProtocol):
             provider=acc.provider,
             model=acc.model,
             body=payload,
+            error_type=err_type,
         )
-        err_exc.error_type = err_type  # type: ignore[attr-defined]
         exc = as_overflow(err_exc)
         acc.fail(exc)
         return StreamFailed(exc, acc.drain())

@@ -213,6 +213,6 @@ def error_for(body: Any, *, provider: str | None = None, model: str | None = Non
         model=model,
         request_id=request_id if isinstance(request_id, str) else None,
         body=body,
+        error_type=err_type,
     )
-    exc.error_type = err_type  # type: ignore[attr-defined]
     return as_overflow(exc)

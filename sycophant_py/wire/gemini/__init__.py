@@ -336,8 +336,8 @@ class GoogleGemini(WireProtocol):
             provider=acc.provider,
             model=acc.model,
             body=payload,
+            error_type=err_type,
         )
-        err_exc.error_type = err_type  # type: ignore[attr-defined]
         exc = as_overflow(err_exc)
         acc.close_all()
         acc.fail(exc)

@@ -212,8 +212,7 @@ def decode_body(body: Any) -> Response:
     error: BaseException | None = None
     if status == "failed":
         message, code = error_of(body)
-        error = ProviderError(message, body=body.get("error"), model=body.get("model"))
-        error.error_type = code  # type: ignore[attr-defined]
+        error = ProviderError(message, body=body.get("error"), model=body.get("model"), error_type=code)
     return Response(
         text="".join(p.text for p in parts if isinstance(p, TextPart)),
         finish_reason=map_status(status, incomplete, tool_calls=bool(calls), refused=refused),

@@ -370,8 +370,7 @@ def _fill_from_output(acc: ResponsesStream, output: Any) -> None:
 
 def _fail(acc: ResponsesStream, source: Any, payload: Any) -> StreamFailed:
     message, code = error_of(source)
-    err = StreamError(message, provider=acc.provider, model=acc.model, body=payload)
-    err.error_type = code  # type: ignore[attr-defined]
+    err = StreamError(message, provider=acc.provider, model=acc.model, body=payload, error_type=code)
     exc = as_overflow(err)
     acc.provider_finish_reason = "failed"
     acc.fail(exc)
