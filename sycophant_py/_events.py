@@ -321,11 +321,8 @@ class StreamAccumulator:
         """Build the response from what was received."""
         parts = [b.to_part(self.provider) for b in self.blocks]
         return Response(
-            text="".join(p.text for p in parts if isinstance(p, TextPart)),
             finish_reason=finish_reason,
             usage=self.usage,
-            tool_calls=[p for p in parts if isinstance(p, ToolCall)],
-            reasoning="".join(p.text for p in parts if isinstance(p, ThinkingPart)),
             parts=parts,
             raw=self.raw,
             id=self.id,

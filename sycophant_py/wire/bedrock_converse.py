@@ -643,11 +643,8 @@ class BedrockConverse(WireProtocol):
         raw_reason = body.get("stopReason")
         raw_reason = raw_reason if isinstance(raw_reason, str) else None
         return Response(
-            text="".join(p.text for p in parts if isinstance(p, TextPart)),
             finish_reason=map_finish_reason(raw_reason, bool(calls)),
             usage=decode_usage(body.get("usage")),
-            tool_calls=calls,
-            reasoning="".join(p.text for p in parts if isinstance(p, ThinkingPart)),
             parts=parts,
             raw=body,
             provider_finish_reason=raw_reason,

@@ -392,11 +392,8 @@ class OllamaNative(WireProtocol):
         raw_reason = body.get("done_reason")
         raw_reason = raw_reason if isinstance(raw_reason, str) else None
         return Response(
-            text=text,
             finish_reason=map_finish_reason(raw_reason, bool(calls)),
             usage=_usage(body),
-            tool_calls=calls,
-            reasoning=thinking,
             parts=parts,
             raw=body,
             model=body.get("model"),

@@ -637,11 +637,8 @@ class OpenAIChat(WireProtocol):
         raw_reason = choice.get("finish_reason")
         raw_reason = raw_reason if isinstance(raw_reason, str) else None
         return Response(
-            text=text,
             finish_reason=map_finish_reason(raw_reason, bool(calls)),
             usage=decode_usage(body.get("usage")),
-            tool_calls=calls,
-            reasoning=thinking,
             parts=parts,
             raw=body,
             id=body.get("id") if isinstance(body.get("id"), str) else None,

@@ -166,11 +166,8 @@ def decode_message(body: Any) -> Response:
     raw_reason = body.get("stop_reason")
     raw_reason = raw_reason if isinstance(raw_reason, str) else None
     return Response(
-        text="".join(p.text for p in parts if isinstance(p, TextPart)),
         finish_reason=map_finish_reason(raw_reason, bool(calls)),
         usage=decode_usage(body.get("usage")),
-        tool_calls=calls,
-        reasoning="".join(p.text for p in parts if isinstance(p, ThinkingPart)),
         parts=parts,
         raw=body,
         id=body.get("id"),

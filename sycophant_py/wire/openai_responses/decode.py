@@ -214,11 +214,8 @@ def decode_body(body: Any) -> Response:
         message, code = error_of(body)
         error = ProviderError(message, body=body.get("error"), model=body.get("model"), error_type=code)
     return Response(
-        text="".join(p.text for p in parts if isinstance(p, TextPart)),
         finish_reason=map_status(status, incomplete, tool_calls=bool(calls), refused=refused),
         usage=decode_usage(body.get("usage")),
-        tool_calls=calls,
-        reasoning="".join(p.text for p in parts if isinstance(p, ThinkingPart)),
         parts=parts,
         raw=body,
         id=body.get("id") if isinstance(body.get("id"), str) else None,
