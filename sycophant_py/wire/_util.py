@@ -1,7 +1,18 @@
-"""Small decoding helpers every wire protocol shares.
+"""Small helpers the wire protocols share (written once here, never per protocol).
 
+* :func:`map_finish`: the one policy for finish reasons: a protocol's ``finish_reasons`` map gives the
+  known values; an absent, empty or unknown value is ``stop`` (the raw value stays in
+  ``Response.provider_finish_reason``), and ``stop`` with tool calls is ``tool_use``.
 * :func:`int_of` / :func:`first_int`: token counts as the providers send them (ints, floats, numeric
   strings; ``null`` and an absent field alike mean "not reported").
+* :func:`str_or_none`, :func:`stop_list`, :func:`strip_v1`: small shapes every encoder and decoder
+  meets (a string field, the ``stop`` param as a list, a base URL without its ``/v1``).
+* :func:`new_call_id`, :data:`MISSING_RESULT`: the id rule for a call sent without one, and the
+  text of the synthetic result a call left unanswered gets.
+* :data:`EFFORT_BUDGETS` / :func:`thinking_budget`: ``reasoning_effort`` as a thinking budget in
+  tokens, for the APIs that take a budget.
+* :func:`fail_stream`: a provider error met in a stream becomes the terminal ``error`` event
+  (``ContextOverflow`` when its words say so).
 * :func:`body_message` / :func:`invalid_body`: a success body that does not have the shape a
   protocol needs (``{"detail": "Not Found"}`` from a proxy, a JSON list, an error object with a 200)
   becomes a :class:`~sycophant_py.ResponseInvalid` carrying the body and the provider's own words.
@@ -18,21 +29,39 @@ from collections.abc import Mapping
 from typing import Any
 
 from sycophant_py._events import StreamAccumulator
-from sycophant_py._exceptions import ResponseInvalid, StreamError
+from sycophant_py._exceptions import ProviderError, ResponseInvalid, StreamError
 from sycophant_py._types import FinishReason
 from sycophant_py.wire._base import StreamDone, StreamFailed
+from sycophant_py.wire._overflow import as_overflow
 
 __all__ = [
+    "EFFORT_BUDGETS",
+    "MIN_THINKING_BUDGET",
+    "MISSING_RESULT",
     "body_message",
+    "fail_stream",
     "finish_or_fail",
     "first_int",
     "int_of",
     "invalid_body",
     "is_done_marker",
+    "is_strict_schema",
+    "map_finish",
     "new_call_id",
     "object_of",
+    "stop_list",
+    "str_or_none",
+    "strip_v1",
+    "thinking_budget",
     "vector_of",
 ]
+
+MISSING_RESULT = "Error: no result was provided for this tool call."
+"""The result a tool call left without one is sent with (APIs refuse an unanswered call)."""
+EFFORT_BUDGETS: Mapping[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32768}
+"""``reasoning_effort`` as a thinking budget in tokens (``none`` is 0: thinking off)."""
+MIN_THINKING_BUDGET = 1024
+"""The smallest thinking budget the budget-taking APIs accept."""
 
 _MESSAGE_KEYS = ("message", "Message", "msg", "detail", "error_message", "errorMessage", "title")
 _MAX_MESSAGE = 500
@@ -53,6 +82,72 @@ def int_of(value: Any) -> int:
         except ValueError:
             return 0
     return 0
+
+
+def map_finish(table: Mapping[str, FinishReason], raw: Any, has_tool_calls: bool = False) -> FinishReason:
+    """A provider's finish reason in the unified set (see the module docstring for the policy).
+
+    Args:
+        table: The protocol's ``finish_reasons``.
+        raw: The provider's value (anything: only a known string maps to something else than ``stop``).
+        has_tool_calls: The answer holds tool calls (``stop`` then becomes ``tool_use``).
+    """
+    reason = table.get(raw, "stop") if isinstance(raw, str) else "stop"
+    return "tool_use" if reason == "stop" and has_tool_calls else reason
+
+
+def str_or_none(value: Any) -> str | None:
+    """``value`` when it is a non-empty string, else None (ids, model names, raw finish reasons)."""
+    return value if isinstance(value, str) and value else None
+
+
+def stop_list(stop: str | list[str] | tuple[str, ...]) -> list[str]:
+    """The ``stop`` param as a list (one string, or several)."""
+    return [stop] if isinstance(stop, str) else list(stop)
+
+
+def strip_v1(base_url: str) -> str:
+    """A base URL without a trailing ``/v1`` (the OpenAI-compatible prefix a row may carry)."""
+    base = base_url.rstrip("/")
+    return base[: -len("/v1")] if base.endswith("/v1") else base
+
+
+def thinking_budget(budget: int | None, effort: str | None) -> int | None:
+    """The thinking budget asked for: ``reasoning_budget``, else ``reasoning_effort`` as tokens.
+
+    Returns:
+        None when neither is given, 0 for thinking off, else at least :data:`MIN_THINKING_BUDGET`.
+    """
+    if budget is None and effort is not None:
+        budget = EFFORT_BUDGETS.get(effort, 0)
+    if budget is None:
+        return None
+    return max(int(budget), MIN_THINKING_BUDGET) if budget else 0
+
+
+def fail_stream(acc: StreamAccumulator, exc: ProviderError) -> StreamFailed:
+    """End a stream with an ``error`` event for ``exc`` (a ``ContextOverflow`` when its words say so)."""
+    err = as_overflow(exc)
+    acc.fail(err)
+    return StreamFailed(err, acc.drain())
+
+
+def is_strict_schema(schema: Mapping[str, Any]) -> bool:
+    """True when a schema already meets OpenAI's strict-mode rules (closed objects, all required): the
+    ``openai_*`` protocols then ask for strict adherence."""
+    if schema.get("type") == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        if schema.get("additionalProperties") is not False or set(schema.get("required") or ()) != set(props):
+            return False
+        return all(is_strict_schema(v) for v in props.values() if isinstance(v, Mapping))
+    items = schema.get("items")
+    if isinstance(items, Mapping):
+        return is_strict_schema(items)
+    for key in ("anyOf", "oneOf", "allOf"):
+        subs = schema.get(key)
+        if isinstance(subs, list) and not all(is_strict_schema(s) for s in subs if isinstance(s, Mapping)):
+            return False
+    return True
 
 
 def new_call_id() -> str:

@@ -38,7 +38,7 @@ from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
 from sycophant_py.wire._base import Request
 from sycophant_py.wire._media import check_inputs
-from sycophant_py.wire.openai_chat import _strict_ok  # one definition of OpenAI's strict-mode rules
+from sycophant_py.wire._util import is_strict_schema
 from sycophant_py.wire.openai_responses.decode import API
 
 __all__ = ["encode_body", "handoff_rules", "map_response_schema", "map_tools"]
@@ -271,7 +271,7 @@ def map_tools(tools: Sequence[Tool]) -> list[dict[str, Any]]:
         if t.description:
             tool["description"] = t.description
         tool["parameters"] = schema
-        tool["strict"] = t.strict if t.strict is not None else _strict_ok(schema)
+        tool["strict"] = t.strict if t.strict is not None else is_strict_schema(schema)
         out.append(tool)
     return out
 
@@ -279,7 +279,7 @@ def map_tools(tools: Sequence[Tool]) -> list[dict[str, Any]]:
 def map_response_schema(schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
     """A ``text.format`` of type ``json_schema`` (strict when the schema allows it)."""
     safe = _SCHEMA_NAME.sub("_", name)[:64] or "response"
-    return {"type": "json_schema", "name": safe, "schema": dict(schema), "strict": _strict_ok(schema)}
+    return {"type": "json_schema", "name": safe, "schema": dict(schema), "strict": is_strict_schema(schema)}
 
 
 def _map_params(body: dict[str, Any], params: Mapping[str, Any], model: ModelInfo) -> None:
