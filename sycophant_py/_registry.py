@@ -35,7 +35,7 @@ _PROTOCOLS: dict[str, dict[str, type[Any] | str]] = {
         "openai_chat": "sycophant_py.wire.openai_chat:OpenAIChat",
         "openai_responses": "sycophant_py.wire.openai_responses:OpenAIResponses",
         "anthropic_messages": "sycophant_py.wire.anthropic_messages:AnthropicMessages",
-        "google_gemini": "sycophant_py.wire.gemini:GoogleGemini",
+        "google_gemini": "sycophant_py.wire.google_gemini:GoogleGemini",
         "bedrock_converse": "sycophant_py.wire.bedrock_converse:BedrockConverse",
         "ollama_native": "sycophant_py.wire.ollama_native:OllamaNative",
     },

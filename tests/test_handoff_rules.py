@@ -30,7 +30,7 @@ from sycophant_py._models import ModelInfo
 from sycophant_py._types import Message, TextPart, ThinkingPart, ToolCall
 from sycophant_py.testing import Reply, ScriptedServer
 from sycophant_py.wire import Request
-from sycophant_py.wire.gemini.encode import handoff_rules as gemini_rules
+from sycophant_py.wire.google_gemini.encode import handoff_rules as gemini_rules
 
 TARGET = ModelInfo(provider="target", id="target-model", api="openai_chat")
 LONG = "call_" + "7" * 31 + "|fc_" + "0123456789abcdef" * 2 + ".1"

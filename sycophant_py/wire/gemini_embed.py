@@ -20,7 +20,7 @@ from sycophant_py._params import EmbeddingParams
 from sycophant_py._types import EmbeddingResponse, Usage
 from sycophant_py.wire._base import EmbeddingRequest, EmbeddingWireProtocol
 from sycophant_py.wire._util import int_of, invalid_body, object_of, vector_of
-from sycophant_py.wire.gemini import gemini_error
+from sycophant_py.wire.google_gemini import gemini_error
 
 __all__ = ["GoogleEmbed", "GoogleEmbedParams", "task_type_of"]
 

@@ -1,16 +1,32 @@
-"""Decoding shared by whole responses and streams: finish reasons, usage and error bodies."""
+"""Decoding shared by whole responses and streams: finish reasons, usage, error bodies and chunk shapes.
+
+A whole body is decoded as the chunks of a stream (``stream.decode_body``): this module holds what
+both read.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
+from sycophant_py._events import StreamAccumulator
 from sycophant_py._types import FinishReason, Usage
-from sycophant_py.wire._util import first_int, int_of
+from sycophant_py.wire._base import error_fields
+from sycophant_py.wire._util import body_message, first_int, int_of, invalid_body
 
-__all__ = ["decode_usage", "error_of", "gemini_error", "has_counts", "map_finish_reason"]
+__all__ = [
+    "FINISH_REASONS",
+    "body_chunks",
+    "decode_usage",
+    "error_message",
+    "error_of",
+    "gemini_error",
+    "has_counts",
+    "retry_delay",
+    "whole_body_chunks",
+]
 
-_FINISH: dict[str, FinishReason] = {
+FINISH_REASONS: Mapping[str, FinishReason] = {
     "STOP": "stop",
     "MAX_TOKENS": "length",
     **dict.fromkeys(
@@ -42,14 +58,6 @@ _FINISH: dict[str, FinishReason] = {
         "error",
     ),
 }  # a value the API adds later is ``stop`` (the raw value stays in provider_finish_reason)
-
-
-def map_finish_reason(value: str | None, has_tool_calls: bool) -> FinishReason:
-    """Map a Gemini ``finishReason`` to the unified set (absent or unknown: ``stop``; see ``_FINISH``)."""
-    reason: FinishReason = _FINISH.get(value, "stop") if isinstance(value, str) and value else "stop"
-    if reason == "stop" and has_tool_calls:
-        return "tool_use"
-    return reason
 
 
 def decode_usage(u: Mapping[str, Any] | None) -> Usage:
@@ -108,3 +116,38 @@ def gemini_error(body: Any) -> tuple[str, str | None] | None:
     if err_type == "UNAVAILABLE" and "overloaded" in message.lower():
         err_type = "UNAVAILABLE (overloaded)"
     return message, err_type
+
+
+def error_message(status: int, body: Any) -> tuple[str, str | None]:
+    """``(message, error type)`` of an error body: Google's shape (:func:`gemini_error`), else the common ones."""
+    return gemini_error(body) or error_fields(status, body)
+
+
+_CHUNK_KEYS = ("candidates", "usageMetadata", "promptFeedback", "modelVersion", "responseId")
+_NAME = "google_gemini"
+
+
+def body_chunks(payload: Any, stream: StreamAccumulator | None = None) -> list[Mapping[str, Any]]:
+    """The ``GenerateContentResponse`` objects of a payload (one, or a list), checked for shape."""
+    chunks = payload if isinstance(payload, list) else [payload]
+    for chunk in chunks:
+        if not isinstance(chunk, Mapping):
+            raise invalid_body(_NAME, "no GenerateContentResponse object", payload, stream=stream)
+        candidates = chunk.get("candidates")
+        if candidates is not None and (
+            not isinstance(candidates, list) or not all(isinstance(c, Mapping) for c in candidates)
+        ):
+            raise invalid_body(_NAME, "a 'candidates' that is not a list of objects", payload, stream=stream)
+        if not any(k in chunk for k in _CHUNK_KEYS) and body_message(chunk):
+            raise invalid_body(_NAME, "no 'candidates'", payload, stream=stream)
+    return chunks
+
+
+def whole_body_chunks(body: Any) -> list[Mapping[str, Any]]:
+    """The chunks of a whole body, which must hold a candidate or say why the prompt was blocked."""
+    chunks = body_chunks(body)
+    for chunk in chunks:
+        feedback = chunk.get("promptFeedback")
+        if chunk.get("candidates") or (isinstance(feedback, Mapping) and feedback.get("blockReason")):
+            return chunks
+    raise invalid_body(_NAME, "no 'candidates'", body)
