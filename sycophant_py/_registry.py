@@ -42,7 +42,7 @@ _PROTOCOLS: dict[str, dict[str, type[Any] | str]] = {
     "embedding": {
         "openai_embed": "sycophant_py.wire.openai_embed:OpenAIEmbed",
         "ollama_embed": "sycophant_py.wire.ollama_embed:OllamaEmbed",
-        "google_embed": "sycophant_py.wire.gemini_embed:GoogleEmbed",
+        "google_embed": "sycophant_py.wire.google_embed:GoogleEmbed",
         "bedrock_embed": "sycophant_py.wire.bedrock_embed:BedrockEmbed",
     },
 }
