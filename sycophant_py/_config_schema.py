@@ -9,7 +9,7 @@ check, so ``import sycophant_py`` never imports pydantic). Types are strict (no 
   tokens, AWS keys...) and ``base_url`` must be strings.
 - ``[custom_providers.<id>]``: ``name``, ``base_url``, ``api`` (or ``wire_protocol``), ``auth``
   (``required`` / ``optional`` / ``none``), ``auth_strategy``, ``env``, ``settings_env``,
-  ``headers``, ``compat`` (the flags of ``COMPAT_FLAGS``), ``capabilities`` (booleans),
+  ``headers``, ``compat`` (the flags the protocols declare), ``capabilities`` (booleans),
   ``local``, ``embed_api`` and ``models``. A credential there is an error pointing at
   ``[providers.<id>]``, where credentials live.
 - ``[custom_providers.<id>.models.<model>]``: the fields of ``ModelConfig`` plus
@@ -64,7 +64,8 @@ from pydantic_core import PydanticCustomError
 
 from sycophant_py._exceptions import InvalidConfig
 from sycophant_py._instances import is_builtin_type
-from sycophant_py._providers import COMPAT_FLAGS, ModelConfig, canonical_api
+from sycophant_py._providers import ModelConfig, canonical_api
+from sycophant_py._registry import compat_flags
 from sycophant_py.auth._base import SECRET_FIELDS
 
 __all__ = ["SECTIONS", "check_arguments", "check_file", "checked_instance_config", "error_message"]
@@ -173,8 +174,8 @@ def _compat_type(allowed: tuple[Any, ...]) -> Any:
 _Compat: type[_Table] = create_model(  # type: ignore[call-overload]
     "Compat",
     __base__=_Table,
-    __doc__="``compat``: the wire protocols' compatibility flags (``COMPAT_FLAGS``).",
-    **{flag: (_compat_type(tuple(allowed)) | None, None) for flag, allowed in COMPAT_FLAGS.items()},
+    __doc__="``compat``: the wire protocols' compatibility flags (the ``compat_flags`` of the protocols).",
+    **{flag: (_compat_type(tuple(allowed)) | None, None) for flag, allowed in compat_flags().items()},
 )
 
 

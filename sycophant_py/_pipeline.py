@@ -41,7 +41,7 @@ from sycophant_py._exceptions import (
 from sycophant_py._log import BoundLog, log
 from sycophant_py._models import ModelInfo
 from sycophant_py._oauth import with_oauth
-from sycophant_py._registry import auth_for, get_protocol
+from sycophant_py._registry import auth_for, embedding_for, get_protocol, known_protocols
 from sycophant_py._retry import parse_retry_after
 from sycophant_py._types import Context, Cost, Message, Response, ThinkingPart, Tool, Usage
 from sycophant_py.auth._base import SECRET_FIELDS, Auth, Credentials, HttpRequest
@@ -55,7 +55,6 @@ _ACCEPT = {
     "ndjson": "application/x-ndjson",
     "event_stream": "application/vnd.amazon.eventstream",
 }
-_EMBED_DEFAULTS = {"openai_chat": "openai_embed", "openai_responses": "openai_embed", "ollama_native": "ollama_embed"}
 
 
 @dataclass(slots=True)
@@ -114,23 +113,21 @@ def deadline_for(timeout: float | None) -> float | None:
 
 
 def step_resolve_model(call: Call) -> Call:
-    """Resolve the model row and the wire protocol (``api=`` forces one)."""
+    """Resolve the model row and the wire protocol (``api=`` forces one).
+
+    An embedding call on a chat model uses the row's ``embed_api``, else the chat protocol's
+    ``embedding`` partner (its descriptor), else the default embedding protocol.
+    """
     call.model = model = resolve_model(call.spec)
     name = call.api or model.api
     if call.kind == "embedding":
-        if call.api is None and name not in _embedding_names():
-            name = str(model.extra.get("embed_api") or _EMBED_DEFAULTS.get(name, "openai_embed"))
+        if call.api is None and name not in known_protocols("embedding"):
+            name = str(model.extra.get("embed_api") or embedding_for(name))
         call.protocol = get_protocol("embedding", name)
     else:
         call.protocol = get_protocol("chat", name)
     call.log = log.bind(provider=model.provider, model=model.id, wire_protocol=name)
     return call
-
-
-def _embedding_names() -> list[str]:
-    from sycophant_py._registry import known_protocols
-
-    return known_protocols("embedding")
 
 
 def step_validate_params(call: Call) -> Call:
@@ -188,7 +185,7 @@ def step_resolve_credentials(call: Call) -> Call:
     An OAuth provider's strategy is wrapped in the OAuth step (``auth/oauth.py``).
     """
     call.credentials = resolve_credentials(call.model, call.credentials_in)
-    call.auth = with_oauth(call.model, auth_for(call.model.provider, call.model.auth_strategy, call.protocol.name))
+    call.auth = with_oauth(call.model, auth_for(call.model.provider, call.model.auth_strategy, call.protocol))
     return call
 
 

@@ -1,10 +1,12 @@
 """Anthropic Messages (``POST /v1/messages``) and the servers that speak it.
 
 The provider's base URL is the bare host (``https://api.anthropic.com``); a trailing ``/v1`` in
-source data is stripped and the path ``/v1/messages`` appended. The package is split the way
-STYLE P4 asks: ``encode`` (our types to a request body), ``decode`` (a response body to our
-types, usage, stop reasons and errors) and ``stream`` (one SSE event at a time into the shared
-accumulator). This module holds the protocol class and its params.
+source data is stripped and the path ``/v1/messages`` appended. Every request carries the
+``anthropic-version`` header (:data:`ANTHROPIC_VERSION`, unless the provider's headers set one; the
+``anthropic`` auth strategy may send another from the credentials). The package follows the
+protocol template (``docs/architecture.md``): ``encode`` (our types to a request body), ``decode``
+(a response body to our types, usage, stop reasons and errors) and ``stream`` (one SSE event at a
+time into the shared accumulator); this module holds the class, its descriptor and its params.
 
 Params beyond the shared ones: ``max_tokens`` is required by the API, so it is the caller's
 value, else the catalog's ``max_tokens``, else 4096, and it is raised above a thinking budget
@@ -25,7 +27,7 @@ a forced tool, so the model is then offered the tool with ``tool_choice: auto``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import Field
 from typing_extensions import override
@@ -35,12 +37,13 @@ from sycophant_py._models import ModelInfo
 from sycophant_py._params import SharedParams
 from sycophant_py._types import Response, Tool
 from sycophant_py.wire._base import Request, StreamResult, WireProtocol
+from sycophant_py.wire._util import strip_v1
 from sycophant_py.wire.anthropic_messages.decode import (
+    FINISH_REASONS,
     decode_message,
     decode_usage,
     error_for,
     error_message,
-    map_finish_reason,
 )
 from sycophant_py.wire.anthropic_messages.encode import (
     encode_body,
@@ -52,13 +55,19 @@ from sycophant_py.wire.anthropic_messages.encode import (
 from sycophant_py.wire.anthropic_messages.stream import AnthropicStream, decode_event, end_of_stream
 
 __all__ = [
+    "ANTHROPIC_VERSION",
+    "COMPAT_FLAGS",
     "AnthropicMessages",
     "AnthropicParams",
     "AnthropicStream",
     "decode_usage",
     "error_for",
-    "map_finish_reason",
 ]
+
+ANTHROPIC_VERSION = "2023-06-01"
+"""The ``anthropic-version`` every request carries (the one API version there is)."""
+COMPAT_FLAGS: Mapping[str, tuple[Any, ...]] = {"supports_inline_system": (True, False)}
+"""The compat flags this protocol reads, with their allowed values."""
 
 
 class AnthropicParams(SharedParams):
@@ -76,22 +85,25 @@ class AnthropicParams(SharedParams):
     """Extra top-level fields merged into the body as they are (``output_config``, ``container``...)."""
 
 
-class AnthropicMessages(WireProtocol):
+def _has_header(request: Request, name: str) -> bool:
+    return any(k.lower() == name for k in request.model.headers)
+
+
+class AnthropicMessages(WireProtocol[AnthropicStream]):
     """The ``anthropic_messages`` wire protocol (pure; see the package docstring)."""
 
     name = "anthropic_messages"
-    stream_transport = "sse"
-
-    @classmethod
-    @override
-    def param_schema(cls) -> type[AnthropicParams]:
-        return AnthropicParams
+    aliases = ("anthropic-messages",)
+    default_auth = "anthropic"
+    params = AnthropicParams
+    compat_flags = COMPAT_FLAGS
+    finish_reasons = FINISH_REASONS
+    models_path: ClassVar[str | None] = "/v1/models"
 
     @override
     def resolve_base_url(self, base_url: str) -> str:
         """The bare host: a trailing ``/v1`` (the path's own prefix) is stripped."""
-        base = base_url.rstrip("/")
-        return base[: -len("/v1")] if base.endswith("/v1") else base
+        return strip_v1(base_url)
 
     @override
     def request_path(self, request: Request) -> str:
@@ -110,16 +122,20 @@ class AnthropicMessages(WireProtocol):
 
     @override
     def request_headers(self, request: Request) -> dict[str, str]:
-        """Headers a request needs beyond auth: ``anthropic-beta`` from the ``anthropic_beta`` param.
+        """Headers a request needs beyond auth: ``anthropic-version`` (unless the provider's headers
+        set it) and ``anthropic-beta`` from the ``anthropic_beta`` param.
 
         Args:
             request: The request being sent.
 
         Returns:
-            Header names (lower case) and values; empty when there is nothing to add.
+            Header names (lower case) and values.
         """
+        out = {} if _has_header(request, "anthropic-version") else {"anthropic-version": ANTHROPIC_VERSION}
         betas = request.params.get("anthropic_beta") or ()
-        return {"anthropic-beta": ",".join(dict.fromkeys(betas))} if betas else {}
+        if betas:
+            out["anthropic-beta"] = ",".join(dict.fromkeys(betas))
+        return out
 
     # -- encode ------------------------------------------------------------------------------
     @override
@@ -150,11 +166,11 @@ class AnthropicMessages(WireProtocol):
         return AnthropicStream()
 
     @override
-    def decode_stream_chunk(self, state: Any, event: Any) -> StreamResult:
+    def decode_stream_chunk(self, state: AnthropicStream, event: Any) -> StreamResult:
         return decode_event(state, event)
 
     @override
-    def end_of_stream(self, state: Any) -> StreamResult:
+    def end_of_stream(self, state: AnthropicStream) -> StreamResult:
         """Complete when ``message_delta`` gave the stop reason (``message_stop`` may be missing)."""
         return end_of_stream(state) or super().end_of_stream(state)
 

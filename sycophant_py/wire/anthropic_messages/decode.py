@@ -34,14 +34,14 @@ from sycophant_py._exceptions import (
 )
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
 from sycophant_py.wire._overflow import as_overflow
-from sycophant_py.wire._util import int_of, invalid_body, object_of
+from sycophant_py.wire._util import int_of, invalid_body, map_finish, object_of, str_or_none
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
 
-__all__ = ["decode_message", "decode_usage", "error_for", "error_message", "map_finish_reason", "merge_inputs"]
+__all__ = ["FINISH_REASONS", "decode_message", "decode_usage", "error_for", "error_message", "merge_inputs"]
 
 _NAME = "anthropic_messages"
 
-_FINISH: dict[str, FinishReason] = {
+FINISH_REASONS: Mapping[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
     "pause_turn": "stop",
@@ -50,6 +50,7 @@ _FINISH: dict[str, FinishReason] = {
     "tool_use": "tool_use",
     "refusal": "content_filter",
 }
+"""Messages ``stop_reason`` values in the unified set."""
 
 # Anthropic error type -> (exception class, the HTTP status the API uses for it).
 _ERRORS: dict[str, tuple[type[ProviderError], int]] = {
@@ -64,14 +65,6 @@ _ERRORS: dict[str, tuple[type[ProviderError], int]] = {
     "timeout_error": (Timeout, 504),
     "overloaded_error": (Overloaded, 529),
 }
-
-
-def map_finish_reason(value: str | None, has_tool_calls: bool) -> FinishReason:
-    """Map a ``stop_reason`` to the unified set (absent or unknown: ``stop``, or ``tool_use``)."""
-    reason = _FINISH.get(value, "stop") if isinstance(value, str) else "stop"
-    if reason == "stop" and has_tool_calls:
-        return "tool_use"
-    return reason
 
 
 def decode_usage(u: Mapping[str, Any] | None) -> Usage:
@@ -162,11 +155,9 @@ def decode_message(body: Any) -> Response:
     if not all(isinstance(b, Mapping) for b in blocks):
         raise invalid_body(_NAME, "a content block that is not an object", body)
     parts = _parts(blocks)
-    calls = [p for p in parts if isinstance(p, ToolCall)]
-    raw_reason = body.get("stop_reason")
-    raw_reason = raw_reason if isinstance(raw_reason, str) else None
+    raw_reason = str_or_none(body.get("stop_reason"))
     return Response(
-        finish_reason=map_finish_reason(raw_reason, bool(calls)),
+        finish_reason=map_finish(FINISH_REASONS, raw_reason, any(isinstance(p, ToolCall) for p in parts)),
         usage=decode_usage(body.get("usage")),
         parts=parts,
         raw=body,

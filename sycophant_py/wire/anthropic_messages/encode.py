@@ -40,16 +40,16 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sycophant_py._exceptions import InvalidMessage
-from sycophant_py._handoff import ANTHROPIC_IDS, HandoffRules, prepare_history
+from sycophant_py._handoff import HandoffRules, ToolIdRule, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
 from sycophant_py.wire._base import Request
 from sycophant_py.wire._media import check_inputs, is_blank
+from sycophant_py.wire._util import MIN_THINKING_BUDGET, MISSING_RESULT, stop_list, thinking_budget
 
 __all__ = [
+    "ANTHROPIC_IDS",
     "DEFAULT_MAX_TOKENS",
-    "EFFORT_BUDGETS",
-    "MIN_THINKING_BUDGET",
     "PROTOCOL_MARK",
     "encode_body",
     "handoff_rules",
@@ -61,17 +61,19 @@ __all__ = [
     "tool_id",
 ]
 
+ANTHROPIC_IDS = ToolIdRule(
+    max_length=64,
+    alphabet="a-zA-Z0-9_-",
+    source="Messages API validation: tool_use.id must match ^[a-zA-Z0-9_-]+$ (its 400 message); "
+    "64 characters kept as the cap Bedrock documents for the same models",
+)
+"""Tool-call ids: ``^[a-zA-Z0-9_-]+$``, at most 64 characters."""
 DEFAULT_MAX_TOKENS = 4096
 """``max_tokens`` when neither the caller nor the catalog gives one (the API requires a value)."""
-MIN_THINKING_BUDGET = 1024
-"""The smallest ``budget_tokens`` the API accepts."""
-EFFORT_BUDGETS: dict[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32768}
-"""``reasoning_effort`` to a thinking budget in tokens."""
 PROTOCOL_MARK: dict[str, str] = {"protocol": "anthropic_messages"}
 """``provider_data`` of thinking decoded by this protocol (its signature is in Anthropic's format)."""
 
 _CACHE: dict[str, str] = {"type": "ephemeral"}
-_MISSING_RESULT = "Error: no result was provided for this tool call."
 _THINKING_TYPES = frozenset({"thinking", "redacted_thinking"})
 
 
@@ -208,7 +210,7 @@ class _Turns:
     def flush_pending(self) -> None:
         # A call left without a result would make the API answer 400: tell the model instead.
         results = [
-            _map_tool_result(Message.tool_result(call_id, _MISSING_RESULT, name=name, is_error=True))
+            _map_tool_result(Message.tool_result(call_id, MISSING_RESULT, name=name, is_error=True))
             for call_id, name in self.pending.items()
         ]
         self.pending.clear()
@@ -343,15 +345,10 @@ def _thinking(params: Mapping[str, Any]) -> dict[str, Any] | None:
     raw = params.get("thinking")
     if raw is not None:
         return dict(raw)
-    budget = params.get("reasoning_budget")
-    effort = params.get("reasoning_effort")
-    if budget is None and effort is not None:
-        budget = EFFORT_BUDGETS.get(effort, 0)
+    budget = thinking_budget(params.get("reasoning_budget"), params.get("reasoning_effort"))
     if budget is None:
         return None
-    if budget == 0:
-        return {"type": "disabled"}
-    return {"type": "enabled", "budget_tokens": max(int(budget), MIN_THINKING_BUDGET)}
+    return {"type": "enabled", "budget_tokens": budget} if budget else {"type": "disabled"}
 
 
 def _max_tokens(params: Mapping[str, Any], model: ModelInfo, thinking: dict[str, Any] | None) -> int:
@@ -378,8 +375,7 @@ def _sampling(body: dict[str, Any], params: Mapping[str, Any], thinking_on: bool
     if "top_p" in params and (not thinking_on or params["top_p"] >= 0.95):
         body["top_p"] = params["top_p"]
     if "stop" in params:
-        stop = params["stop"]
-        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        body["stop_sequences"] = stop_list(params["stop"])
 
 
 def _metadata(params: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -33,8 +33,8 @@ from typing import Any
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import ResponseInvalid
 from sycophant_py.wire._base import StreamContinue, StreamFailed, StreamResult
-from sycophant_py.wire._util import finish_or_fail, invalid_body, is_done_marker
-from sycophant_py.wire.anthropic_messages.decode import decode_usage, error_for, map_finish_reason
+from sycophant_py.wire._util import finish_or_fail, invalid_body, is_done_marker, map_finish
+from sycophant_py.wire.anthropic_messages.decode import FINISH_REASONS, decode_usage, error_for
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
 
 __all__ = ["AnthropicStream", "decode_event", "end_of_stream"]
@@ -223,7 +223,7 @@ def _message_stop(acc: AnthropicStream) -> StreamResult:
     acc.release()
     calls = any(b.kind == "tool_call" for b in acc.blocks)
     acc.provider_finish_reason = acc.stop_reason
-    return finish_or_fail(acc, map_finish_reason(acc.stop_reason, calls), _NAME)
+    return finish_or_fail(acc, map_finish(FINISH_REASONS, acc.stop_reason, calls), _NAME)
 
 
 def end_of_stream(acc: AnthropicStream) -> StreamResult | None:

@@ -1,10 +1,11 @@
 """OpenAI Responses (``POST /responses``): OpenAI, Azure OpenAI, GitHub Copilot, OpenRouter, xAI.
 
 The provider's base URL holds the ``/v1`` prefix (as for ``openai_chat``); the path is
-``/responses``. The package is split the way STYLE P4 asks: ``encode`` (our types to a request
-body, including when reasoning is replayed), ``decode`` (a response body to our types, usage and
-finish reasons) and ``stream`` (one SSE event at a time into the shared accumulator). This module
-holds the protocol class and its params.
+``/responses``. The package follows the protocol template (``docs/architecture.md``): ``encode``
+(our types to a request body, including when reasoning is replayed), ``decode`` (a response body to
+our types, usage and finish reasons) and ``stream`` (one SSE event at a time into the shared
+accumulator); this module holds the class, its descriptor and its params. pi's
+``azure-openai-responses`` selects it with the ``azure`` auth.
 
 Params: the shared ones except ``stop``, ``seed``, ``top_k`` and ``reasoning_budget``, which the
 Responses API has no field for: the params model leaves them out, so the pipeline drops them with
@@ -18,6 +19,7 @@ sent as they are. With ``previous_response_id``, send only the new messages.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -28,7 +30,7 @@ from sycophant_py._models import ModelInfo
 from sycophant_py._params import ToolChoice
 from sycophant_py._types import Response, Tool
 from sycophant_py.wire._base import Request, StreamResult, WireProtocol
-from sycophant_py.wire.openai_responses.decode import API, decode_body, decode_usage, map_status
+from sycophant_py.wire.openai_responses.decode import API, FINISH_REASONS, decode_body, decode_usage, map_status
 from sycophant_py.wire.openai_responses.encode import encode_body, handoff_rules, map_response_schema, map_tools
 from sycophant_py.wire.openai_responses.stream import ResponsesStream, decode_event
 
@@ -101,16 +103,16 @@ class OpenAIResponsesParams(BaseModel):
     """Extra top-level fields merged into the body as they are."""
 
 
-class OpenAIResponses(WireProtocol):
-    """The ``openai_responses`` wire protocol."""
+class OpenAIResponses(WireProtocol[ResponsesStream]):
+    """The ``openai_responses`` wire protocol (pure; see the package docstring)."""
 
     name = "openai_responses"
-    stream_transport = "sse"
-
-    @classmethod
-    @override
-    def param_schema(cls) -> type[OpenAIResponsesParams]:
-        return OpenAIResponsesParams
+    aliases = ("openai-responses", "azure-openai-responses")
+    implied_auth_for_alias = MappingProxyType({"azure-openai-responses": "azure"})
+    embedding = "openai_embed"
+    params = OpenAIResponsesParams
+    finish_reasons = FINISH_REASONS
+    models_path = "/models"
 
     @override
     def request_path(self, request: Request) -> str:
@@ -141,5 +143,5 @@ class OpenAIResponses(WireProtocol):
         return ResponsesStream()
 
     @override
-    def decode_stream_chunk(self, state: Any, event: Any) -> StreamResult:
+    def decode_stream_chunk(self, state: ResponsesStream, event: Any) -> StreamResult:
         return decode_event(state, event)

@@ -27,10 +27,11 @@ from typing import Any
 
 from sycophant_py._exceptions import ProviderError
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
-from sycophant_py.wire._util import int_of, invalid_body, object_of
+from sycophant_py.wire._util import int_of, invalid_body, map_finish, object_of
 
 __all__ = [
     "API",
+    "FINISH_REASONS",
     "arguments_text",
     "decode_body",
     "decode_usage",
@@ -74,19 +75,23 @@ def decode_usage(u: Mapping[str, Any] | None) -> Usage:
     )
 
 
+FINISH_REASONS: Mapping[str, FinishReason] = {
+    "completed": "stop",
+    "incomplete": "length",
+    "failed": "error",
+    "cancelled": "aborted",
+}
+"""Response ``status`` values in the unified set (``queued`` / ``in_progress`` and the rest: ``stop``)."""
+
+
 def map_status(
     status: str | None, incomplete_reason: str | None, *, tool_calls: bool = False, refused: bool = False
 ) -> FinishReason:
     """The unified finish reason of a response ``status`` (see the module docstring)."""
-    if status == "incomplete":
-        return "content_filter" if incomplete_reason == "content_filter" else "length"
-    if status == "failed":
-        return "error"
-    if status == "cancelled":
-        return "aborted"
-    if refused:
+    if status == "incomplete" and incomplete_reason == "content_filter":
         return "content_filter"
-    return "tool_use" if tool_calls else "stop"
+    reason = map_finish(FINISH_REASONS, status, tool_calls)
+    return "content_filter" if refused and reason in ("stop", "tool_use") else reason
 
 
 def incomplete_reason(resp: Mapping[str, Any]) -> str | None:

@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sycophant_py._exceptions import InvalidMessage
-from sycophant_py._handoff import OPENAI_RESPONSES_IDS, HandoffRules, prepare_history
+from sycophant_py._handoff import HandoffRules, ToolIdRule, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
 from sycophant_py.wire._base import Request
@@ -41,7 +41,13 @@ from sycophant_py.wire._media import check_inputs
 from sycophant_py.wire._util import is_strict_schema
 from sycophant_py.wire.openai_responses.decode import API
 
-__all__ = ["encode_body", "handoff_rules", "map_response_schema", "map_tools"]
+__all__ = ["OPENAI_RESPONSES_IDS", "encode_body", "handoff_rules", "map_response_schema", "map_tools"]
+
+OPENAI_RESPONSES_IDS = ToolIdRule(
+    max_length=64,
+    source="OpenAI OpenAPI spec 2.3.0, FunctionCallOutputItemParam.call_id: minLength 1, maxLength 64",
+)
+"""``call_id`` of 1 to 64 characters."""
 
 _ENCRYPTED = "reasoning.encrypted_content"
 _REASONING_PARAMS = (("effort", "reasoning_effort"), ("summary", "reasoning_summary"), ("context", "reasoning_context"))
