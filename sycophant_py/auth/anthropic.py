@@ -2,8 +2,8 @@
 
 Each request gets:
 
-1. ``anthropic-version``: the credentials' ``anthropic_version`` setting, else the protocol's
-   (``sycophant_py.wire.anthropic_messages.ANTHROPIC_VERSION``).
+1. ``anthropic-version``: the credentials' ``anthropic_version`` setting, else the Messages
+   protocol's ``ANTHROPIC_VERSION`` (imported below from its package, the one place it is written).
 2. Either ``authorization: Bearer <token>`` when the credentials carry an OAuth or gateway token
    (``auth_token``, ``access_token``, ``bearer_token`` or ``token``, first found), or when the
    ``api_key`` itself is a Claude OAuth token (``sk-ant-oat...``, which also needs the

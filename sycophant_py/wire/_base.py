@@ -140,7 +140,7 @@ class ProtocolBase:
     The descriptor (class attributes, read by the registry without an instance):
 
     ``name``
-        The registry name (``openai_chat``...), the name of the protocol's package.
+        The registry name, which is also the name of the protocol's package (``wire/<name>/``).
     ``aliases``
         Other names that select it (pi's api names: ``openai-completions``...). Only the class that
         declares them owns them: a subclass does not inherit its parent's aliases.
@@ -154,7 +154,7 @@ class ProtocolBase:
     """
 
     name: ClassVar[str] = ""
-    """The registry name (``openai_chat``...)."""
+    """The registry name (the name of the protocol's package)."""
     aliases: ClassVar[tuple[str, ...]] = ()
     """Other names of the protocol (pi's api names); not inherited by subclasses."""
     default_auth: ClassVar[str | None] = None
