@@ -35,26 +35,15 @@ and ``error`` ends a stream with an ``error`` event.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field
-from typing_extensions import override
 
-from sycophant_py._handoff import HandoffRules
-from sycophant_py._models import ModelInfo
 from sycophant_py._params import SharedParams
-from sycophant_py._types import Response, Tool
-from sycophant_py.wire._base import Request, StreamResult, WireProtocol
-from sycophant_py.wire.openai_chat.decode import FINISH_REASONS, decode_body, decode_usage, error_message
-from sycophant_py.wire.openai_chat.encode import (
-    encode_body,
-    handoff_rules,
-    map_response_schema,
-    map_tools,
-    unsupported_params,
-)
-from sycophant_py.wire.openai_chat.stream import ChatStream, decode_event, end_of_stream
+from sycophant_py.wire.openai_chat.decode import FINISH_REASONS, Decoding, decode_usage
+from sycophant_py.wire.openai_chat.encode import Encoding
+from sycophant_py.wire.openai_chat.stream import Streaming
 
 __all__ = ["COMPAT_FLAGS", "OpenAIChat", "OpenAIChatParams", "decode_usage"]
 
@@ -110,8 +99,8 @@ class OpenAIChatParams(SharedParams):
     """Extra top-level fields merged into the body as they are (server-specific options)."""
 
 
-class OpenAIChat(WireProtocol[ChatStream]):
-    """The ``openai_chat`` wire protocol (pure; see the package docstring)."""
+class OpenAIChat(Encoding, Decoding, Streaming):
+    """The ``openai_chat`` wire protocol (pure; the behaviour is in ``encode``, ``decode`` and ``stream``)."""
 
     name = "openai_chat"
     aliases = ("openai-completions",)
@@ -120,51 +109,3 @@ class OpenAIChat(WireProtocol[ChatStream]):
     compat_flags = COMPAT_FLAGS
     finish_reasons = FINISH_REASONS
     models_path = "/models"
-
-    @override
-    def request_path(self, request: Request) -> str:
-        return "/chat/completions"
-
-    @override
-    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
-        return unsupported_params(model, params)
-
-    @override
-    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
-        return handoff_rules(model)
-
-    # -- encode ------------------------------------------------------------------------------
-    @override
-    def encode_request(self, request: Request) -> dict[str, Any]:
-        """The JSON body (see ``encode.encode_body``)."""
-        return encode_body(request, self.handoff_rules(request.model))
-
-    @override
-    def encode_tools(self, tools: Sequence[Tool], model: ModelInfo | None = None) -> list[dict[str, Any]]:
-        return map_tools(tools, model)
-
-    @override
-    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
-        return map_response_schema(schema, name)
-
-    # -- decode ------------------------------------------------------------------------------
-    @override
-    def decode_response(self, body: Any) -> Response:
-        return decode_body(body)
-
-    @override
-    def init_stream(self) -> ChatStream:
-        return ChatStream()
-
-    @override
-    def decode_stream_chunk(self, state: ChatStream, event: Any) -> StreamResult:
-        return decode_event(state, event)
-
-    @override
-    def end_of_stream(self, state: ChatStream) -> StreamResult:
-        """Complete when a finish reason came before the body ended, else an error."""
-        return end_of_stream(state) or super().end_of_stream(state)
-
-    @override
-    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
-        return error_message(status, body)

@@ -1,8 +1,9 @@
 """Response decoding for ``openai_chat``: a chat-completions body (or a piece of one) to our types.
 
-``_process_*`` helpers read one field each; :func:`decode_body` assembles the response of a
-non-streaming call; :mod:`.stream` reads the same fields from each chunk. Finish reasons: see
-:data:`FINISH_REASONS` (the shared policy of ``wire._util.map_finish`` for the rest).
+``_process_*`` helpers read one field each; :class:`Decoding` (the response half of the protocol
+class) assembles the response of a non-streaming call; :mod:`.stream` reads the same fields from
+each chunk. Finish reasons: see :data:`FINISH_REASONS` (the shared policy of
+``wire._util.map_finish`` for the rest).
 """
 
 from __future__ import annotations
@@ -11,20 +12,13 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
-from sycophant_py.wire._base import error_fields
+from sycophant_py.wire._base import WireProtocol, error_fields
 from sycophant_py.wire._util import int_of, invalid_body, map_finish, new_call_id, object_of, str_or_none
 
-__all__ = [
-    "FINISH_REASONS",
-    "arguments_text",
-    "decode_body",
-    "decode_usage",
-    "error_message",
-    "function_of",
-    "reasoning_of",
-    "text_of",
-]
+__all__ = ["FINISH_REASONS", "Decoding", "arguments_text", "decode_usage", "function_of", "reasoning_of", "text_of"]
 
 _NAME = "openai_chat"
 
@@ -187,36 +181,40 @@ def _process_parts(msg: Mapping[str, Any]) -> list[Part]:
     return parts
 
 
-def decode_body(body: Any) -> Response:
-    """Turn a chat-completions body into a Response (choice ``index`` 0).
+class Decoding(WireProtocol):
+    """The response half of ``openai_chat``: a chat-completions body, and error bodies."""
 
-    Raises:
-        ResponseInvalid: the body is not a chat completion (no ``choices`` list, no message, wrong
-            types); the provider's own message, when the body has one, is in the exception text.
-    """
-    body = object_of(_NAME, body)
-    choice = _process_choice(body)
-    parts = _process_parts(_process_message(body, choice))
-    raw_reason = str_or_none(choice.get("finish_reason"))
-    return Response(
-        finish_reason=map_finish(FINISH_REASONS, raw_reason, any(isinstance(p, ToolCall) for p in parts)),
-        usage=decode_usage(body.get("usage")),
-        parts=parts,
-        raw=body,
-        id=str_or_none(body.get("id")),
-        model=str_or_none(body.get("model")),
-        provider_finish_reason=raw_reason,
-    )
+    @override
+    def decode_response(self, body: Any) -> Response:
+        """Turn a chat-completions body into a Response (choice ``index`` 0).
 
+        Raises:
+            ResponseInvalid: the body is not a chat completion (no ``choices`` list, no message, wrong
+                types); the provider's own message, when the body has one, is in the exception text.
+        """
+        body = object_of(self.name, body)
+        choice = _process_choice(body)
+        parts = _process_parts(_process_message(body, choice))
+        raw_reason = str_or_none(choice.get("finish_reason"))
+        return Response(
+            finish_reason=map_finish(self.finish_reasons, raw_reason, any(isinstance(p, ToolCall) for p in parts)),
+            usage=decode_usage(body.get("usage")),
+            parts=parts,
+            raw=body,
+            id=str_or_none(body.get("id")),
+            model=str_or_none(body.get("model")),
+            provider_finish_reason=raw_reason,
+        )
 
-def error_message(status: int, body: Any) -> tuple[str, str | None]:
-    """``(message, error type)`` of an error body; OpenRouter's upstream words are added to the message."""
-    message, err_type = error_fields(status, body)
-    err = body.get("error") if isinstance(body, Mapping) else None
-    meta = err.get("metadata") if isinstance(err, Mapping) else None
-    raw = meta.get("raw") if isinstance(meta, Mapping) else None
-    if isinstance(raw, str) and raw and raw not in message:
-        # OpenRouter: "Provider returned error", with the upstream provider's own words in metadata.
-        upstream = meta.get("provider_name") if isinstance(meta, Mapping) else None
-        message = f"{message} ({upstream or 'upstream'}: {raw})"
-    return message, err_type
+    @override
+    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
+        """``(message, error type)`` of an error body; OpenRouter's upstream words are added to the message."""
+        message, err_type = error_fields(status, body)
+        err = body.get("error") if isinstance(body, Mapping) else None
+        meta = err.get("metadata") if isinstance(err, Mapping) else None
+        raw = meta.get("raw") if isinstance(meta, Mapping) else None
+        if isinstance(raw, str) and raw and raw not in message:
+            # OpenRouter: "Provider returned error", with the upstream provider's own words in metadata.
+            upstream = meta.get("provider_name") if isinstance(meta, Mapping) else None
+            message = f"{message} ({upstream or 'upstream'}: {raw})"
+        return message, err_type

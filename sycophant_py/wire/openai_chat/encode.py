@@ -1,7 +1,7 @@
 """Request encoding for ``openai_chat``: our messages, tools and params to a chat-completions body.
 
-``_Encoder`` maps messages for one model's compat flags; :func:`encode_body` assembles the body.
-Everything here is pure.
+``_Encoder`` maps messages for one model's compat flags; :class:`Encoding` (the request half of the
+protocol class) assembles the body. Everything here is pure.
 """
 
 from __future__ import annotations
@@ -10,25 +10,18 @@ import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._exceptions import InvalidMessage, UnsupportedInput
 from sycophant_py._handoff import HandoffRules, ToolIdRule, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import AudioPart, DocumentPart, ImagePart, Message, TextPart, ThinkingPart, Tool, ToolCall
-from sycophant_py.wire._base import Request
+from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs
 from sycophant_py.wire._util import MISSING_RESULT, is_strict_schema, stop_list
 
-__all__ = [
-    "MISTRAL_IDS",
-    "OPENAI_CHAT_IDS",
-    "encode_body",
-    "handoff_rules",
-    "map_response_schema",
-    "map_tools",
-    "unsupported_params",
-]
+__all__ = ["MISTRAL_IDS", "OPENAI_CHAT_IDS", "Encoding"]
 
-_NAME = "openai_chat"
 
 OPENAI_CHAT_IDS = ToolIdRule(
     max_length=64,
@@ -69,11 +62,6 @@ def _audio(p: AudioPart) -> dict[str, Any]:
     if fmt not in ("wav", "mp3") or p.data is None:
         raise UnsupportedInput(f"openai_chat takes wav or mp3 audio, not {p.media_type}", kind="audio")
     return {"type": "input_audio", "input_audio": {"data": base64.b64encode(p.data).decode("ascii"), "format": fmt}}
-
-
-def handoff_rules(model: ModelInfo) -> HandoffRules:
-    """Tool-call ids of at most 64 characters (exactly 9 alphanumerics with ``requires_mistral_tool_ids``)."""
-    return _MISTRAL_RULES if model.compat.get("requires_mistral_tool_ids") else _RULES
 
 
 class _Encoder:
@@ -271,70 +259,83 @@ def _map_tool_choice(choice: Any) -> Any:
     return choice
 
 
-def map_tools(tools: Sequence[Tool], model: ModelInfo | None = None) -> list[dict[str, Any]]:
-    """Function tools; strict where the tool says so, or for ``openai`` when the schema allows it."""
-    out = []
-    for t in tools:
-        schema = t.json_schema()
-        fn: dict[str, Any] = {"name": t.name, "parameters": schema}
-        if t.description:
-            fn["description"] = t.description
-        strict = t.strict
-        if strict is None and model is not None and model.provider == "openai" and is_strict_schema(schema):
-            strict = True
-        if strict:
-            fn["strict"] = True
-        out.append({"type": "function", "function": fn})
-    return out
+class Encoding(WireProtocol):
+    """The request half of ``openai_chat``: path, history rules, body, tools and structured output."""
 
+    @override
+    def request_path(self, request: Request) -> str:
+        return "/chat/completions"
 
-def map_response_schema(schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
-    """A ``json_schema`` response format (strict when the schema meets the strict-mode rules)."""
-    spec: dict[str, Any] = {"name": name, "schema": dict(schema)}
-    if is_strict_schema(schema):
-        spec["strict"] = True
-    return {"type": "json_schema", "json_schema": spec}
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        """Tool-call ids of at most 64 characters (exactly 9 alphanumerics with ``requires_mistral_tool_ids``)."""
+        return _MISTRAL_RULES if model.compat.get("requires_mistral_tool_ids") else _RULES
 
+    @override
+    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
+        """``reasoning_budget`` always; ``top_k``, ``store`` and ``reasoning_effort`` where the compat
+        flags say the server takes none (``supports_top_k``, ``supports_store``, ``supports_reasoning_effort``)."""
+        compat = model.compat
+        out = ["reasoning_budget"] if "reasoning_budget" in params else []
+        if "top_k" in params and not compat.get("supports_top_k"):
+            out.append("top_k")
+        if "store" in params and not compat.get("supports_store", True):
+            out.append("store")
+        fmt = compat.get("thinking_format", "openai")
+        if "reasoning_effort" in params and fmt == "openai" and not compat.get("supports_reasoning_effort", True):
+            out.append("reasoning_effort")
+        return out
 
-def unsupported_params(model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
-    """``reasoning_budget`` always; ``top_k``, ``store`` and ``reasoning_effort`` where the compat
-    flags say the server takes none (``supports_top_k``, ``supports_store``, ``supports_reasoning_effort``)."""
-    compat = model.compat
-    out = ["reasoning_budget"] if "reasoning_budget" in params else []
-    if "top_k" in params and not compat.get("supports_top_k"):
-        out.append("top_k")
-    if "store" in params and not compat.get("supports_store", True):
-        out.append("store")
-    fmt = compat.get("thinking_format", "openai")
-    if "reasoning_effort" in params and fmt == "openai" and not compat.get("supports_reasoning_effort", True):
-        out.append("reasoning_effort")
-    return out
+    @override
+    def encode_request(self, request: Request) -> dict[str, Any]:
+        """The JSON body.
 
+        Raises:
+            UnsupportedInput: the model's row refuses an input kind, or the API cannot carry it (audio
+                other than wav/mp3, documents by URL), before anything is sent.
+            InvalidMessage: a part cannot be represented.
+        """
+        model = request.model
+        check_inputs(model, request.messages, self.name, accepts=_ACCEPTS, url_ok=_url_ok)
+        messages = prepare_history(request, self.handoff_rules(model))
+        body: dict[str, Any] = {"model": model.id, "messages": _Encoder(model).messages(messages)}
+        _map_params(body, request.params, model, bool(request.tools))
+        if request.tools:
+            body["tools"] = self.encode_tools(request.tools, model)
+        schema = request.response_schema
+        if schema is not None:
+            if model.compat.get("response_format") == "json_object_schema":
+                # llama.cpp servers: {"type": "json_object", "schema": ...} (llama-cpp-python knows no json_schema)
+                body["response_format"] = {"type": "json_object", "schema": dict(schema)}
+            else:
+                body["response_format"] = self.encode_response_schema(schema, request.schema_name)
+        if request.stream:
+            body["stream"] = True
+            if model.compat.get("supports_usage_in_streaming", True):
+                body["stream_options"] = {"include_usage": True}
+        return body
 
-def encode_body(request: Request, rules: HandoffRules | None = None) -> dict[str, Any]:
-    """The JSON body.
+    @override
+    def encode_tools(self, tools: Sequence[Tool], model: ModelInfo | None = None) -> list[dict[str, Any]]:
+        """Function tools; strict where the tool says so, or for ``openai`` when the schema allows it."""
+        out = []
+        for t in tools:
+            schema = t.json_schema()
+            fn: dict[str, Any] = {"name": t.name, "parameters": schema}
+            if t.description:
+                fn["description"] = t.description
+            strict = t.strict
+            if strict is None and model is not None and model.provider == "openai" and is_strict_schema(schema):
+                strict = True
+            if strict:
+                fn["strict"] = True
+            out.append({"type": "function", "function": fn})
+        return out
 
-    Raises:
-        UnsupportedInput: the model's row refuses an input kind, or the API cannot carry it (audio
-            other than wav/mp3, documents by URL), before anything is sent.
-        InvalidMessage: a part cannot be represented.
-    """
-    model = request.model
-    check_inputs(model, request.messages, _NAME, accepts=_ACCEPTS, url_ok=_url_ok)
-    messages = prepare_history(request, rules or handoff_rules(model))
-    body: dict[str, Any] = {"model": model.id, "messages": _Encoder(model).messages(messages)}
-    _map_params(body, request.params, model, bool(request.tools))
-    if request.tools:
-        body["tools"] = map_tools(request.tools, model)
-    schema = request.response_schema
-    if schema is not None:
-        if model.compat.get("response_format") == "json_object_schema":
-            # llama.cpp servers: {"type": "json_object", "schema": ...} (llama-cpp-python knows no json_schema)
-            body["response_format"] = {"type": "json_object", "schema": dict(schema)}
-        else:
-            body["response_format"] = map_response_schema(schema, request.schema_name)
-    if request.stream:
-        body["stream"] = True
-        if model.compat.get("supports_usage_in_streaming", True):
-            body["stream_options"] = {"include_usage": True}
-    return body
+    @override
+    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
+        """A ``json_schema`` response format (strict when the schema meets the strict-mode rules)."""
+        spec: dict[str, Any] = {"name": name, "schema": dict(schema)}
+        if is_strict_schema(schema):
+            spec["strict"] = True
+        return {"type": "json_schema", "json_schema": spec}

@@ -13,9 +13,11 @@ import json
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import StreamError
-from sycophant_py.wire._base import StreamContinue, StreamFailed, StreamResult
+from sycophant_py.wire._base import StreamContinue, StreamFailed, StreamResult, WireProtocol
 from sycophant_py.wire._util import (
     body_message,
     fail_stream,
@@ -27,17 +29,9 @@ from sycophant_py.wire._util import (
     new_call_id,
     object_of,
 )
-from sycophant_py.wire.openai_chat.decode import (
-    FINISH_REASONS,
-    arguments_text,
-    decode_usage,
-    error_message,
-    function_of,
-    reasoning_of,
-    text_of,
-)
+from sycophant_py.wire.openai_chat.decode import arguments_text, decode_usage, function_of, reasoning_of, text_of
 
-__all__ = ["ChatStream", "decode_event", "end_of_stream"]
+__all__ = ["ChatStream", "Streaming"]
 
 _NAME = "openai_chat"
 
@@ -81,44 +75,6 @@ class ChatStream(StreamAccumulator):
         return key
 
 
-def decode_event(acc: ChatStream, event: Any) -> StreamResult:
-    """Decode one SSE event; ``[DONE]`` ends the stream.
-
-    Raises:
-        ValueError: the payload is not JSON.
-        ResponseInvalid: the frame is not a chunk (the pipeline ends the stream with ``error``).
-    """
-    data: str = event.data
-    if data[:1] != "{" and is_done_marker(data):  # a chunk is a JSON object: only check other payloads
-        return finish_or_fail(acc, map_finish(FINISH_REASONS, acc.finish_reason), _NAME)
-    payload = json.loads(data)
-    if type(payload) is not dict:  # the hot path checks exact types: json.loads makes dicts and lists
-        payload = object_of(_NAME, payload, stream=acc)
-    if event.event == "error" or payload.get("error"):
-        return _stream_error(acc, payload)
-    choices = payload.get("choices")
-    usage = payload.get("usage")
-    if not usage or type(usage) is not dict:
-        groq = payload.get("x_groq")
-        usage = groq.get("usage") if type(groq) is dict else None
-    if choices is None:
-        if not usage and body_message(payload):  # {"detail": "..."} and the like from a proxy
-            raise invalid_body(_NAME, "no 'choices'", payload, stream=acc)
-    elif type(choices) is not list:
-        raise invalid_body(_NAME, "a 'choices' that is not a list of objects", payload, stream=acc)
-    acc.raw = payload
-    if acc.id is None:
-        chunk_id = payload.get("id")
-        if isinstance(chunk_id, str) and chunk_id:
-            acc.id = chunk_id
-            acc.model = payload.get("model") or acc.model
-    if usage and type(usage) is dict:
-        acc.usage = decode_usage(usage)
-    if choices:
-        _choices(acc, choices, payload)
-    return StreamContinue(acc, acc.drain())
-
-
 def _choices(acc: ChatStream, choices: list[Any], payload: Mapping[str, Any]) -> None:
     for choice in choices:
         if type(choice) is not dict:
@@ -126,17 +82,6 @@ def _choices(acc: ChatStream, choices: list[Any], payload: Mapping[str, Any]) ->
         index = choice.get("index")
         if index == 0 or int_of(index) == 0:  # the first choice; a missing or null index counts as 0
             _delta(acc, choice, payload)
-
-
-def end_of_stream(acc: ChatStream) -> StreamResult | None:
-    """The body ended without ``[DONE]``: complete when a finish reason came (None: it did not).
-
-    Some OpenAI-compatible servers close the stream after the chunk with ``finish_reason`` (and
-    the usage chunk, when they send one); the answer is whole then.
-    """
-    if acc.finish_reason is None:
-        return None
-    return finish_or_fail(acc, map_finish(FINISH_REASONS, acc.finish_reason), _NAME)
 
 
 def _delta(acc: ChatStream, choice: Mapping[str, Any], payload: Mapping[str, Any]) -> None:
@@ -173,23 +118,80 @@ def _delta(acc: ChatStream, choice: Mapping[str, Any], payload: Mapping[str, Any
         acc.provider_finish_reason = reason
 
 
-def _stream_error(acc: ChatStream, payload: Any) -> StreamFailed:
-    message, err_type = error_message(200, payload)
-    status = payload.get("status_code") if isinstance(payload, Mapping) else None
-    err = payload.get("error") if isinstance(payload, Mapping) else None
-    if isinstance(err, Mapping):
-        for key in ("status_code", "code"):  # Groq: error.status_code; OpenRouter: numeric error.code
-            if not isinstance(status, int) and isinstance(err.get(key), int):
-                status = err[key]
-    usage = payload.get("usage") if isinstance(payload, Mapping) else None
-    if isinstance(usage, Mapping) and usage:
-        acc.usage = decode_usage(usage)  # OpenRouter sends the final usage in the error chunk
-    exc = StreamError(
-        message,
-        status_code=status if isinstance(status, int) else None,
-        provider=acc.provider,
-        model=acc.model,
-        body=payload,
-        error_type=err_type,
-    )
-    return fail_stream(acc, exc)
+class Streaming(WireProtocol[ChatStream]):
+    """The stream half of ``openai_chat``: SSE chunks into the accumulator."""
+
+    @override
+    def init_stream(self) -> ChatStream:
+        return ChatStream()
+
+    @override
+    def decode_stream_chunk(self, state: ChatStream, event: Any) -> StreamResult:
+        """Decode one SSE event; ``[DONE]`` ends the stream.
+
+        Raises:
+            ValueError: the payload is not JSON.
+            ResponseInvalid: the frame is not a chunk (the pipeline ends the stream with ``error``).
+        """
+        acc = state
+        data: str = event.data
+        if data[:1] != "{" and is_done_marker(data):  # a chunk is a JSON object: only check other payloads
+            return finish_or_fail(acc, map_finish(self.finish_reasons, acc.finish_reason), self.name)
+        payload = json.loads(data)
+        if type(payload) is not dict:  # the hot path checks exact types: json.loads makes dicts and lists
+            payload = object_of(self.name, payload, stream=acc)
+        if event.event == "error" or payload.get("error"):
+            return self._stream_error(acc, payload)
+        choices = payload.get("choices")
+        usage = payload.get("usage")
+        if not usage or type(usage) is not dict:
+            groq = payload.get("x_groq")
+            usage = groq.get("usage") if type(groq) is dict else None
+        if choices is None:
+            if not usage and body_message(payload):  # {"detail": "..."} and the like from a proxy
+                raise invalid_body(_NAME, "no 'choices'", payload, stream=acc)
+        elif type(choices) is not list:
+            raise invalid_body(_NAME, "a 'choices' that is not a list of objects", payload, stream=acc)
+        acc.raw = payload
+        if acc.id is None:
+            chunk_id = payload.get("id")
+            if isinstance(chunk_id, str) and chunk_id:
+                acc.id = chunk_id
+                acc.model = payload.get("model") or acc.model
+        if usage and type(usage) is dict:
+            acc.usage = decode_usage(usage)
+        if choices:
+            _choices(acc, choices, payload)
+        return StreamContinue(acc, acc.drain())
+
+    @override
+    def end_of_stream(self, state: ChatStream) -> StreamResult:
+        """The body ended without ``[DONE]``: complete when a finish reason came, else an error.
+
+        Some OpenAI-compatible servers close the stream after the chunk with ``finish_reason`` (and
+        the usage chunk, when they send one); the answer is whole then.
+        """
+        if state.finish_reason is None:
+            return super().end_of_stream(state)
+        return finish_or_fail(state, map_finish(self.finish_reasons, state.finish_reason), self.name)
+
+    def _stream_error(self, acc: ChatStream, payload: Any) -> StreamFailed:
+        message, err_type = self.decode_error(200, payload)
+        status = payload.get("status_code") if isinstance(payload, Mapping) else None
+        err = payload.get("error") if isinstance(payload, Mapping) else None
+        if isinstance(err, Mapping):
+            for key in ("status_code", "code"):  # Groq: error.status_code; OpenRouter: numeric error.code
+                if not isinstance(status, int) and isinstance(err.get(key), int):
+                    status = err[key]
+        usage = payload.get("usage") if isinstance(payload, Mapping) else None
+        if isinstance(usage, Mapping) and usage:
+            acc.usage = decode_usage(usage)  # OpenRouter sends the final usage in the error chunk
+        exc = StreamError(
+            message,
+            status_code=status if isinstance(status, int) else None,
+            provider=acc.provider,
+            model=acc.model,
+            body=payload,
+            error_type=err_type,
+        )
+        return fail_stream(acc, exc)
