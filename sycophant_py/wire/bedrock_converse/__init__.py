@@ -73,30 +73,15 @@ present, else the one exception ``service-2.json`` declares for that status.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import Field
-from typing_extensions import override
 
-from sycophant_py._handoff import HandoffRules
-from sycophant_py._models import ModelInfo
 from sycophant_py._params import SharedParams
-from sycophant_py._types import Response, Tool
-from sycophant_py.wire._base import Request, StreamResult, WireProtocol
 from sycophant_py.wire._util import EFFORT_BUDGETS
-from sycophant_py.wire.bedrock_converse.decode import FINISH_REASONS, decode_body, decode_usage, error_message
-from sycophant_py.wire.bedrock_converse.encode import (
-    PROTOCOL_MARK,
-    encode_body,
-    handoff_rules,
-    map_response_schema,
-    map_tools,
-    model_path,
-    tool_id,
-    unsupported_params,
-)
-from sycophant_py.wire.bedrock_converse.stream import ConverseStream, decode_frame, end_of_stream
+from sycophant_py.wire.bedrock_converse.decode import FINISH_REASONS, Decoding, decode_usage, error_message
+from sycophant_py.wire.bedrock_converse.encode import PROTOCOL_MARK, Encoding, model_path, tool_id
+from sycophant_py.wire.bedrock_converse.stream import ConverseStream, Streaming
 
 __all__ = [
     "EFFORT_BUDGETS",
@@ -106,7 +91,6 @@ __all__ = [
     "ConverseStream",
     "decode_usage",
     "error_message",
-    "handoff_rules",
     "model_path",
     "tool_id",
 ]
@@ -133,8 +117,8 @@ class BedrockConverseParams(SharedParams):
     """How ``generate_object`` asks for JSON: a forced tool (default) or ``outputConfig`` (``native``)."""
 
 
-class BedrockConverse(WireProtocol[ConverseStream]):
-    """The ``bedrock_converse`` wire protocol (pure; see the package docstring)."""
+class BedrockConverse(Encoding, Decoding, Streaming):
+    """The ``bedrock_converse`` wire protocol (pure; the behaviour is in ``encode``, ``decode`` and ``stream``)."""
 
     name = "bedrock_converse"
     aliases = ("bedrock-converse-stream",)
@@ -143,53 +127,3 @@ class BedrockConverse(WireProtocol[ConverseStream]):
     params = BedrockConverseParams
     stream_transport = "event_stream"
     finish_reasons = FINISH_REASONS
-
-    @override
-    def request_path(self, request: Request) -> str:
-        return model_path(request.model.id) + ("/converse-stream" if request.stream else "/converse")
-
-    @override
-    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
-        return handoff_rules(model)
-
-    @override
-    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
-        return unsupported_params(model, params)
-
-    # -- encode ------------------------------------------------------------------------------
-    @override
-    def encode_request(self, request: Request) -> dict[str, Any]:
-        """The JSON body (see ``encode.encode_body``)."""
-        return encode_body(request, self.handoff_rules(request.model))
-
-    @override
-    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
-        return map_tools(tools)
-
-    @override
-    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
-        """A ``toolConfig`` fragment forcing a tool whose input follows ``schema``."""
-        return map_response_schema(schema, name)
-
-    # -- decode ------------------------------------------------------------------------------
-    @override
-    def decode_response(self, body: Any) -> Response:
-        return decode_body(body)
-
-    @override
-    def init_stream(self) -> ConverseStream:
-        return ConverseStream()
-
-    @override
-    def decode_stream_chunk(self, state: ConverseStream, event: Any) -> StreamResult:
-        return decode_frame(state, event)
-
-    @override
-    def end_of_stream(self, state: ConverseStream) -> StreamResult:
-        """Complete when ``messageStop`` was seen (``metadata`` may be missing), else an error."""
-        return end_of_stream(state) or super().end_of_stream(state)
-
-    @override
-    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
-        """``(message, error type)`` of ``{"message": ...}`` (see ``decode.error_message``)."""
-        return error_message(status, body)

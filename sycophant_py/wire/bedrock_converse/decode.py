@@ -11,6 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._exceptions import (
     AuthenticationFailed,
     BadRequest,
@@ -22,12 +24,12 @@ from sycophant_py._exceptions import (
     Timeout,
 )
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py.wire._base import WireProtocol
 from sycophant_py.wire._util import first_int, int_of, invalid_body, map_finish, object_of, str_or_none
 from sycophant_py.wire.bedrock_converse.encode import PROTOCOL_MARK
 
-__all__ = ["EXCEPTIONS", "FINISH_REASONS", "decode_block", "decode_body", "decode_usage", "error_message"]
+__all__ = ["EXCEPTIONS", "FINISH_REASONS", "Decoding", "decode_block", "decode_usage", "error_message"]
 
-_NAME = "bedrock_converse"
 FINISH_REASONS: Mapping[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -105,30 +107,6 @@ def decode_block(block: Mapping[str, Any]) -> Part | None:
     return None
 
 
-def decode_body(body: Any) -> Response:
-    """Turn a ``ConverseResponse`` into a Response.
-
-    Raises:
-        ResponseInvalid: the body has no ``output.message.content`` list of blocks; Bedrock's
-            message, when the body carries one, is in the exception text.
-    """
-    body = object_of(_NAME, body)
-    output = body.get("output")
-    message = output.get("message") if isinstance(output, Mapping) else None
-    blocks = message.get("content") if isinstance(message, Mapping) else None
-    if not isinstance(blocks, list) or not all(isinstance(b, Mapping) for b in blocks):
-        raise invalid_body(_NAME, "no 'output.message.content' list of blocks", body)
-    parts = [p for p in (decode_block(b) for b in blocks) if p]
-    raw_reason = str_or_none(body.get("stopReason"))
-    return Response(
-        finish_reason=map_finish(FINISH_REASONS, raw_reason, any(isinstance(p, ToolCall) for p in parts)),
-        usage=decode_usage(body.get("usage")),
-        parts=parts,
-        raw=body,
-        provider_finish_reason=raw_reason,
-    )
-
-
 def error_message(status: int, body: Any) -> tuple[str, str | None]:
     """``(message, error type)`` of a Bedrock error body (``{"message": ...}``).
 
@@ -144,3 +122,36 @@ def error_message(status: int, body: Any) -> tuple[str, str | None]:
         return str(message or body or f"HTTP {status}"), err_type
     text = body if isinstance(body, str) else repr(body)
     return text[:500] or f"HTTP {status}", by_status if body else None
+
+
+class Decoding(WireProtocol):
+    """The response half of ``bedrock_converse``: a ``ConverseResponse``, and error bodies."""
+
+    @override
+    def decode_response(self, body: Any) -> Response:
+        """Turn a ``ConverseResponse`` into a Response.
+
+        Raises:
+            ResponseInvalid: the body has no ``output.message.content`` list of blocks; Bedrock's
+                message, when the body carries one, is in the exception text.
+        """
+        body = object_of(self.name, body)
+        output = body.get("output")
+        message = output.get("message") if isinstance(output, Mapping) else None
+        blocks = message.get("content") if isinstance(message, Mapping) else None
+        if not isinstance(blocks, list) or not all(isinstance(b, Mapping) for b in blocks):
+            raise invalid_body(self.name, "no 'output.message.content' list of blocks", body)
+        parts = [p for p in (decode_block(b) for b in blocks) if p]
+        raw_reason = str_or_none(body.get("stopReason"))
+        return Response(
+            finish_reason=map_finish(self.finish_reasons, raw_reason, any(isinstance(p, ToolCall) for p in parts)),
+            usage=decode_usage(body.get("usage")),
+            parts=parts,
+            raw=body,
+            provider_finish_reason=raw_reason,
+        )
+
+    @override
+    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
+        """``(message, error type)`` of ``{"message": ...}`` (see :func:`error_message`)."""
+        return error_message(status, body)

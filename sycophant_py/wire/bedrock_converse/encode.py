@@ -1,6 +1,7 @@
 """Request encoding for ``bedrock_converse``: our messages, tools and params to a Converse body.
 
-``_Messages`` builds the ``system`` blocks and the turns; :func:`encode_body` assembles the body
+``_Messages`` builds the ``system`` blocks and the turns; :class:`Encoding` (the request half of
+the protocol class) assembles the body
 (the rules are in the package docstring). Everything here is pure.
 """
 
@@ -11,6 +12,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
+
+from typing_extensions import override
 
 from sycophant_py._exceptions import InvalidMessage, UnsupportedInput
 from sycophant_py._handoff import HandoffRules, ToolIdRule, prepare_history
@@ -26,7 +29,7 @@ from sycophant_py._types import (
     Tool,
     ToolCall,
 )
-from sycophant_py.wire._base import Request
+from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs, is_blank
 from sycophant_py.wire._util import MISSING_RESULT, stop_list, thinking_budget
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK as ANTHROPIC_MARK
@@ -36,15 +39,11 @@ __all__ = [
     "BEDROCK_CLAUDE_IDS",
     "BEDROCK_IDS",
     "PROTOCOL_MARK",
-    "encode_body",
-    "handoff_rules",
+    "Encoding",
     "is_claude",
-    "map_response_schema",
-    "map_tools",
     "model_path",
     "thinking_budget_of",
     "tool_id",
-    "unsupported_params",
 ]
 
 _NAME = "bedrock_converse"
@@ -78,14 +77,6 @@ def tool_id(raw: str) -> str:
     """A tool-use id Bedrock accepts: ``raw`` itself when valid, else a stable rewrite of it
     (``BEDROCK_IDS``; inside a conversation ``prepare_history`` also keeps ids unique)."""
     return BEDROCK_IDS.fit(raw)
-
-
-def handoff_rules(model: ModelInfo) -> HandoffRules:
-    """Ids of ``[a-zA-Z0-9_.:-]{1,64}`` (``[a-zA-Z0-9_-]`` for Claude, which also verifies
-    ``anthropic`` thinking signatures)."""
-    if is_claude(model):
-        return HandoffRules(tool_ids=BEDROCK_CLAUDE_IDS, verifies=frozenset({"amazon-bedrock", "anthropic"}))
-    return HandoffRules(tool_ids=BEDROCK_IDS, verifies=frozenset({"amazon-bedrock"}))
 
 
 def _tool_name(name: str) -> str:
@@ -298,56 +289,6 @@ def _tool_choice(choice: Any) -> dict[str, Any] | None:
     return dict(choice)
 
 
-def unsupported_params(model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
-    """``seed`` and ``parallel_tool_calls`` (no Converse field); reasoning params a model family
-    has no mapping for; while Claude thinks, ``temperature``, ``top_k`` and a ``top_p`` below 0.95."""
-    out = [k for k in ("seed", "parallel_tool_calls") if k in params]
-    claude = is_claude(model)
-    if "reasoning_budget" in params and not claude:
-        out.append("reasoning_budget")
-    effort = params.get("reasoning_effort")
-    if effort not in (None, "none") and not (claude or "nova-2" in model.id or "openai.gpt-oss" in model.id):
-        out.append("reasoning_effort")
-    if thinking_budget_of(model, params):
-        out += [k for k in ("temperature", "top_k") if k in params]
-        if "top_p" in params and params["top_p"] < 0.95:
-            out.append("top_p")
-    return out
-
-
-def map_tools(tools: Sequence[Tool]) -> list[dict[str, Any]]:
-    """``toolSpec`` entries."""
-    return [_tool_spec(t.name, t.description, t.json_schema(), t.strict) for t in tools]
-
-
-def map_response_schema(schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
-    """A ``toolConfig`` fragment forcing a tool whose input follows ``schema``."""
-    tool = _tool_name(name)
-    description = schema.get("description")
-    if not isinstance(description, str) or not description:
-        description = "Respond with the final answer as this tool's input."
-    spec = _tool_spec(tool, description, schema)
-    return {"toolConfig": {"tools": [spec], "toolChoice": {"tool": {"name": tool}}}}
-
-
-def _map_tool_config(request: Request, msgs: _Messages, thinking: bool) -> dict[str, Any] | None:
-    params = request.params
-    choice = params.get("tool_choice")
-    tools = map_tools(request.tools) if choice != "none" or msgs.has_tool_blocks else []
-    if not tools and msgs.has_tool_blocks:
-        # Bedrock refuses toolUse/toolResult blocks without a toolConfig: describe the tools used.
-        tools = [_tool_spec(n, "", {"type": "object"}) for n in msgs.tool_names]
-    config: dict[str, Any] = {"tools": tools} if tools else {}
-    if tools and request.tools and choice not in (None, "none"):
-        config["toolChoice"] = _tool_choice(choice)
-    schema = request.response_schema
-    if schema is not None and params.get("structured_output") != "native":
-        forced = map_response_schema(schema, request.schema_name)["toolConfig"]
-        config["tools"] = [*config.get("tools", ()), *forced["tools"]]
-        config["toolChoice"] = {"auto": {}} if thinking else forced["toolChoice"]
-    return config or None
-
-
 def _map_extras(body: dict[str, Any], request: Request) -> None:
     params = request.params
     for key, field in (
@@ -369,42 +310,107 @@ def _map_extras(body: dict[str, Any], request: Request) -> None:
         body["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": spec}}}
 
 
-def encode_body(request: Request, rules: HandoffRules | None = None) -> dict[str, Any]:
-    """The JSON body.
+class Encoding(WireProtocol):
+    """The request half of ``bedrock_converse``: path, history rules, body, tools and structured output."""
 
-    Raises:
-        UnsupportedInput: the model's row refuses an input kind, or Converse cannot carry it (an
-            http URL: Bedrock reads bytes and ``s3://`` only), before anything is sent.
-        InvalidMessage: a part cannot be represented, or no message has content.
-    """
-    model, params = request.model, request.params
-    check_inputs(model, request.messages, _NAME, accepts=ACCEPTS, url_ok=s3_url)
-    msgs = _Messages(model)
-    for m in prepare_history(request, rules or handoff_rules(model)):
-        msgs.add(m)
-    msgs.finish()
-    if not msgs.turns:
-        raise InvalidMessage(
-            "bedrock_converse: nothing to send: the conversation has no message with content "
-            "(blank text is left out, since Bedrock refuses it)"
-        )
-    body: dict[str, Any] = {"messages": msgs.turns}
-    if msgs.system:
-        body["system"] = msgs.system
-    budget = thinking_budget_of(model, params)
-    if budget and _open_turn_unthought(msgs.turns):
-        budget = None
-    inference = _inference(params, model, budget)
-    if inference:
-        body["inferenceConfig"] = inference
-    extra = _reasoning_fields(model, params, budget)
-    if "top_k" in params and not budget:
-        extra.update(_top_k(model, params["top_k"]))
-    extra.update(params.get("additional_model_request_fields") or {})
-    if extra:
-        body["additionalModelRequestFields"] = extra
-    tool_config = _map_tool_config(request, msgs, bool(budget))
-    if tool_config:
-        body["toolConfig"] = tool_config
-    _map_extras(body, request)
-    return body
+    @override
+    def request_path(self, request: Request) -> str:
+        return model_path(request.model.id) + ("/converse-stream" if request.stream else "/converse")
+
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        """Ids of ``[a-zA-Z0-9_.:-]{1,64}`` (``[a-zA-Z0-9_-]`` for Claude, which also verifies
+        ``anthropic`` thinking signatures)."""
+        if is_claude(model):
+            return HandoffRules(tool_ids=BEDROCK_CLAUDE_IDS, verifies=frozenset({"amazon-bedrock", "anthropic"}))
+        return HandoffRules(tool_ids=BEDROCK_IDS, verifies=frozenset({"amazon-bedrock"}))
+
+    @override
+    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
+        """``seed`` and ``parallel_tool_calls`` (no Converse field); reasoning params a model family
+        has no mapping for; while Claude thinks, ``temperature``, ``top_k`` and a ``top_p`` below 0.95."""
+        out = [k for k in ("seed", "parallel_tool_calls") if k in params]
+        claude = is_claude(model)
+        if "reasoning_budget" in params and not claude:
+            out.append("reasoning_budget")
+        effort = params.get("reasoning_effort")
+        if effort not in (None, "none") and not (claude or "nova-2" in model.id or "openai.gpt-oss" in model.id):
+            out.append("reasoning_effort")
+        if thinking_budget_of(model, params):
+            out += [k for k in ("temperature", "top_k") if k in params]
+            if "top_p" in params and params["top_p"] < 0.95:
+                out.append("top_p")
+        return out
+
+    @override
+    def encode_request(self, request: Request) -> dict[str, Any]:
+        """The JSON body.
+
+        Raises:
+            UnsupportedInput: the model's row refuses an input kind, or Converse cannot carry it (an
+                http URL: Bedrock reads bytes and ``s3://`` only), before anything is sent.
+            InvalidMessage: a part cannot be represented, or no message has content.
+        """
+        model, params = request.model, request.params
+        check_inputs(model, request.messages, self.name, accepts=ACCEPTS, url_ok=s3_url)
+        msgs = _Messages(model)
+        for m in prepare_history(request, self.handoff_rules(model)):
+            msgs.add(m)
+        msgs.finish()
+        if not msgs.turns:
+            raise InvalidMessage(
+                "bedrock_converse: nothing to send: the conversation has no message with content "
+                "(blank text is left out, since Bedrock refuses it)"
+            )
+        body: dict[str, Any] = {"messages": msgs.turns}
+        if msgs.system:
+            body["system"] = msgs.system
+        budget = thinking_budget_of(model, params)
+        if budget and _open_turn_unthought(msgs.turns):
+            budget = None
+        inference = _inference(params, model, budget)
+        if inference:
+            body["inferenceConfig"] = inference
+        extra = _reasoning_fields(model, params, budget)
+        if "top_k" in params and not budget:
+            extra.update(_top_k(model, params["top_k"]))
+        extra.update(params.get("additional_model_request_fields") or {})
+        if extra:
+            body["additionalModelRequestFields"] = extra
+        tool_config = self._tool_config(request, msgs, bool(budget))
+        if tool_config:
+            body["toolConfig"] = tool_config
+        _map_extras(body, request)
+        return body
+
+    def _tool_config(self, request: Request, msgs: _Messages, thinking: bool) -> dict[str, Any] | None:
+        params = request.params
+        choice = params.get("tool_choice")
+        tools = self.encode_tools(request.tools) if choice != "none" or msgs.has_tool_blocks else []
+        if not tools and msgs.has_tool_blocks:
+            # Bedrock refuses toolUse/toolResult blocks without a toolConfig: describe the tools used.
+            tools = [_tool_spec(n, "", {"type": "object"}) for n in msgs.tool_names]
+        config: dict[str, Any] = {"tools": tools} if tools else {}
+        if tools and request.tools and choice not in (None, "none"):
+            config["toolChoice"] = _tool_choice(choice)
+        schema = request.response_schema
+        if schema is not None and params.get("structured_output") != "native":
+            forced = self.encode_response_schema(schema, request.schema_name)["toolConfig"]
+            config["tools"] = [*config.get("tools", ()), *forced["tools"]]
+            config["toolChoice"] = {"auto": {}} if thinking else forced["toolChoice"]
+        return config or None
+
+    @override
+    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
+        """``toolSpec`` entries."""
+        return [_tool_spec(t.name, t.description, t.json_schema(), t.strict) for t in tools]
+
+    @override
+    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
+        """A ``toolConfig`` fragment forcing a tool whose input follows ``schema``."""
+        tool = _tool_name(name)
+        description = schema.get("description")
+        if not isinstance(description, str) or not description:
+            description = "Respond with the final answer as this tool's input."
+        spec = _tool_spec(tool, description, schema)
+        return {"toolConfig": {"tools": [spec], "toolChoice": {"tool": {"name": tool}}}}

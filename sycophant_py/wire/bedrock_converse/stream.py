@@ -12,16 +12,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import StreamError
-from sycophant_py.wire._base import StreamContinue, StreamFailed, StreamResult
+from sycophant_py.wire._base import StreamContinue, StreamFailed, StreamResult, WireProtocol
 from sycophant_py.wire._util import fail_stream, finish_or_fail, int_of, map_finish, object_of
-from sycophant_py.wire.bedrock_converse.decode import EXCEPTIONS, FINISH_REASONS, decode_usage
+from sycophant_py.wire.bedrock_converse.decode import EXCEPTIONS, decode_usage
 from sycophant_py.wire.bedrock_converse.encode import PROTOCOL_MARK
 
-__all__ = ["ConverseStream", "decode_frame", "end_of_stream"]
-
-_NAME = "bedrock_converse"
+__all__ = ["ConverseStream", "Streaming"]
 
 
 class ConverseStream(StreamAccumulator):
@@ -33,28 +33,6 @@ class ConverseStream(StreamAccumulator):
         self.stopped = False
         self.metadata_seen = False
         self.server_blocks: set[int] = set()
-
-
-def decode_frame(acc: ConverseStream, event: Any) -> StreamResult:
-    """Decode one event-stream frame (an event, or an exception that ends the stream)."""
-    if event.message_type != "event":
-        return _stream_error(acc, event)
-    payload = object_of(_NAME, event.json(), stream=acc)
-    handler = _HANDLERS.get(event.event_type or "")
-    if handler is not None:
-        handler(acc, payload)
-    if event.event_type == "metadata":
-        acc.raw = payload
-    if acc.stopped and acc.metadata_seen:
-        return finish_or_fail(acc, map_finish(FINISH_REASONS, acc.stop_reason), _NAME)
-    return StreamContinue(acc, acc.drain())
-
-
-def end_of_stream(acc: ConverseStream) -> StreamResult | None:
-    """Complete when ``messageStop`` was seen (``metadata`` may be missing); None: it was not."""
-    if acc.stopped:
-        return finish_or_fail(acc, map_finish(FINISH_REASONS, acc.stop_reason), _NAME)
-    return None
 
 
 def _stream_error(acc: ConverseStream, event: Any) -> StreamFailed:
@@ -76,6 +54,37 @@ def _stream_error(acc: ConverseStream, event: Any) -> StreamFailed:
         error_type=name or None,
     )
     return fail_stream(acc, err)
+
+
+class Streaming(WireProtocol[ConverseStream]):
+    """The stream half of ``bedrock_converse``: event-stream frames into the accumulator."""
+
+    @override
+    def init_stream(self) -> ConverseStream:
+        return ConverseStream()
+
+    @override
+    def decode_stream_chunk(self, state: ConverseStream, event: Any) -> StreamResult:
+        """Decode one event-stream frame (an event, or an exception that ends the stream)."""
+        acc = state
+        if event.message_type != "event":
+            return _stream_error(acc, event)
+        payload = object_of(self.name, event.json(), stream=acc)
+        handler = _HANDLERS.get(event.event_type or "")
+        if handler is not None:
+            handler(acc, payload)
+        if event.event_type == "metadata":
+            acc.raw = payload
+        if acc.stopped and acc.metadata_seen:
+            return finish_or_fail(acc, map_finish(self.finish_reasons, acc.stop_reason), self.name)
+        return StreamContinue(acc, acc.drain())
+
+    @override
+    def end_of_stream(self, state: ConverseStream) -> StreamResult:
+        """Complete when ``messageStop`` was seen (``metadata`` may be missing), else an error."""
+        if state.stopped:
+            return finish_or_fail(state, map_finish(self.finish_reasons, state.stop_reason), self.name)
+        return super().end_of_stream(state)
 
 
 # -- stream event handlers (one per event type) -----------------------------------------------
