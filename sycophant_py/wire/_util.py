@@ -7,6 +7,8 @@
   strings; ``null`` and an absent field alike mean "not reported").
 * :func:`str_or_none`, :func:`stop_list`, :func:`strip_v1`: small shapes every encoder and decoder
   meets (a string field, the ``stop`` param as a list, a base URL without its ``/v1``).
+* :func:`function_tool`, :func:`is_strict_schema`: tools in OpenAI's function shape, and its
+  strict-mode rule.
 * :func:`new_call_id`, :data:`MISSING_RESULT`: the id rule for a call sent without one, and the
   text of the synthetic result a call left unanswered gets.
 * :data:`EFFORT_BUDGETS` / :func:`thinking_budget`: ``reasoning_effort`` as a thinking budget in
@@ -30,7 +32,7 @@ from typing import Any
 
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import ProviderError, ResponseInvalid, StreamError
-from sycophant_py._types import FinishReason
+from sycophant_py._types import FinishReason, Tool
 from sycophant_py.wire._base import StreamDone, StreamFailed
 from sycophant_py.wire._overflow import as_overflow
 
@@ -40,6 +42,7 @@ __all__ = [
     "MISSING_RESULT",
     "body_message",
     "fail_stream",
+    "function_tool",
     "finish_or_fail",
     "first_int",
     "int_of",
@@ -148,6 +151,17 @@ def is_strict_schema(schema: Mapping[str, Any]) -> bool:
         if isinstance(subs, list) and not all(is_strict_schema(s) for s in subs if isinstance(s, Mapping)):
             return False
     return True
+
+
+def function_tool(tool: Tool, *, strict: bool | None = None) -> dict[str, Any]:
+    """A tool in the ``{"type": "function", "function": {...}}`` shape OpenAI's API and its
+    followers take (``strict`` only when true)."""
+    fn: dict[str, Any] = {"name": tool.name, "parameters": tool.json_schema()}
+    if tool.description:
+        fn["description"] = tool.description
+    if strict:
+        fn["strict"] = True
+    return {"type": "function", "function": fn}
 
 
 def new_call_id() -> str:

@@ -18,22 +18,16 @@ its descriptor and its params; ``encode``, ``decode`` and ``stream`` the rest.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import Field
 from typing_extensions import override
 
-from sycophant_py._events import StreamAccumulator
-from sycophant_py._handoff import HandoffRules
-from sycophant_py._models import ModelInfo
 from sycophant_py._params import SharedParams
-from sycophant_py._types import Response, Tool
-from sycophant_py.wire._base import Request, StreamResult, WireProtocol, error_fields
 from sycophant_py.wire._util import strip_v1
-from sycophant_py.wire.ollama_native.decode import FINISH_REASONS, decode_body, error_text
-from sycophant_py.wire.ollama_native.encode import RULES, ThinkLevel, encode_body, map_tools, unsupported_params
-from sycophant_py.wire.ollama_native.stream import decode_line
+from sycophant_py.wire.ollama_native.decode import FINISH_REASONS, Decoding
+from sycophant_py.wire.ollama_native.encode import Encoding, ThinkLevel
+from sycophant_py.wire.ollama_native.stream import Streaming
 
 __all__ = ["OllamaNative", "OllamaNativeParams"]
 
@@ -84,8 +78,9 @@ class OllamaNativeParams(SharedParams):
     """Alternatives per token when ``logprobs`` is on."""
 
 
-class OllamaNative(WireProtocol):
-    """The ``ollama_native`` wire protocol (``POST /api/chat``)."""
+class OllamaNative(Encoding, Decoding, Streaming):
+    """The ``ollama_native`` wire protocol (``POST /api/chat``; the behaviour is in ``encode``,
+    ``decode`` and ``stream``)."""
 
     name = "ollama_native"
     embedding = "ollama_embed"
@@ -98,49 +93,3 @@ class OllamaNative(WireProtocol):
     def resolve_base_url(self, base_url: str) -> str:
         """The host root: the ``ollama`` row's ``/v1`` prefix is dropped."""
         return strip_v1(base_url)
-
-    @override
-    def request_path(self, request: Request) -> str:
-        return "/api/chat"
-
-    @override
-    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
-        """``/api/chat`` carries no call ids (results name the tool): any id is kept as it is."""
-        return RULES
-
-    @override
-    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
-        return unsupported_params(params)
-
-    # -- encode ------------------------------------------------------------------------------
-    @override
-    def encode_request(self, request: Request) -> dict[str, Any]:
-        """The ``/api/chat`` body (see ``encode.encode_body``)."""
-        return encode_body(request, self.handoff_rules(request.model))
-
-    @override
-    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
-        return map_tools(tools)
-
-    @override
-    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
-        """The ``format`` value: the JSON schema itself (Ollama takes no name)."""
-        return dict(schema)
-
-    # -- decode ------------------------------------------------------------------------------
-    @override
-    def decode_response(self, body: Any) -> Response:
-        return decode_body(body)
-
-    @override
-    def init_stream(self) -> StreamAccumulator:
-        return StreamAccumulator()
-
-    @override
-    def decode_stream_chunk(self, state: StreamAccumulator, event: Any) -> StreamResult:
-        return decode_line(state, event)
-
-    @override
-    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
-        """Ollama's errors are ``{"error": "text"}``."""
-        return error_text(body) or error_fields(status, body)

@@ -11,12 +11,14 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py.wire._base import WireProtocol, error_fields
 from sycophant_py.wire._util import int_of, invalid_body, map_finish, new_call_id, object_of, str_or_none
 
-__all__ = ["FINISH_REASONS", "decode_body", "decode_usage", "error_text", "text_field", "tool_call_fields"]
+__all__ = ["FINISH_REASONS", "Decoding", "decode_usage", "error_text", "text_field", "tool_call_fields"]
 
-_NAME = "ollama_native"
 FINISH_REASONS: Mapping[str, FinishReason] = {"stop": "stop", "length": "length", "load": "stop", "unload": "stop"}
 """Ollama's ``done_reason`` values in the unified set."""
 
@@ -58,30 +60,39 @@ def tool_call_fields(tc: Mapping[str, Any]) -> tuple[str, str, str]:
     return str(tc.get("id") or new_call_id()), str(fn.get("name") or ""), raw_json
 
 
-def decode_body(body: Any) -> Response:
-    """Turn an ``/api/chat`` body into a Response (``ResponseInvalid`` when it has no message)."""
-    body = object_of(_NAME, body)
-    msg = body.get("message")
-    if not isinstance(msg, Mapping):
-        raise invalid_body(_NAME, "no 'message' object", body)
-    text = text_field(msg.get("content"))
-    thinking = text_field(msg.get("thinking"))
-    parts: list[Part] = []
-    if thinking:
-        parts.append(ThinkingPart(thinking))
-    if text:
-        parts.append(TextPart(text))
-    tool_calls = msg.get("tool_calls")
-    if tool_calls is not None and not isinstance(tool_calls, list):
-        raise invalid_body(_NAME, "a 'tool_calls' that is not a list", body)
-    calls = [ToolCall.from_json(*tool_call_fields(tc)) for tc in tool_calls or () if isinstance(tc, Mapping)]
-    parts.extend(calls)
-    raw_reason = str_or_none(body.get("done_reason"))
-    return Response(
-        finish_reason=map_finish(FINISH_REASONS, raw_reason, bool(calls)),
-        usage=decode_usage(body),
-        parts=parts,
-        raw=body,
-        model=body.get("model"),
-        provider_finish_reason=raw_reason,
-    )
+class Decoding(WireProtocol):
+    """The response half of ``ollama_native``: an ``/api/chat`` body, and ``{"error": ...}`` bodies."""
+
+    @override
+    def decode_response(self, body: Any) -> Response:
+        """Turn an ``/api/chat`` body into a Response (``ResponseInvalid`` when it has no message)."""
+        body = object_of(self.name, body)
+        msg = body.get("message")
+        if not isinstance(msg, Mapping):
+            raise invalid_body(self.name, "no 'message' object", body)
+        text = text_field(msg.get("content"))
+        thinking = text_field(msg.get("thinking"))
+        parts: list[Part] = []
+        if thinking:
+            parts.append(ThinkingPart(thinking))
+        if text:
+            parts.append(TextPart(text))
+        tool_calls = msg.get("tool_calls")
+        if tool_calls is not None and not isinstance(tool_calls, list):
+            raise invalid_body(self.name, "a 'tool_calls' that is not a list", body)
+        calls = [ToolCall.from_json(*tool_call_fields(tc)) for tc in tool_calls or () if isinstance(tc, Mapping)]
+        parts.extend(calls)
+        raw_reason = str_or_none(body.get("done_reason"))
+        return Response(
+            finish_reason=map_finish(self.finish_reasons, raw_reason, bool(calls)),
+            usage=decode_usage(body),
+            parts=parts,
+            raw=body,
+            model=body.get("model"),
+            provider_finish_reason=raw_reason,
+        )
+
+    @override
+    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
+        """Ollama's errors are ``{"error": "text"}``."""
+        return error_text(body) or error_fields(status, body)

@@ -11,19 +11,20 @@ import base64
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from typing_extensions import override
+
 from sycophant_py._exceptions import InvalidMessage
 from sycophant_py._handoff import ANY_IDS, HandoffRules, prepare_history
+from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
-from sycophant_py.wire._base import Request
+from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs
-from sycophant_py.wire._util import stop_list
+from sycophant_py.wire._util import function_tool, stop_list
 
-__all__ = ["RULES", "ThinkLevel", "encode_body", "map_messages", "map_tools", "unsupported_params"]
+__all__ = ["Encoding", "ThinkLevel", "map_messages"]
 
-_NAME = "ollama_native"
 ThinkLevel = Literal["low", "medium", "high", "max"]
-RULES = HandoffRules(tool_ids=ANY_IDS, thinking_separator="\n\n")
-"""``/api/chat`` carries no call ids (results name the tool): any id is kept as it is."""
+_RULES = HandoffRules(tool_ids=ANY_IDS, thinking_separator="\n\n")
 
 # reasoning_effort -> think
 _EFFORT: dict[str, bool | ThinkLevel] = {
@@ -152,51 +153,63 @@ def _options(params: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
-def unsupported_params(params: Mapping[str, Any]) -> list[str]:
-    """``parallel_tool_calls``, ``service_tier`` and a ``tool_choice`` other than ``auto`` / ``none``:
-    ``/api/chat`` has no field for them."""
-    out = [k for k in ("parallel_tool_calls", "service_tier") if k in params]
-    if params.get("tool_choice") not in (None, "auto", "none"):
-        out.append("tool_choice")
-    return out
+class Encoding(WireProtocol):
+    """The request half of ``ollama_native``: path, history rules, body, tools and ``format``."""
 
+    @override
+    def request_path(self, request: Request) -> str:
+        return "/api/chat"
 
-def map_tools(tools: Sequence[Tool]) -> list[dict[str, Any]]:
-    """Function tools (no strict mode)."""
-    out = []
-    for t in tools:
-        fn: dict[str, Any] = {"name": t.name, "parameters": t.json_schema()}
-        if t.description:
-            fn["description"] = t.description
-        out.append({"type": "function", "function": fn})
-    return out
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        """``/api/chat`` carries no call ids (results name the tool): any id is kept as it is."""
+        return _RULES
 
+    @override
+    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
+        """``parallel_tool_calls``, ``service_tier`` and a ``tool_choice`` other than ``auto`` / ``none``:
+        ``/api/chat`` has no field for them."""
+        out = [k for k in ("parallel_tool_calls", "service_tier") if k in params]
+        if params.get("tool_choice") not in (None, "auto", "none"):
+            out.append("tool_choice")
+        return out
 
-def encode_body(request: Request, rules: HandoffRules = RULES) -> dict[str, Any]:
-    """The ``/api/chat`` body.
+    @override
+    def encode_request(self, request: Request) -> dict[str, Any]:
+        """The ``/api/chat`` body.
 
-    Raises:
-        UnsupportedInput: the model's row refuses images, or the input is a PDF, audio or an image
-            URL (Ollama takes base64 images only), before anything is sent.
-    """
-    params = request.params
-    check_inputs(request.model, request.messages, _NAME, accepts=("image",))
-    messages = prepare_history(request, rules)
-    body: dict[str, Any] = {"model": request.model.id, "messages": map_messages(messages)}
-    if request.tools and params.get("tool_choice") != "none":
-        body["tools"] = map_tools(request.tools)
-    if request.response_schema is not None:
-        body["format"] = dict(request.response_schema)
-    elif "format" in params:
-        body["format"] = params["format"]
-    options = _options(params)
-    if options:
-        body["options"] = options
-    think = _think(params)
-    if think is not None:
-        body["think"] = think
-    for key in ("keep_alive", "logprobs", "top_logprobs"):
-        if key in params:
-            body[key] = params[key]
-    body["stream"] = request.stream
-    return body
+        Raises:
+            UnsupportedInput: the model's row refuses images, or the input is a PDF, audio or an image
+                URL (Ollama takes base64 images only), before anything is sent.
+        """
+        params = request.params
+        check_inputs(request.model, request.messages, self.name, accepts=("image",))
+        messages = prepare_history(request, self.handoff_rules(request.model))
+        body: dict[str, Any] = {"model": request.model.id, "messages": map_messages(messages)}
+        if request.tools and params.get("tool_choice") != "none":
+            body["tools"] = self.encode_tools(request.tools)
+        if request.response_schema is not None:
+            body["format"] = self.encode_response_schema(request.response_schema, request.schema_name)
+        elif "format" in params:
+            body["format"] = params["format"]
+        options = _options(params)
+        if options:
+            body["options"] = options
+        think = _think(params)
+        if think is not None:
+            body["think"] = think
+        for key in ("keep_alive", "logprobs", "top_logprobs"):
+            if key in params:
+                body[key] = params[key]
+        body["stream"] = request.stream
+        return body
+
+    @override
+    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
+        """Function tools (no strict mode)."""
+        return [function_tool(t) for t in tools]
+
+    @override
+    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
+        """The ``format`` value: the JSON schema itself (Ollama takes no name)."""
+        return dict(schema)

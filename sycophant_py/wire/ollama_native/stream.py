@@ -10,50 +10,19 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import StreamError
-from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, StreamResult, error_fields
+from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, StreamResult, WireProtocol
 from sycophant_py.wire._util import body_message, fail_stream, invalid_body, map_finish, object_of
 from sycophant_py.wire.ollama_native.decode import (
-    FINISH_REASONS,
     decode_usage,
-    error_text,
     text_field,
     tool_call_fields,
 )
 
-__all__ = ["decode_line"]
-
-_NAME = "ollama_native"
-
-
-def decode_line(acc: StreamAccumulator, event: Any) -> StreamResult:
-    """Decode one NDJSON line (text, or an already parsed object)."""
-    payload = json.loads(event) if isinstance(event, (str, bytes)) else event
-    payload = object_of(_NAME, payload, stream=acc)
-    if payload.get("error"):
-        return _stream_error(acc, payload)
-    msg = payload.get("message")
-    if msg is None and not payload.get("done") and body_message(payload):
-        raise invalid_body(_NAME, "no 'message' object", payload, stream=acc)
-    msg = msg if isinstance(msg, Mapping) else {}
-    acc.raw = payload
-    if isinstance(payload.get("model"), str) and payload["model"]:
-        acc.model = payload["model"]
-    if text_field(msg.get("thinking")):
-        acc.thinking(text_field(msg.get("thinking")))
-    if text_field(msg.get("content")):
-        acc.text(text_field(msg.get("content")))
-    for tc in msg.get("tool_calls") or ():
-        if isinstance(tc, Mapping):
-            _stream_tool_call(acc, tc)
-    if payload.get("done"):
-        acc.usage = decode_usage(payload)
-        reason = payload.get("done_reason")
-        acc.provider_finish_reason = reason if isinstance(reason, str) else None
-        resp = acc.finish(map_finish(FINISH_REASONS, acc.provider_finish_reason))
-        return StreamDone(resp, acc.drain())
-    return StreamContinue(acc, acc.drain())
+__all__ = ["Streaming"]
 
 
 def _stream_tool_call(acc: StreamAccumulator, tc: Mapping[str, Any]) -> None:
@@ -64,6 +33,43 @@ def _stream_tool_call(acc: StreamAccumulator, tc: Mapping[str, Any]) -> None:
     acc.end_key(key)
 
 
-def _stream_error(acc: StreamAccumulator, payload: Mapping[str, Any]) -> StreamFailed:
-    message, _ = error_text(payload) or error_fields(200, payload)
-    return fail_stream(acc, StreamError(message, provider=acc.provider, model=acc.model, body=dict(payload)))
+class Streaming(WireProtocol):
+    """The stream half of ``ollama_native``: NDJSON lines into the accumulator."""
+
+    @override
+    def init_stream(self) -> StreamAccumulator:
+        return StreamAccumulator()
+
+    @override
+    def decode_stream_chunk(self, state: StreamAccumulator, event: Any) -> StreamResult:
+        """Decode one NDJSON line (text, or an already parsed object)."""
+        acc = state
+        payload = json.loads(event) if isinstance(event, (str, bytes)) else event
+        payload = object_of(self.name, payload, stream=acc)
+        if payload.get("error"):
+            return self._stream_error(acc, payload)
+        msg = payload.get("message")
+        if msg is None and not payload.get("done") and body_message(payload):
+            raise invalid_body(self.name, "no 'message' object", payload, stream=acc)
+        msg = msg if isinstance(msg, Mapping) else {}
+        acc.raw = payload
+        if isinstance(payload.get("model"), str) and payload["model"]:
+            acc.model = payload["model"]
+        if text_field(msg.get("thinking")):
+            acc.thinking(text_field(msg.get("thinking")))
+        if text_field(msg.get("content")):
+            acc.text(text_field(msg.get("content")))
+        for tc in msg.get("tool_calls") or ():
+            if isinstance(tc, Mapping):
+                _stream_tool_call(acc, tc)
+        if payload.get("done"):
+            acc.usage = decode_usage(payload)
+            reason = payload.get("done_reason")
+            acc.provider_finish_reason = reason if isinstance(reason, str) else None
+            resp = acc.finish(map_finish(self.finish_reasons, acc.provider_finish_reason))
+            return StreamDone(resp, acc.drain())
+        return StreamContinue(acc, acc.drain())
+
+    def _stream_error(self, acc: StreamAccumulator, payload: Mapping[str, Any]) -> StreamFailed:
+        message, _ = self.decode_error(200, payload)
+        return fail_stream(acc, StreamError(message, provider=acc.provider, model=acc.model, body=dict(payload)))

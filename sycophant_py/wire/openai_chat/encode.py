@@ -18,7 +18,7 @@ from sycophant_py._models import ModelInfo
 from sycophant_py._types import AudioPart, DocumentPart, ImagePart, Message, TextPart, ThinkingPart, Tool, ToolCall
 from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs
-from sycophant_py.wire._util import MISSING_RESULT, is_strict_schema, stop_list
+from sycophant_py.wire._util import MISSING_RESULT, function_tool, is_strict_schema, stop_list
 
 __all__ = ["MISTRAL_IDS", "OPENAI_CHAT_IDS", "Encoding"]
 
@@ -318,19 +318,11 @@ class Encoding(WireProtocol):
     @override
     def encode_tools(self, tools: Sequence[Tool], model: ModelInfo | None = None) -> list[dict[str, Any]]:
         """Function tools; strict where the tool says so, or for ``openai`` when the schema allows it."""
-        out = []
-        for t in tools:
-            schema = t.json_schema()
-            fn: dict[str, Any] = {"name": t.name, "parameters": schema}
-            if t.description:
-                fn["description"] = t.description
-            strict = t.strict
-            if strict is None and model is not None and model.provider == "openai" and is_strict_schema(schema):
-                strict = True
-            if strict:
-                fn["strict"] = True
-            out.append({"type": "function", "function": fn})
-        return out
+        openai = model is not None and model.provider == "openai"
+        return [
+            function_tool(t, strict=t.strict if t.strict is not None else openai and is_strict_schema(t.json_schema()))
+            for t in tools
+        ]
 
     @override
     def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
