@@ -46,33 +46,16 @@ accumulator; a whole body is decoded as one stream) and ``schema`` (JSON Schema 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from pydantic import Field
-from typing_extensions import override
 
-from sycophant_py._handoff import HandoffRules
-from sycophant_py._models import ModelInfo
 from sycophant_py._params import SharedParams
-from sycophant_py._types import Response, Tool
-from sycophant_py.wire._base import Request, StreamResult, WireProtocol
-from sycophant_py.wire.google_gemini.decode import (
-    FINISH_REASONS,
-    decode_usage,
-    error_message,
-    gemini_error,
-    retry_delay,
-)
-from sycophant_py.wire.google_gemini.encode import (
-    SKIP_SIGNATURE,
-    encode_body,
-    handoff_rules,
-    map_response_schema,
-    map_tools,
-)
+from sycophant_py.wire.google_gemini.decode import FINISH_REASONS, Decoding, decode_usage, gemini_error
+from sycophant_py.wire.google_gemini.encode import SKIP_SIGNATURE, Encoding
 from sycophant_py.wire.google_gemini.schema import to_gemini_schema
-from sycophant_py.wire.google_gemini.stream import GeminiStream, decode_body, decode_event, end_of_stream
+from sycophant_py.wire.google_gemini.stream import Streaming
 
 __all__ = [
     "COMPAT_FLAGS",
@@ -115,8 +98,9 @@ class GoogleGeminiParams(SharedParams):
     """Extra top-level fields merged into the body as they are."""
 
 
-class GoogleGemini(WireProtocol[GeminiStream]):
-    """The ``google_gemini`` wire protocol (Gemini API ``generateContent``)."""
+class GoogleGemini(Encoding, Decoding, Streaming):
+    """The ``google_gemini`` wire protocol (Gemini API ``generateContent``; the behaviour is in
+    ``encode``, ``decode`` and ``stream``)."""
 
     name = "google_gemini"
     aliases = ("google-generative-ai",)
@@ -125,60 +109,3 @@ class GoogleGemini(WireProtocol[GeminiStream]):
     params = GoogleGeminiParams
     compat_flags = COMPAT_FLAGS
     finish_reasons = FINISH_REASONS
-
-    @override
-    def request_path(self, request: Request) -> str:
-        method = "streamGenerateContent?alt=sse" if request.stream else "generateContent"
-        collection = "" if "/" in request.model.id else "/models"
-        return f"{collection}/{{model}}:{method}"
-
-    @override
-    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
-        return handoff_rules(model)
-
-    @override
-    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
-        """``parallel_tool_calls`` and ``service_tier``: Gemini has no field for them."""
-        return [k for k in ("parallel_tool_calls", "service_tier") if k in params]
-
-    # -- encode --------------------------------------------------------------------------------
-    @override
-    def encode_request(self, request: Request) -> dict[str, Any]:
-        """The JSON body (see ``encode.encode_body``)."""
-        return encode_body(request, self.handoff_rules(request.model))
-
-    @override
-    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
-        return map_tools(tools)
-
-    @override
-    def encode_response_schema(
-        self, schema: Mapping[str, Any], name: str = "response", model: ModelInfo | None = None
-    ) -> dict[str, Any]:
-        return map_response_schema(schema, model)
-
-    # -- decode --------------------------------------------------------------------------------
-    @override
-    def decode_response(self, body: Any) -> Response:
-        return decode_body(body)
-
-    @override
-    def init_stream(self) -> GeminiStream:
-        return GeminiStream()
-
-    @override
-    def decode_stream_chunk(self, state: GeminiStream, event: Any) -> StreamResult:
-        return decode_event(state, event) or self.end_of_stream(state)
-
-    @override
-    def end_of_stream(self, state: GeminiStream) -> StreamResult:
-        """Complete after a finish (or prompt block) reason, else an error."""
-        return end_of_stream(state) or super().end_of_stream(state)
-
-    @override
-    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
-        return error_message(status, body)
-
-    @override
-    def retry_after(self, body: Any) -> float | None:
-        return retry_delay(body)

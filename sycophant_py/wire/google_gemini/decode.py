@@ -9,13 +9,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._types import FinishReason, Usage
-from sycophant_py.wire._base import error_fields
+from sycophant_py.wire._base import WireProtocol, error_fields
 from sycophant_py.wire._util import body_message, first_int, int_of, invalid_body
 
 __all__ = [
     "FINISH_REASONS",
+    "Decoding",
     "body_chunks",
     "decode_usage",
     "error_message",
@@ -151,3 +154,16 @@ def whole_body_chunks(body: Any) -> list[Mapping[str, Any]]:
         if chunk.get("candidates") or (isinstance(feedback, Mapping) and feedback.get("blockReason")):
             return chunks
     raise invalid_body(_NAME, "no 'candidates'", body)
+
+
+class Decoding(WireProtocol):
+    """The error half of ``google_gemini``'s decoding: Google's error bodies and ``RetryInfo``
+    (a whole response is decoded as a stream that came at once: ``stream.Streaming``)."""
+
+    @override
+    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
+        return error_message(status, body)
+
+    @override
+    def retry_after(self, body: Any) -> float | None:
+        return retry_delay(body)

@@ -10,28 +10,19 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._exceptions import InvalidMessage
 from sycophant_py._handoff import ANY_IDS, HandoffRules, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import AudioPart, DocumentPart, ImagePart, Message, TextPart, ThinkingPart, Tool, ToolCall
-from sycophant_py.wire._base import Request
+from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs
 from sycophant_py.wire._util import MISSING_RESULT, stop_list
 from sycophant_py.wire.google_gemini.schema import to_gemini_schema
 
-__all__ = [
-    "MARK",
-    "SKIP_SIGNATURE",
-    "Encoder",
-    "encode_body",
-    "handoff_rules",
-    "map_response_schema",
-    "map_tools",
-    "model_family",
-    "thinking_config",
-]
+__all__ = ["MARK", "SKIP_SIGNATURE", "Encoder", "Encoding", "handoff_rules", "model_family", "thinking_config"]
 
-_NAME = "google_gemini"
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 """Google's documented placeholder signature for function calls that did not come from Gemini."""
@@ -275,61 +266,82 @@ def _map_tool_choice(choice: Any) -> dict[str, Any]:
     return {"mode": "ANY", "allowedFunctionNames": [str(choice)]}
 
 
-def map_tools(tools: Sequence[Tool]) -> list[dict[str, Any]]:
-    """One ``functionDeclarations`` tool (parameter schemas converted to Gemini's OpenAPI subset)."""
-    declarations = []
-    for t in tools:
-        decl: dict[str, Any] = {"name": t.name}
-        if t.description:
-            decl["description"] = t.description
-        params = to_gemini_schema(t.json_schema())
-        if params.get("properties"):  # Gemini refuses an OBJECT without properties: leave it out
-            decl["parameters"] = params
-        declarations.append(decl)
-    return [{"functionDeclarations": declarations}]
+class Encoding(WireProtocol):
+    """The request half of ``google_gemini``: path, history rules, body, tools and structured output."""
 
+    @override
+    def request_path(self, request: Request) -> str:
+        method = "streamGenerateContent?alt=sse" if request.stream else "generateContent"
+        collection = "" if "/" in request.model.id else "/models"
+        return f"{collection}/{{model}}:{method}"
 
-def map_response_schema(schema: Mapping[str, Any], model: ModelInfo | None = None) -> dict[str, Any]:
-    """The ``generationConfig`` fields of structured output (``responseJsonSchema``, or the converted
-    ``responseSchema`` where compat ``response_schema_field`` says so)."""
-    field = model.compat.get("response_schema_field") if model is not None else None
-    if field == "responseSchema":
-        return {"responseMimeType": "application/json", "responseSchema": to_gemini_schema(schema)}
-    return {
-        "responseMimeType": "application/json",
-        "responseJsonSchema": {k: v for k, v in schema.items() if k != "$schema"},
-    }
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        return handoff_rules(model)
 
+    @override
+    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
+        """``parallel_tool_calls`` and ``service_tier``: Gemini has no field for them."""
+        return [k for k in ("parallel_tool_calls", "service_tier") if k in params]
 
-def encode_body(request: Request, rules: HandoffRules | None = None) -> dict[str, Any]:
-    """The JSON body.
+    @override
+    def encode_request(self, request: Request) -> dict[str, Any]:
+        """The JSON body.
 
-    Raises:
-        UnsupportedInput: the model's row refuses an input kind, before anything is sent.
-        InvalidMessage: a part cannot be represented.
-    """
-    model, params = request.model, request.params
-    check_inputs(model, request.messages, _NAME, accepts=_ACCEPTS, url_ok=_url_ok)
-    system, contents = Encoder(model).encode(prepare_history(request, rules or handoff_rules(model)))
-    if not contents:
-        # Gemini refuses an empty ``contents`` but answers a user turn whose text is empty.
-        contents = [{"role": "user", "parts": [{"text": ""}]}]
-    body: dict[str, Any] = {"contents": contents}
-    if system is not None:
-        body["systemInstruction"] = system
-    if request.tools:
-        body["tools"] = map_tools(request.tools)
-        if "tool_choice" in params:
-            body["toolConfig"] = {"functionCallingConfig": _map_tool_choice(params["tool_choice"])}
-    config = _map_generation_config(params, model)
-    if request.response_schema is not None:
-        config.update(map_response_schema(request.response_schema, model))
-    if config:
-        body["generationConfig"] = config
-    if params.get("safety_settings"):
-        body["safetySettings"] = list(params["safety_settings"])
-    if params.get("cached_content"):
-        body["cachedContent"] = params["cached_content"]
-    if params.get("extra_body"):
-        body.update(params["extra_body"])
-    return body
+        Raises:
+            UnsupportedInput: the model's row refuses an input kind, before anything is sent.
+            InvalidMessage: a part cannot be represented.
+        """
+        model, params = request.model, request.params
+        check_inputs(model, request.messages, self.name, accepts=_ACCEPTS, url_ok=_url_ok)
+        system, contents = Encoder(model).encode(prepare_history(request, self.handoff_rules(model)))
+        if not contents:
+            # Gemini refuses an empty ``contents`` but answers a user turn whose text is empty.
+            contents = [{"role": "user", "parts": [{"text": ""}]}]
+        body: dict[str, Any] = {"contents": contents}
+        if system is not None:
+            body["systemInstruction"] = system
+        if request.tools:
+            body["tools"] = self.encode_tools(request.tools)
+            if "tool_choice" in params:
+                body["toolConfig"] = {"functionCallingConfig": _map_tool_choice(params["tool_choice"])}
+        config = _map_generation_config(params, model)
+        if request.response_schema is not None:
+            config.update(self.encode_response_schema(request.response_schema, request.schema_name, model))
+        if config:
+            body["generationConfig"] = config
+        if params.get("safety_settings"):
+            body["safetySettings"] = list(params["safety_settings"])
+        if params.get("cached_content"):
+            body["cachedContent"] = params["cached_content"]
+        if params.get("extra_body"):
+            body.update(params["extra_body"])
+        return body
+
+    @override
+    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
+        """One ``functionDeclarations`` tool (parameter schemas converted to Gemini's OpenAPI subset)."""
+        declarations = []
+        for t in tools:
+            decl: dict[str, Any] = {"name": t.name}
+            if t.description:
+                decl["description"] = t.description
+            params = to_gemini_schema(t.json_schema())
+            if params.get("properties"):  # Gemini refuses an OBJECT without properties: leave it out
+                decl["parameters"] = params
+            declarations.append(decl)
+        return [{"functionDeclarations": declarations}]
+
+    @override
+    def encode_response_schema(
+        self, schema: Mapping[str, Any], name: str = "response", model: ModelInfo | None = None
+    ) -> dict[str, Any]:
+        """The ``generationConfig`` fields of structured output (``responseJsonSchema``, or the converted
+        ``responseSchema`` where compat ``response_schema_field`` says so)."""
+        field = model.compat.get("response_schema_field") if model is not None else None
+        if field == "responseSchema":
+            return {"responseMimeType": "application/json", "responseSchema": to_gemini_schema(schema)}
+        return {
+            "responseMimeType": "application/json",
+            "responseJsonSchema": {k: v for k, v in schema.items() if k != "$schema"},
+        }

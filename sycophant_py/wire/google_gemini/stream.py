@@ -1,7 +1,7 @@
 """Stream state and decoding: chunks of ``GenerateContentResponse`` routed into the shared accumulator,
 including Vertex AI's streamed function-call arguments (``partialArgs``).
 
-A whole (non-streaming) body is decoded the same way (:func:`decode_body`): it is the chunks of a
+A whole (non-streaming) body is decoded the same way (``Streaming.decode_response``): it is the chunks of a
 stream that all came at once, so parts are assembled in one place.
 """
 
@@ -12,23 +12,23 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import StreamError
 from sycophant_py._types import FinishReason, Response
-from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, StreamResult
+from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, StreamResult, WireProtocol
 from sycophant_py.wire._util import fail_stream, int_of, map_finish, new_call_id
 from sycophant_py.wire.google_gemini.decode import (
-    FINISH_REASONS,
     body_chunks,
     decode_usage,
-    error_message,
     error_of,
     has_counts,
     whole_body_chunks,
 )
 from sycophant_py.wire.google_gemini.encode import MARK
 
-__all__ = ["GeminiStream", "decode_body", "decode_event", "end_of_stream", "route_chunk"]
+__all__ = ["GeminiStream", "Streaming", "route_chunk"]
 
 _PATH_TOKEN = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\[(['\"])(.*?)\3\]")
 
@@ -338,69 +338,78 @@ def route_chunk(acc: GeminiStream, payload: Mapping[str, Any]) -> None:
         acc.finish_message = message if isinstance(message, str) else None
 
 
-def _finish_reason(acc: GeminiStream) -> FinishReason:
-    if acc.finish_reason is None and acc.block_reason is not None:
-        acc.provider_finish_reason = acc.block_reason
-        return "content_filter"
-    return map_finish(FINISH_REASONS, acc.finish_reason, any(b.kind == "tool_call" for b in acc.blocks))
+class Streaming(WireProtocol[GeminiStream]):
+    """The stream half of ``google_gemini``, which also decodes a whole body (the chunks of a stream
+    that came at once)."""
 
+    @override
+    def init_stream(self) -> GeminiStream:
+        return GeminiStream()
 
-def decode_body(body: Any) -> Response:
-    """Turn a ``GenerateContentResponse`` (or a list of streamed ones) into a Response.
+    @override
+    def decode_response(self, body: Any) -> Response:
+        """Turn a ``GenerateContentResponse`` (or a list of streamed ones) into a Response.
 
-    Raises:
-        ResponseInvalid: the body has no candidate (and no prompt block reason) or has the wrong
-            types; the provider's message, when it carries one, is in the exception text.
-    """
-    acc = GeminiStream()
-    for chunk in whole_body_chunks(body):
-        route_chunk(acc, chunk)
-    acc.close_all()
-    resp = acc.finish(_finish_reason(acc))
-    resp.raw = body
-    return resp
+        Raises:
+            ResponseInvalid: the body has no candidate (and no prompt block reason) or has the wrong
+                types; the provider's message, when it carries one, is in the exception text.
+        """
+        acc = GeminiStream()
+        for chunk in whole_body_chunks(body):
+            route_chunk(acc, chunk)
+        acc.close_all()
+        resp = acc.finish(self._finish_reason(acc))
+        resp.raw = body
+        return resp
 
+    @override
+    def decode_stream_chunk(self, state: GeminiStream, event: Any) -> StreamResult:
+        """Decode one SSE event (a ``[DONE]``, which some proxies add, ends the stream)."""
+        acc = state
+        data: str = event.data
+        if data.strip() == "[DONE]":  # not Gemini's, but some proxies add it
+            return self.end_of_stream(acc)
+        payload = json.loads(data)
+        err = error_of(payload)
+        if err is not None:
+            return self._stream_error(acc, err, payload)
+        for chunk in body_chunks(payload, acc):
+            route_chunk(acc, chunk)
+        return StreamContinue(acc, acc.drain())
 
-def decode_event(acc: GeminiStream, event: Any) -> StreamResult | None:
-    """Decode one SSE event (None: a ``[DONE]`` some proxies add, which ends the stream)."""
-    data: str = event.data
-    if data.strip() == "[DONE]":  # not Gemini's, but some proxies add it
-        return None
-    payload = json.loads(data)
-    err = error_of(payload)
-    if err is not None:
-        return _stream_error(acc, err, payload)
-    for chunk in body_chunks(payload, acc):
-        route_chunk(acc, chunk)
-    return StreamContinue(acc, acc.drain())
+    @override
+    def end_of_stream(self, state: GeminiStream) -> StreamResult:
+        """The end of the body: complete after a finish (or prompt block) reason, else an error."""
+        acc = state
+        if acc.finish_reason is None and acc.block_reason is None:
+            return super().end_of_stream(acc)
+        acc.close_all()
+        reason = self._finish_reason(acc)
+        if reason == "error":
+            detail = f": {acc.finish_message}" if acc.finish_message else ""
+            exc = StreamError(
+                f"Gemini stopped with {acc.finish_reason}{detail}", provider=acc.provider, model=acc.model, body=acc.raw
+            )
+            acc.fail(exc)
+            return StreamFailed(exc, acc.drain())
+        return StreamDone(acc.finish(reason), acc.drain())
 
+    def _finish_reason(self, acc: GeminiStream) -> FinishReason:
+        if acc.finish_reason is None and acc.block_reason is not None:
+            acc.provider_finish_reason = acc.block_reason
+            return "content_filter"
+        return map_finish(self.finish_reasons, acc.finish_reason, any(b.kind == "tool_call" for b in acc.blocks))
 
-def end_of_stream(acc: GeminiStream) -> StreamResult | None:
-    """The end of the body: complete after a finish (or block) reason; None when none came."""
-    if acc.finish_reason is None and acc.block_reason is None:
-        return None
-    acc.close_all()
-    reason = _finish_reason(acc)
-    if reason == "error":
-        detail = f": {acc.finish_message}" if acc.finish_message else ""
+    def _stream_error(self, acc: GeminiStream, err: Mapping[str, Any], payload: Any) -> StreamFailed:
+        message, err_type = self.decode_error(200, payload)
+        code = err.get("code")
         exc = StreamError(
-            f"Gemini stopped with {acc.finish_reason}{detail}", provider=acc.provider, model=acc.model, body=acc.raw
+            message,
+            status_code=code if isinstance(code, int) else None,
+            provider=acc.provider,
+            model=acc.model,
+            body=payload,
+            error_type=err_type,
         )
-        acc.fail(exc)
-        return StreamFailed(exc, acc.drain())
-    return StreamDone(acc.finish(reason), acc.drain())
-
-
-def _stream_error(acc: GeminiStream, err: Mapping[str, Any], payload: Any) -> StreamFailed:
-    message, err_type = error_message(200, payload)
-    code = err.get("code")
-    exc = StreamError(
-        message,
-        status_code=code if isinstance(code, int) else None,
-        provider=acc.provider,
-        model=acc.model,
-        body=payload,
-        error_type=err_type,
-    )
-    acc.close_all()
-    return fail_stream(acc, exc)
+        acc.close_all()
+        return fail_stream(acc, exc)
