@@ -18,21 +18,15 @@ sent as they are. With ``previous_response_id``, send only the new messages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
-from typing_extensions import override
 
-from sycophant_py._handoff import HandoffRules
-from sycophant_py._models import ModelInfo
 from sycophant_py._params import ToolChoice
-from sycophant_py._types import Response, Tool
-from sycophant_py.wire._base import Request, StreamResult, WireProtocol
-from sycophant_py.wire.openai_responses.decode import API, FINISH_REASONS, decode_body, decode_usage, map_status
-from sycophant_py.wire.openai_responses.encode import encode_body, handoff_rules, map_response_schema, map_tools
-from sycophant_py.wire.openai_responses.stream import ResponsesStream, decode_event
+from sycophant_py.wire.openai_responses.decode import API, FINISH_REASONS, Decoding, decode_usage, map_status
+from sycophant_py.wire.openai_responses.encode import Encoding
+from sycophant_py.wire.openai_responses.stream import ResponsesStream, Streaming
 
 __all__ = [
     "API",
@@ -103,8 +97,8 @@ class OpenAIResponsesParams(BaseModel):
     """Extra top-level fields merged into the body as they are."""
 
 
-class OpenAIResponses(WireProtocol[ResponsesStream]):
-    """The ``openai_responses`` wire protocol (pure; see the package docstring)."""
+class OpenAIResponses(Encoding, Decoding, Streaming):
+    """The ``openai_responses`` wire protocol (pure; the behaviour is in ``encode``, ``decode`` and ``stream``)."""
 
     name = "openai_responses"
     aliases = ("openai-responses", "azure-openai-responses")
@@ -113,35 +107,3 @@ class OpenAIResponses(WireProtocol[ResponsesStream]):
     params = OpenAIResponsesParams
     finish_reasons = FINISH_REASONS
     models_path = "/models"
-
-    @override
-    def request_path(self, request: Request) -> str:
-        return "/responses"
-
-    @override
-    def encode_request(self, request: Request) -> dict[str, Any]:
-        return encode_body(request, self.handoff_rules(request.model))
-
-    @override
-    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
-        return handoff_rules(model)
-
-    @override
-    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
-        return map_tools(tools)
-
-    @override
-    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
-        return map_response_schema(schema, name)
-
-    @override
-    def decode_response(self, body: Any) -> Response:
-        return decode_body(body)
-
-    @override
-    def init_stream(self) -> ResponsesStream:
-        return ResponsesStream()
-
-    @override
-    def decode_stream_chunk(self, state: ResponsesStream, event: Any) -> StreamResult:
-        return decode_event(state, event)

@@ -32,16 +32,18 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._exceptions import InvalidMessage
 from sycophant_py._handoff import HandoffRules, ToolIdRule, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
-from sycophant_py.wire._base import Request
+from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs
 from sycophant_py.wire._util import is_strict_schema
 from sycophant_py.wire.openai_responses.decode import API
 
-__all__ = ["OPENAI_RESPONSES_IDS", "encode_body", "handoff_rules", "map_response_schema", "map_tools"]
+__all__ = ["OPENAI_RESPONSES_IDS", "Encoding"]
 
 OPENAI_RESPONSES_IDS = ToolIdRule(
     max_length=64,
@@ -268,26 +270,6 @@ def _map_response_format(fmt: Mapping[str, Any]) -> dict[str, Any]:
     return dict(fmt)
 
 
-def map_tools(tools: Sequence[Tool]) -> list[dict[str, Any]]:
-    """Function tools; ``strict`` is always sent (the Responses API defaults it to true)."""
-    out = []
-    for t in tools:
-        schema = t.json_schema()
-        tool: dict[str, Any] = {"type": "function", "name": t.name}
-        if t.description:
-            tool["description"] = t.description
-        tool["parameters"] = schema
-        tool["strict"] = t.strict if t.strict is not None else is_strict_schema(schema)
-        out.append(tool)
-    return out
-
-
-def map_response_schema(schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
-    """A ``text.format`` of type ``json_schema`` (strict when the schema allows it)."""
-    safe = _SCHEMA_NAME.sub("_", name)[:64] or "response"
-    return {"type": "json_schema", "name": safe, "schema": dict(schema), "strict": is_strict_schema(schema)}
-
-
 def _map_params(body: dict[str, Any], params: Mapping[str, Any], model: ModelInfo) -> None:
     for key in _PLAIN_PARAMS:
         if key in params:
@@ -316,47 +298,74 @@ def _map_tool_params(body: dict[str, Any], params: Mapping[str, Any]) -> None:
         body["parallel_tool_calls"] = params["parallel_tool_calls"]
 
 
-def _map_text(request: Request) -> dict[str, Any]:
-    params = request.params
-    text: dict[str, Any] = {}
-    if request.response_schema is not None:
-        text["format"] = map_response_schema(request.response_schema, request.schema_name)
-    elif params.get("response_format"):
-        text["format"] = _map_response_format(params["response_format"])
-    if "verbosity" in params:
-        text["verbosity"] = params["verbosity"]
-    return text
+class Encoding(WireProtocol):
+    """The request half of ``openai_responses``: path, history rules, body, tools and structured output."""
 
+    @override
+    def request_path(self, request: Request) -> str:
+        return "/responses"
 
-def handoff_rules(model: ModelInfo) -> HandoffRules:
-    """``call_id`` of 1 to 64 characters (the spec's ``FunctionCallOutputItemParam.call_id``)."""
-    return HandoffRules(tool_ids=OPENAI_RESPONSES_IDS, thinking_separator="\n\n")
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        """``call_id`` of 1 to 64 characters (the spec's ``FunctionCallOutputItemParam.call_id``)."""
+        return HandoffRules(tool_ids=OPENAI_RESPONSES_IDS, thinking_separator="\n\n")
 
+    @override
+    def encode_request(self, request: Request) -> dict[str, Any]:
+        """The ``/responses`` body of a request.
 
-def encode_body(request: Request, rules: HandoffRules | None = None) -> dict[str, Any]:
-    """The ``/responses`` body of a request (``rules``: the protocol's, by default :func:`handoff_rules`).
+        Raises:
+            UnsupportedInput: the model's row refuses an input kind, or it is audio (the Responses API
+                takes none), before anything is sent.
+        """
+        model, params = request.model, request.params
+        check_inputs(model, request.messages, self.name, accepts=("image", "pdf", "document"), url_ok=_url_ok)
+        messages = prepare_history(request, self.handoff_rules(model))
+        instructions, items = _Encoder(model, params.get("store")).encode(messages)
+        body: dict[str, Any] = {"model": model.id}
+        if instructions is not None:
+            body["instructions"] = instructions
+        body["input"] = items
+        _map_params(body, params, model)
+        if request.tools:
+            body["tools"] = self.encode_tools(request.tools)
+            _map_tool_params(body, params)
+        text = self._text(request)
+        if text:
+            body["text"] = text
+        if request.stream:
+            body["stream"] = True
+        if params.get("extra_body"):
+            body.update(params["extra_body"])
+        return body
 
-    Raises:
-        UnsupportedInput: the model's row refuses an input kind, or it is audio (the Responses API
-            takes none), before anything is sent.
-    """
-    model, params = request.model, request.params
-    check_inputs(model, request.messages, API, accepts=("image", "pdf", "document"), url_ok=_url_ok)
-    messages = prepare_history(request, rules or handoff_rules(model))
-    instructions, items = _Encoder(model, params.get("store")).encode(messages)
-    body: dict[str, Any] = {"model": model.id}
-    if instructions is not None:
-        body["instructions"] = instructions
-    body["input"] = items
-    _map_params(body, params, model)
-    if request.tools:
-        body["tools"] = map_tools(request.tools)
-        _map_tool_params(body, params)
-    text = _map_text(request)
-    if text:
-        body["text"] = text
-    if request.stream:
-        body["stream"] = True
-    if params.get("extra_body"):
-        body.update(params["extra_body"])
-    return body
+    @override
+    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
+        """Function tools; ``strict`` is always sent (the Responses API defaults it to true)."""
+        out = []
+        for t in tools:
+            schema = t.json_schema()
+            tool: dict[str, Any] = {"type": "function", "name": t.name}
+            if t.description:
+                tool["description"] = t.description
+            tool["parameters"] = schema
+            tool["strict"] = t.strict if t.strict is not None else is_strict_schema(schema)
+            out.append(tool)
+        return out
+
+    @override
+    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
+        """A ``text.format`` of type ``json_schema`` (strict when the schema allows it)."""
+        safe = _SCHEMA_NAME.sub("_", name)[:64] or "response"
+        return {"type": "json_schema", "name": safe, "schema": dict(schema), "strict": is_strict_schema(schema)}
+
+    def _text(self, request: Request) -> dict[str, Any]:
+        params = request.params
+        text: dict[str, Any] = {}
+        if request.response_schema is not None:
+            text["format"] = self.encode_response_schema(request.response_schema, request.schema_name)
+        elif params.get("response_format"):
+            text["format"] = _map_response_format(params["response_format"])
+        if "verbosity" in params:
+            text["verbosity"] = params["verbosity"]
+        return text
