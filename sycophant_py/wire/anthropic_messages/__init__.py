@@ -26,33 +26,17 @@ a forced tool, so the model is then offered the tool with ``tool_choice: auto``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from pydantic import Field
 from typing_extensions import override
 
-from sycophant_py._handoff import HandoffRules
-from sycophant_py._models import ModelInfo
 from sycophant_py._params import SharedParams
-from sycophant_py._types import Response, Tool
-from sycophant_py.wire._base import Request, StreamResult, WireProtocol
 from sycophant_py.wire._util import strip_v1
-from sycophant_py.wire.anthropic_messages.decode import (
-    FINISH_REASONS,
-    decode_message,
-    decode_usage,
-    error_for,
-    error_message,
-)
-from sycophant_py.wire.anthropic_messages.encode import (
-    encode_body,
-    handoff_rules,
-    is_thinking,
-    map_response_schema,
-    map_tools,
-)
-from sycophant_py.wire.anthropic_messages.stream import AnthropicStream, decode_event, end_of_stream
+from sycophant_py.wire.anthropic_messages.decode import FINISH_REASONS, Decoding, decode_usage, error_for
+from sycophant_py.wire.anthropic_messages.encode import ANTHROPIC_VERSION, Encoding
+from sycophant_py.wire.anthropic_messages.stream import AnthropicStream, Streaming
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -64,8 +48,6 @@ __all__ = [
     "error_for",
 ]
 
-ANTHROPIC_VERSION = "2023-06-01"
-"""The ``anthropic-version`` every request carries (the one API version there is)."""
 COMPAT_FLAGS: Mapping[str, tuple[Any, ...]] = {"supports_inline_system": (True, False)}
 """The compat flags this protocol reads, with their allowed values."""
 
@@ -85,12 +67,8 @@ class AnthropicParams(SharedParams):
     """Extra top-level fields merged into the body as they are (``output_config``, ``container``...)."""
 
 
-def _has_header(request: Request, name: str) -> bool:
-    return any(k.lower() == name for k in request.model.headers)
-
-
-class AnthropicMessages(WireProtocol[AnthropicStream]):
-    """The ``anthropic_messages`` wire protocol (pure; see the package docstring)."""
+class AnthropicMessages(Encoding, Decoding, Streaming):
+    """The ``anthropic_messages`` wire protocol (pure; the behaviour is in ``encode``, ``decode`` and ``stream``)."""
 
     name = "anthropic_messages"
     aliases = ("anthropic-messages",)
@@ -104,78 +82,3 @@ class AnthropicMessages(WireProtocol[AnthropicStream]):
     def resolve_base_url(self, base_url: str) -> str:
         """The bare host: a trailing ``/v1`` (the path's own prefix) is stripped."""
         return strip_v1(base_url)
-
-    @override
-    def request_path(self, request: Request) -> str:
-        return "/v1/messages"
-
-    @override
-    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
-        """``seed`` (no Anthropic equivalent); while thinking, ``temperature``, ``top_k`` and a ``top_p``
-        below 0.95 (the API refuses them then)."""
-        out = ["seed"] if "seed" in params else []
-        if is_thinking(params):
-            out += [k for k in ("temperature", "top_k") if k in params]
-            if "top_p" in params and params["top_p"] < 0.95:
-                out.append("top_p")
-        return out
-
-    @override
-    def request_headers(self, request: Request) -> dict[str, str]:
-        """Headers a request needs beyond auth: ``anthropic-version`` (unless the provider's headers
-        set it) and ``anthropic-beta`` from the ``anthropic_beta`` param.
-
-        Args:
-            request: The request being sent.
-
-        Returns:
-            Header names (lower case) and values.
-        """
-        out = {} if _has_header(request, "anthropic-version") else {"anthropic-version": ANTHROPIC_VERSION}
-        betas = request.params.get("anthropic_beta") or ()
-        if betas:
-            out["anthropic-beta"] = ",".join(dict.fromkeys(betas))
-        return out
-
-    # -- encode ------------------------------------------------------------------------------
-    @override
-    def encode_request(self, request: Request) -> dict[str, Any]:
-        """The JSON body (raises ``InvalidMessage`` for a part the API cannot take)."""
-        return encode_body(request, self.handoff_rules(request.model))
-
-    @override
-    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
-        return handoff_rules(model)
-
-    @override
-    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
-        return map_tools(tools)
-
-    @override
-    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
-        """A ``tools`` + ``tool_choice`` fragment forcing a tool whose input follows ``schema``."""
-        return map_response_schema(schema, name)
-
-    # -- decode ------------------------------------------------------------------------------
-    @override
-    def decode_response(self, body: Any) -> Response:
-        return decode_message(body)
-
-    @override
-    def init_stream(self) -> AnthropicStream:
-        return AnthropicStream()
-
-    @override
-    def decode_stream_chunk(self, state: AnthropicStream, event: Any) -> StreamResult:
-        return decode_event(state, event)
-
-    @override
-    def end_of_stream(self, state: AnthropicStream) -> StreamResult:
-        """Complete when ``message_delta`` gave the stop reason (``message_stop`` may be missing)."""
-        return end_of_stream(state) or super().end_of_stream(state)
-
-    @override
-    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
-        """``(message, error type)`` of ``{"type": "error", "error": {"type", "message"}}``."""
-        message, err_type = error_message(body)
-        return message or f"HTTP {status}", err_type

@@ -21,6 +21,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._exceptions import (
     AuthenticationFailed,
     BadRequest,
@@ -33,11 +35,12 @@ from sycophant_py._exceptions import (
     Timeout,
 )
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py.wire._base import WireProtocol
 from sycophant_py.wire._overflow import as_overflow
 from sycophant_py.wire._util import int_of, invalid_body, map_finish, object_of, str_or_none
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
 
-__all__ = ["FINISH_REASONS", "decode_message", "decode_usage", "error_for", "error_message", "merge_inputs"]
+__all__ = ["FINISH_REASONS", "Decoding", "decode_usage", "error_for", "error_message", "merge_inputs"]
 
 _NAME = "anthropic_messages"
 
@@ -139,34 +142,6 @@ def _part(block: Mapping[str, Any]) -> Part | None:
     return None  # server-side tool blocks, compaction, fallback...: kept in ``raw`` only
 
 
-def decode_message(body: Any) -> Response:
-    """Turn a non-streaming Messages body into a Response (``context`` is filled by the pipeline).
-
-    Raises:
-        ResponseInvalid: the body is not a message object.
-        ProviderError: the body is an error object (the class follows the error type).
-    """
-    body = object_of(_NAME, body)
-    if body.get("type") == "error":
-        raise error_for(body)
-    blocks = body.get("content")
-    if not isinstance(blocks, list):
-        raise invalid_body(_NAME, "no 'content' list", body)
-    if not all(isinstance(b, Mapping) for b in blocks):
-        raise invalid_body(_NAME, "a content block that is not an object", body)
-    parts = _parts(blocks)
-    raw_reason = str_or_none(body.get("stop_reason"))
-    return Response(
-        finish_reason=map_finish(FINISH_REASONS, raw_reason, any(isinstance(p, ToolCall) for p in parts)),
-        usage=decode_usage(body.get("usage")),
-        parts=parts,
-        raw=body,
-        id=body.get("id"),
-        model=body.get("model"),
-        provider_finish_reason=raw_reason,
-    )
-
-
 def error_message(body: Any) -> tuple[str, str | None]:
     """``(message, error type)`` of an Anthropic error body (or of anything else, best effort)."""
     if isinstance(body, Mapping):
@@ -204,3 +179,41 @@ def error_for(body: Any, *, provider: str | None = None, model: str | None = Non
         error_type=err_type,
     )
     return as_overflow(exc)
+
+
+class Decoding(WireProtocol):
+    """The response half of ``anthropic_messages``: a Messages body, and error bodies."""
+
+    @override
+    def decode_response(self, body: Any) -> Response:
+        """Turn a non-streaming Messages body into a Response (``context`` is filled by the pipeline).
+
+        Raises:
+            ResponseInvalid: the body is not a message object.
+            ProviderError: the body is an error object (the class follows the error type).
+        """
+        body = object_of(self.name, body)
+        if body.get("type") == "error":
+            raise error_for(body)
+        blocks = body.get("content")
+        if not isinstance(blocks, list):
+            raise invalid_body(self.name, "no 'content' list", body)
+        if not all(isinstance(b, Mapping) for b in blocks):
+            raise invalid_body(self.name, "a content block that is not an object", body)
+        parts = _parts(blocks)
+        raw_reason = str_or_none(body.get("stop_reason"))
+        return Response(
+            finish_reason=map_finish(self.finish_reasons, raw_reason, any(isinstance(p, ToolCall) for p in parts)),
+            usage=decode_usage(body.get("usage")),
+            parts=parts,
+            raw=body,
+            id=body.get("id"),
+            model=body.get("model"),
+            provider_finish_reason=raw_reason,
+        )
+
+    @override
+    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
+        """``(message, error type)`` of ``{"type": "error", "error": {"type", "message"}}``."""
+        message, err_type = error_message(body)
+        return message or f"HTTP {status}", err_type

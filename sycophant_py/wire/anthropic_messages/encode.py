@@ -1,7 +1,7 @@
 """Request encoding for ``anthropic_messages``: our messages, tools and params to a Messages body.
 
-``_map_*`` functions turn the library's types into payload fragments; ``encode_body`` assembles
-them. Everything here is pure.
+``_map_*`` functions turn the library's types into payload fragments; :class:`Encoding` (the request
+half of the protocol class) assembles them. Everything here is pure.
 
 Message rules (what the Messages API requires):
 
@@ -39,25 +39,25 @@ import base64
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._exceptions import InvalidMessage
 from sycophant_py._handoff import HandoffRules, ToolIdRule, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
-from sycophant_py.wire._base import Request
+from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs, is_blank
 from sycophant_py.wire._util import MIN_THINKING_BUDGET, MISSING_RESULT, stop_list, thinking_budget
 
 __all__ = [
     "ANTHROPIC_IDS",
+    "ANTHROPIC_VERSION",
     "DEFAULT_MAX_TOKENS",
     "PROTOCOL_MARK",
-    "encode_body",
-    "handoff_rules",
-    "map_messages",
-    "map_response_schema",
-    "map_tool_choice",
-    "map_tools",
+    "Encoding",
     "is_thinking",
+    "map_messages",
+    "map_tool_choice",
     "tool_id",
 ]
 
@@ -68,6 +68,8 @@ ANTHROPIC_IDS = ToolIdRule(
     "64 characters kept as the cap Bedrock documents for the same models",
 )
 """Tool-call ids: ``^[a-zA-Z0-9_-]+$``, at most 64 characters."""
+ANTHROPIC_VERSION = "2023-06-01"
+"""The ``anthropic-version`` every request carries (the one API version there is)."""
 DEFAULT_MAX_TOKENS = 4096
 """``max_tokens`` when neither the caller nor the catalog gives one (the API requires a value)."""
 PROTOCOL_MARK: dict[str, str] = {"protocol": "anthropic_messages"}
@@ -81,11 +83,6 @@ def tool_id(raw: str) -> str:
     """A tool-call id the API accepts: ``raw`` itself when valid, else a stable rewrite of it
     (``ANTHROPIC_IDS``; inside a conversation ``prepare_history`` also keeps ids unique)."""
     return ANTHROPIC_IDS.fit(raw)
-
-
-def handoff_rules(model: ModelInfo) -> HandoffRules:
-    """Ids of ``^[a-zA-Z0-9_-]{1,64}$``; thinking signatures of this provider (and ``anthropic``)."""
-    return HandoffRules(tool_ids=ANTHROPIC_IDS, verifies=frozenset({"anthropic"}))
 
 
 def _b64(data: bytes) -> str:
@@ -304,19 +301,6 @@ def map_messages(
     return system, [_compact(t) for t in turns.turns]
 
 
-def map_tools(tools: Sequence[Tool]) -> list[dict[str, Any]]:
-    """Tool definitions: ``name``, ``description`` and the JSON Schema as ``input_schema``."""
-    out: list[dict[str, Any]] = []
-    for t in tools:
-        tool: dict[str, Any] = {"name": t.name, "input_schema": t.json_schema()}
-        if t.description:
-            tool["description"] = t.description
-        if t.strict:
-            tool["strict"] = True
-        out.append(tool)
-    return out
-
-
 def map_tool_choice(choice: Any) -> dict[str, Any]:
     """``auto`` / ``none`` / ``required`` (or ``any``) / a tool name / a raw dict to ``tool_choice``."""
     if isinstance(choice, Mapping):
@@ -326,16 +310,6 @@ def map_tool_choice(choice: Any) -> dict[str, Any]:
     if choice == "required":
         return {"type": "any"}
     return {"type": "tool", "name": str(choice)}
-
-
-def map_response_schema(schema: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """Structured output as a forced tool whose input is the answer (``name`` is the tool name)."""
-    tool = {
-        "name": name,
-        "description": "Respond with the final answer as this tool's input, following its schema exactly.",
-        "input_schema": dict(schema),
-    }
-    return {"tools": [tool], "tool_choice": {"type": "tool", "name": name}}
 
 
 # -- params ---------------------------------------------------------------------------------
@@ -425,48 +399,115 @@ def _open_turn_unthought(turns: list[dict[str, Any]]) -> bool:
     return isinstance(blocks, str) or not blocks or blocks[0].get("type") not in _THINKING_TYPES
 
 
-def encode_body(request: Request, rules: HandoffRules | None = None) -> dict[str, Any]:
-    """The complete JSON body of one Messages request (see the module docstring for the rules).
+def _has_header(request: Request, name: str) -> bool:
+    return any(k.lower() == name for k in request.model.headers)
 
-    ``rules``: the protocol's handoff rules (by default :func:`handoff_rules`).
 
-    Raises:
-        UnsupportedInput: the model's row refuses an input kind, or the API cannot carry it (audio,
-            documents other than PDF and text), before anything is sent.
-        InvalidMessage: a part cannot be sent, or no message has content.
-    """
-    model, params = request.model, request.params
-    check_inputs(model, request.messages, "anthropic_messages", accepts=("image", "pdf"), url_ok=_url_ok)
-    system, turns = map_messages(prepare_history(request, rules or handoff_rules(model)), model)
-    thinking = _thinking(params)
-    if thinking is not None and thinking.get("type") != "disabled" and _open_turn_unthought(turns):
-        thinking = None
-    thinking_on = thinking is not None and thinking.get("type") != "disabled"
-    body: dict[str, Any] = {"model": model.id, "max_tokens": _max_tokens(params, model, thinking)}
-    if system is not None:
-        body["system"] = system
-    body["messages"] = turns
-    if thinking is not None:
-        body["thinking"] = thinking
-    _sampling(body, params, thinking_on)
-    meta = _metadata(params)
-    if meta:
-        body["metadata"] = meta
-    if "service_tier" in params:
-        body["service_tier"] = params["service_tier"]
-    tool_defs = map_tools(request.tools)
-    forced: dict[str, Any] | None = None
-    if request.response_schema is not None:
-        fragment = map_response_schema(request.response_schema, request.schema_name)
-        tool_defs.extend(fragment["tools"])
-        forced = fragment["tool_choice"]
-    if tool_defs:
-        body["tools"] = tool_defs
-        choice = _tool_choice(params, forced, thinking_on)
-        if choice is not None:
-            body["tool_choice"] = choice
-    if request.stream:
-        body["stream"] = True
-    if params.get("extra_body"):
-        body.update(params["extra_body"])
-    return body
+class Encoding(WireProtocol):
+    """The request half of ``anthropic_messages``: path, headers, history rules, body, tools and the
+    forced tool of structured output."""
+
+    @override
+    def request_path(self, request: Request) -> str:
+        return "/v1/messages"
+
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        """Ids of ``^[a-zA-Z0-9_-]{1,64}$``; thinking signatures of this provider (and ``anthropic``)."""
+        return HandoffRules(tool_ids=ANTHROPIC_IDS, verifies=frozenset({"anthropic"}))
+
+    @override
+    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
+        """``seed`` (no Anthropic equivalent); while thinking, ``temperature``, ``top_k`` and a ``top_p``
+        below 0.95 (the API refuses them then)."""
+        out = ["seed"] if "seed" in params else []
+        if is_thinking(params):
+            out += [k for k in ("temperature", "top_k") if k in params]
+            if "top_p" in params and params["top_p"] < 0.95:
+                out.append("top_p")
+        return out
+
+    @override
+    def request_headers(self, request: Request) -> dict[str, str]:
+        """Headers a request needs beyond auth: ``anthropic-version`` (unless the provider's headers
+        set it) and ``anthropic-beta`` from the ``anthropic_beta`` param.
+
+        Args:
+            request: The request being sent.
+
+        Returns:
+            Header names (lower case) and values.
+        """
+        out = {} if _has_header(request, "anthropic-version") else {"anthropic-version": ANTHROPIC_VERSION}
+        betas = request.params.get("anthropic_beta") or ()
+        if betas:
+            out["anthropic-beta"] = ",".join(dict.fromkeys(betas))
+        return out
+
+    @override
+    def encode_request(self, request: Request) -> dict[str, Any]:
+        """The complete JSON body of one Messages request (see the module docstring for the rules).
+
+        Raises:
+            UnsupportedInput: the model's row refuses an input kind, or the API cannot carry it (audio,
+                documents other than PDF and text), before anything is sent.
+            InvalidMessage: a part cannot be sent, or no message has content.
+        """
+        model, params = request.model, request.params
+        check_inputs(model, request.messages, self.name, accepts=("image", "pdf"), url_ok=_url_ok)
+        system, turns = map_messages(prepare_history(request, self.handoff_rules(model)), model)
+        thinking = _thinking(params)
+        if thinking is not None and thinking.get("type") != "disabled" and _open_turn_unthought(turns):
+            thinking = None
+        thinking_on = thinking is not None and thinking.get("type") != "disabled"
+        body: dict[str, Any] = {"model": model.id, "max_tokens": _max_tokens(params, model, thinking)}
+        if system is not None:
+            body["system"] = system
+        body["messages"] = turns
+        if thinking is not None:
+            body["thinking"] = thinking
+        _sampling(body, params, thinking_on)
+        meta = _metadata(params)
+        if meta:
+            body["metadata"] = meta
+        if "service_tier" in params:
+            body["service_tier"] = params["service_tier"]
+        tool_defs = self.encode_tools(request.tools)
+        forced: dict[str, Any] | None = None
+        if request.response_schema is not None:
+            fragment = self.encode_response_schema(request.response_schema, request.schema_name)
+            tool_defs.extend(fragment["tools"])
+            forced = fragment["tool_choice"]
+        if tool_defs:
+            body["tools"] = tool_defs
+            choice = _tool_choice(params, forced, thinking_on)
+            if choice is not None:
+                body["tool_choice"] = choice
+        if request.stream:
+            body["stream"] = True
+        if params.get("extra_body"):
+            body.update(params["extra_body"])
+        return body
+
+    @override
+    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
+        """Tool definitions: ``name``, ``description`` and the JSON Schema as ``input_schema``."""
+        out: list[dict[str, Any]] = []
+        for t in tools:
+            tool: dict[str, Any] = {"name": t.name, "input_schema": t.json_schema()}
+            if t.description:
+                tool["description"] = t.description
+            if t.strict:
+                tool["strict"] = True
+            out.append(tool)
+        return out
+
+    @override
+    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
+        """Structured output as a forced tool whose input is the answer (``name`` is the tool name)."""
+        tool = {
+            "name": name,
+            "description": "Respond with the final answer as this tool's input, following its schema exactly.",
+            "input_schema": dict(schema),
+        }
+        return {"tools": [tool], "tool_choice": {"type": "tool", "name": name}}
