@@ -34,19 +34,14 @@ holds the class, its descriptor and its params; ``encode`` (the family's body) a
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import ClassVar, Literal
 
 from pydantic import ConfigDict
-from typing_extensions import override
 
 from sycophant_py._models import ModelInfo
 from sycophant_py._params import EmbeddingParams
-from sycophant_py._types import EmbeddingResponse
-from sycophant_py.wire._base import EmbeddingRequest, EmbeddingWireProtocol
-from sycophant_py.wire.bedrock_converse.decode import error_message
-from sycophant_py.wire.bedrock_converse.encode import model_path
-from sycophant_py.wire.bedrock_embed.decode import decode_body
-from sycophant_py.wire.bedrock_embed.encode import COHERE_MAX, Family, encode_body, family_of
+from sycophant_py.wire.bedrock_embed.decode import Decoding
+from sycophant_py.wire.bedrock_embed.encode import COHERE_MAX, Encoding, Family, family_of
 
 __all__ = ["BedrockEmbed", "BedrockEmbedParams", "Family", "family_of"]
 
@@ -65,7 +60,7 @@ class BedrockEmbedParams(EmbeddingParams):
     """Cohere: how over-long inputs are cut (default ``NONE``: an error)."""
 
 
-class BedrockEmbed(EmbeddingWireProtocol):
+class BedrockEmbed(Encoding, Decoding):
     """The ``bedrock_embed`` protocol: Cohere and Titan bodies over ``InvokeModel``."""
 
     name = "bedrock_embed"
@@ -78,21 +73,3 @@ class BedrockEmbed(EmbeddingWireProtocol):
     def max_batch_for(model: ModelInfo, forced: str | None = None) -> int:
         """The most inputs one request may carry for ``model`` (96 for Cohere, 1 for Titan)."""
         return COHERE_MAX if family_of(model.id, forced).startswith("cohere") else 1
-
-    @override
-    def request_path(self, request: EmbeddingRequest) -> str:
-        return model_path(request.model.id) + "/invoke"
-
-    @override
-    def encode_request(self, request: EmbeddingRequest) -> dict[str, Any]:
-        """The model family's body (raises ``InvalidParams`` for what the family cannot take)."""
-        return encode_body(request)
-
-    @override
-    def decode_response(self, body: Any) -> EmbeddingResponse:
-        return decode_body(body)
-
-    @override
-    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
-        """``{"message": ...}`` like Converse errors."""
-        return error_message(status, body)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
-from sycophant_py._exceptions import InvalidParams
-from sycophant_py.wire._base import EmbeddingRequest
+from typing_extensions import override
 
-__all__ = ["COHERE_MAX", "Family", "encode_body", "family_of"]
+from sycophant_py._exceptions import InvalidParams
+from sycophant_py.wire._base import EmbeddingRequest, EmbeddingWireProtocol
+from sycophant_py.wire.bedrock_converse.encode import model_path
+
+__all__ = ["COHERE_MAX", "Encoding", "Family", "family_of"]
 
 Family = Literal["cohere_v3", "cohere_v4", "titan_v1", "titan_v2", "titan_image"]
 _FAMILIES: tuple[Family, ...] = get_args(Family)
@@ -84,9 +87,17 @@ def _titan(req: EmbeddingRequest, family: Family) -> dict[str, Any]:
     return body
 
 
-def encode_body(request: EmbeddingRequest) -> dict[str, Any]:
-    """The model family's body (raises ``InvalidParams`` for what the family cannot take)."""
-    family = family_of(request.model.id, request.params.get("model_family"))
-    if family.startswith("cohere"):
-        return _cohere(request, family == "cohere_v4")
-    return _titan(request, family)
+class Encoding(EmbeddingWireProtocol):
+    """The request half of ``bedrock_embed``: ``InvokeModel`` with the body of the model's family."""
+
+    @override
+    def request_path(self, request: EmbeddingRequest) -> str:
+        return model_path(request.model.id) + "/invoke"
+
+    @override
+    def encode_request(self, request: EmbeddingRequest) -> dict[str, Any]:
+        """The model family's body (raises ``InvalidParams`` for what the family cannot take)."""
+        family = family_of(request.model.id, request.params.get("model_family"))
+        if family.startswith("cohere"):
+            return _cohere(request, family == "cohere_v4")
+        return _titan(request, family)

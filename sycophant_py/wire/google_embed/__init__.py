@@ -15,16 +15,9 @@ holds the class, its descriptor and its params; ``encode`` and ``decode`` the re
 
 from __future__ import annotations
 
-from typing import Any
-
-from typing_extensions import override
-
 from sycophant_py._params import EmbeddingParams
-from sycophant_py._types import EmbeddingResponse
-from sycophant_py.wire._base import EmbeddingRequest, EmbeddingWireProtocol
-from sycophant_py.wire.google_embed.decode import decode_body
-from sycophant_py.wire.google_embed.encode import encode_body, task_type_of
-from sycophant_py.wire.google_gemini.decode import error_message
+from sycophant_py.wire.google_embed.decode import Decoding
+from sycophant_py.wire.google_embed.encode import Encoding, task_type_of
 
 __all__ = ["GoogleEmbed", "GoogleEmbedParams", "task_type_of"]
 
@@ -38,28 +31,10 @@ class GoogleEmbedParams(EmbeddingParams):
     """Document title, used with ``taskType: RETRIEVAL_DOCUMENT``."""
 
 
-class GoogleEmbed(EmbeddingWireProtocol):
+class GoogleEmbed(Encoding, Decoding):
     """The ``google_embed`` embedding protocol."""
 
     name = "google_embed"
     default_auth = "google"
     params = GoogleEmbedParams
     max_batch = 100
-
-    @override
-    def request_path(self, request: EmbeddingRequest) -> str:
-        method = "embedContent" if len(request.inputs) == 1 else "batchEmbedContents"
-        collection = "" if "/" in request.model.id else "/models"
-        return f"{collection}/{{model}}:{method}"
-
-    @override
-    def encode_request(self, request: EmbeddingRequest) -> dict[str, Any]:
-        return encode_body(request)
-
-    @override
-    def decode_response(self, body: Any) -> EmbeddingResponse:
-        return decode_body(body)
-
-    @override
-    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
-        return error_message(status, body)

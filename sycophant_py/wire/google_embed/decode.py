@@ -5,10 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sycophant_py._types import EmbeddingResponse, Usage
-from sycophant_py.wire._util import int_of, invalid_body, object_of, vector_of
+from typing_extensions import override
 
-__all__ = ["decode_body"]
+from sycophant_py._types import EmbeddingResponse, Usage
+from sycophant_py.wire._base import EmbeddingWireProtocol
+from sycophant_py.wire._util import int_of, invalid_body, object_of, vector_of
+from sycophant_py.wire.google_gemini.decode import error_message
+
+__all__ = ["Decoding"]
 
 _NAME = "google_embed"
 
@@ -20,15 +24,23 @@ def _values(item: Any, where: str, body: Any) -> list[float]:
     return vector_of(_NAME, values, body)
 
 
-def decode_body(body: Any) -> EmbeddingResponse:
-    """The vectors and, when the model reports it, ``usageMetadata.promptTokenCount``."""
-    body = object_of(_NAME, body)
-    if "embedding" in body:
-        vectors = [_values(body["embedding"], "embedding", body)]
-    elif isinstance(body.get("embeddings"), list):
-        vectors = [_values(e, "embeddings[]", body) for e in body["embeddings"]]
-    else:
-        raise invalid_body(_NAME, "neither 'embedding' nor 'embeddings'", body)
-    usage = body.get("usageMetadata")
-    prompt = usage.get("promptTokenCount") if isinstance(usage, Mapping) else None
-    return EmbeddingResponse(vectors=vectors, usage=Usage(input_tokens=int_of(prompt)), raw=body)
+class Decoding(EmbeddingWireProtocol):
+    """The response half of ``google_embed``: the vectors, usage and Google's error bodies."""
+
+    @override
+    def decode_response(self, body: Any) -> EmbeddingResponse:
+        """The vectors and, when the model reports it, ``usageMetadata.promptTokenCount``."""
+        body = object_of(self.name, body)
+        if "embedding" in body:
+            vectors = [_values(body["embedding"], "embedding", body)]
+        elif isinstance(body.get("embeddings"), list):
+            vectors = [_values(e, "embeddings[]", body) for e in body["embeddings"]]
+        else:
+            raise invalid_body(self.name, "neither 'embedding' nor 'embeddings'", body)
+        usage = body.get("usageMetadata")
+        prompt = usage.get("promptTokenCount") if isinstance(usage, Mapping) else None
+        return EmbeddingResponse(vectors=vectors, usage=Usage(input_tokens=int_of(prompt)), raw=body)
+
+    @override
+    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
+        return error_message(status, body)

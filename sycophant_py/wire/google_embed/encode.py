@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from sycophant_py.wire._base import EmbeddingRequest
+from typing_extensions import override
 
-__all__ = ["encode_body", "task_type_of"]
+from sycophant_py.wire._base import EmbeddingRequest, EmbeddingWireProtocol
+
+__all__ = ["Encoding", "task_type_of"]
 
 _INPUT_TYPES = {
     "query": "RETRIEVAL_QUERY",
@@ -52,9 +54,19 @@ def _map_item(text: str, params: Mapping[str, Any]) -> dict[str, Any]:
     return item
 
 
-def encode_body(request: EmbeddingRequest) -> dict[str, Any]:
-    """One input: an ``embedContent`` body; several: ``{"requests": [...]}`` naming the model in each."""
-    if len(request.inputs) == 1:
-        return _map_item(request.inputs[0], request.params)
-    name = _model_name(request.model.id)
-    return {"requests": [{"model": name, **_map_item(text, request.params)} for text in request.inputs]}
+class Encoding(EmbeddingWireProtocol):
+    """The request half of ``google_embed``: ``:embedContent`` for one input, ``:batchEmbedContents`` for several."""
+
+    @override
+    def request_path(self, request: EmbeddingRequest) -> str:
+        method = "embedContent" if len(request.inputs) == 1 else "batchEmbedContents"
+        collection = "" if "/" in request.model.id else "/models"
+        return f"{collection}/{{model}}:{method}"
+
+    @override
+    def encode_request(self, request: EmbeddingRequest) -> dict[str, Any]:
+        """One input: an ``embedContent`` body; several: ``{"requests": [...]}`` naming the model in each."""
+        if len(request.inputs) == 1:
+            return _map_item(request.inputs[0], request.params)
+        name = _model_name(request.model.id)
+        return {"requests": [{"model": name, **_map_item(text, request.params)} for text in request.inputs]}

@@ -15,12 +15,9 @@ from typing import Any
 from typing_extensions import override
 
 from sycophant_py._params import EmbeddingParams
-from sycophant_py._types import EmbeddingResponse
-from sycophant_py.wire._base import EmbeddingRequest, EmbeddingWireProtocol, error_fields
 from sycophant_py.wire._util import strip_v1
-from sycophant_py.wire.ollama_embed.decode import decode_body
-from sycophant_py.wire.ollama_embed.encode import encode_body
-from sycophant_py.wire.ollama_native.decode import error_text
+from sycophant_py.wire.ollama_embed.decode import Decoding
+from sycophant_py.wire.ollama_embed.encode import Encoding
 
 __all__ = ["OllamaEmbed", "OllamaEmbedParams"]
 
@@ -36,7 +33,7 @@ class OllamaEmbedParams(EmbeddingParams):
     """Raw ``options`` entries (``num_ctx``...)."""
 
 
-class OllamaEmbed(EmbeddingWireProtocol):
+class OllamaEmbed(Encoding, Decoding):
     """The ``ollama_embed`` embedding protocol (``POST /api/embed``)."""
 
     name = "ollama_embed"
@@ -47,20 +44,3 @@ class OllamaEmbed(EmbeddingWireProtocol):
     def resolve_base_url(self, base_url: str) -> str:
         """The host root: the ``ollama`` row's ``/v1`` prefix is dropped."""
         return strip_v1(base_url)
-
-    @override
-    def request_path(self, request: EmbeddingRequest) -> str:
-        return "/api/embed"
-
-    @override
-    def encode_request(self, request: EmbeddingRequest) -> dict[str, Any]:
-        return encode_body(request)
-
-    @override
-    def decode_response(self, body: Any) -> EmbeddingResponse:
-        return decode_body(body)
-
-    @override
-    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
-        """Ollama's errors are ``{"error": "text"}``."""
-        return error_text(body) or error_fields(status, body)

@@ -4,23 +4,36 @@ from __future__ import annotations
 
 from typing import Any
 
-from sycophant_py._types import EmbeddingResponse, Usage
-from sycophant_py.wire._util import int_of, invalid_body, object_of, vector_of
+from typing_extensions import override
 
-__all__ = ["decode_body"]
+from sycophant_py._types import EmbeddingResponse, Usage
+from sycophant_py.wire._base import EmbeddingWireProtocol, error_fields
+from sycophant_py.wire._util import int_of, invalid_body, object_of, vector_of
+from sycophant_py.wire.ollama_native.decode import error_text
+
+__all__ = ["Decoding"]
 
 _NAME = "ollama_embed"
 
 
-def decode_body(body: Any) -> EmbeddingResponse:
-    """The vectors of an ``/api/embed`` body (``ResponseInvalid`` when it has no ``embeddings`` list)."""
-    body = object_of(_NAME, body)
-    vectors = body.get("embeddings")
-    if not isinstance(vectors, list):
-        raise invalid_body(_NAME, "no 'embeddings' list", body)
-    return EmbeddingResponse(
-        vectors=[vector_of(_NAME, v, body) for v in vectors],
-        usage=Usage(input_tokens=int_of(body.get("prompt_eval_count"))),
-        model=body.get("model"),
-        raw=body,
-    )
+class Decoding(EmbeddingWireProtocol):
+    """The response half of ``ollama_embed``: the vectors, usage and Ollama's ``{"error": ...}`` bodies."""
+
+    @override
+    def decode_response(self, body: Any) -> EmbeddingResponse:
+        """The vectors of an ``/api/embed`` body (``ResponseInvalid`` when it has no ``embeddings`` list)."""
+        body = object_of(self.name, body)
+        vectors = body.get("embeddings")
+        if not isinstance(vectors, list):
+            raise invalid_body(self.name, "no 'embeddings' list", body)
+        return EmbeddingResponse(
+            vectors=[vector_of(self.name, v, body) for v in vectors],
+            usage=Usage(input_tokens=int_of(body.get("prompt_eval_count"))),
+            model=body.get("model"),
+            raw=body,
+        )
+
+    @override
+    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
+        """Ollama's errors are ``{"error": "text"}``."""
+        return error_text(body) or error_fields(status, body)
