@@ -143,10 +143,17 @@ def _check(cls: Any, kind: str) -> None:
             f"{base.__name__}" + (f" (it also lacks: {', '.join(missing)})" if missing else "")
         )
     missing = sorted(getattr(cls, "__abstractmethods__", ()))
+    if kind != "auth" and getattr(cls, "path", None) is None and _inherited(cls, base, "request_path"):
+        missing.append("request_path (or a declared path)")
     if missing:
         raise InvalidRegistration(
             f"{cls.__qualname__} does not implement {base.__name__}: missing {', '.join(missing)}"
         )
+
+
+def _inherited(cls: type[Any], base: type[Any], method: str) -> bool:
+    """True when ``cls`` does not define ``method`` itself (it is the behaviour's default)."""
+    return bool(getattr(cls, method) is getattr(base, method))
 
 
 def _table(kind: str) -> dict[str, type[Any] | str]:

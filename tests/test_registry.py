@@ -144,6 +144,18 @@ def test_registration_checks_the_behaviour() -> None:
     with pytest.raises(syc.InvalidRegistration, match=r"missing .*decode_response.*encode_request"):
         syc.register_protocol("chat", "half", Half)
 
+    class NoPath(EchoProtocol):  # neither a declared path nor a request_path of its own
+        request_path = WireProtocol.request_path
+
+    with pytest.raises(syc.InvalidRegistration, match=r"missing request_path \(or a declared path\)"):
+        syc.register_protocol("chat", "no_path", NoPath)
+
+    class DeclaredPath(NoPath):
+        path = "/generate"
+
+    syc.register_protocol("chat", "declared_path", DeclaredPath)
+    assert get_protocol("chat", "declared_path").request_path(Request(syc.ModelInfo(provider="p", id="m"), [])) == "/generate"
+
     class NotAProtocol:
         def request_path(self) -> str:
             return "/"

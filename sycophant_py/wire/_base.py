@@ -115,6 +115,12 @@ class StreamFailed:
 StreamResult: TypeAlias = StreamContinue | StreamDone | StreamFailed
 
 
+def _declared_path(proto: WireProtocol[Any] | EmbeddingWireProtocol) -> str:
+    if proto.path is None:
+        raise NotImplementedError(f"{type(proto).__qualname__} declares no path: set `path` or override request_path")
+    return proto.path
+
+
 def error_fields(status: int, body: Any) -> tuple[str, str | None]:
     """``(message, error type)`` of an error body in the common shapes.
 
@@ -151,6 +157,8 @@ class ProtocolBase:
         An alias that also picks an auth strategy (``azure-openai-responses`` -> ``azure``).
     ``params``
         The pydantic model of the params it accepts (None: the shared ones).
+    ``path``
+        The request path, when it does not depend on the request (else override ``request_path``).
     """
 
     name: ClassVar[str] = ""
@@ -217,7 +225,7 @@ class ProtocolBase:
 class WireProtocol(ProtocolBase, ABC, Generic[ChatState]):
     """Behaviour of a chat wire protocol (one API dialect). Implementations are pure.
 
-    Subclasses declare the descriptor (see :class:`ProtocolBase`; chat protocols add
+    Subclasses declare the descriptor (see :class:`ProtocolBase`; chat protocols add ``handoff``,
     ``stream_transport``, ``embedding``, ``finish_reasons``, ``models_path`` and ``compat_flags``) and
     implement the
     abstract methods. ``init_stream`` returns a :class:`~sycophant_py.wire.StreamAccumulator` (or a
@@ -225,6 +233,11 @@ class WireProtocol(ProtocolBase, ABC, Generic[ChatState]):
     broken stream into an ``error`` event with the partial content.
     """
 
+    path: ClassVar[str | None] = None
+    """The request path when it does not depend on the request (``request_path`` returns it)."""
+    handoff: ClassVar[HandoffRules] = HandoffRules()
+    """What the protocol accepts from a conversation made elsewhere when it does not depend on the
+    model (``handoff_rules`` returns it; the default: any id, only the model's own signatures)."""
     stream_transport: ClassVar[StreamTransport] = "sse"
     """How streamed bodies are framed."""
     embedding: ClassVar[str | None] = None
@@ -247,9 +260,9 @@ class WireProtocol(ProtocolBase, ABC, Generic[ChatState]):
 
         return SharedParams
 
-    @abstractmethod
     def request_path(self, request: Request) -> str:
-        """Path appended to the base URL (may include a query string)."""
+        """Path appended to the base URL (may include a query string); by default the ``path`` declared."""
+        return _declared_path(self)
 
     @abstractmethod
     def encode_request(self, request: Request) -> dict[str, Any]:
@@ -279,9 +292,10 @@ class WireProtocol(ProtocolBase, ABC, Generic[ChatState]):
         """What this protocol accepts from a conversation made elsewhere, for ``model``: tool-call ids,
         and whose thinking signatures it verifies (default: any id; only the model's own provider).
 
-        Encoders pass it to :func:`~sycophant_py.wire.prepare_history` before mapping messages.
+        Encoders pass it to :func:`~sycophant_py.wire.prepare_history` before mapping messages; the
+        default is the ``handoff`` declared.
         """
-        return HandoffRules()
+        return self.handoff
 
     def request_headers(self, request: Request) -> dict[str, str]:
         """Headers the request needs beyond auth (lower-case names; default: none)."""
@@ -301,6 +315,8 @@ class EmbeddingWireProtocol(ProtocolBase, ABC):
 
     max_batch: ClassVar[int] = 2048
     """Most inputs per request; the pipeline splits larger calls and joins the results."""
+    path: ClassVar[str | None] = None
+    """The request path when it does not depend on the request (``request_path`` returns it)."""
 
     @classmethod
     def param_schema(cls) -> type[BaseModel]:
@@ -311,9 +327,9 @@ class EmbeddingWireProtocol(ProtocolBase, ABC):
 
         return EmbeddingParams
 
-    @abstractmethod
     def request_path(self, request: EmbeddingRequest) -> str:
-        """Path appended to the base URL."""
+        """Path appended to the base URL; by default the ``path`` declared."""
+        return _declared_path(self)
 
     @abstractmethod
     def encode_request(self, request: EmbeddingRequest) -> dict[str, Any]:

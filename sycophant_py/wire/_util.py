@@ -13,8 +13,16 @@
   text of the synthetic result a call left unanswered gets.
 * :data:`EFFORT_BUDGETS` / :func:`thinking_budget`: ``reasoning_effort`` as a thinking budget in
   tokens, for the APIs that take a budget.
-* :func:`fail_stream`: a provider error met in a stream becomes the terminal ``error`` event
-  (``ContextOverflow`` when its words say so).
+* :func:`fail_stream` / :func:`stream_error`: a provider error met in a stream becomes the terminal
+  ``error`` event (``ContextOverflow`` when its words say so).
+* :func:`decoded`: the :class:`~sycophant_py.Response` of a whole body, its finish reason by
+  :func:`map_finish`; decoders hand over parts, never joined text.
+* :func:`copy_params`, :func:`finish_body`: params an API takes as they are, and the end every body
+  shares (``stream``, ``extra_body``).
+* :class:`Turns`: conversation turns with consecutive blocks of one role merged (Anthropic's and
+  Bedrock's message shape), the system blocks and the calls awaiting a result.
+* :func:`replay_thinking`: what a thinking part becomes when a conversation is sent again.
+* :func:`error_table`: a provider's error types, grouped by the exception they raise.
 * :func:`body_message` / :func:`invalid_body`: a success body that does not have the shape a
   protocol needs (``{"detail": "Not Found"}`` from a proxy, a JSON list, an error object with a 200)
   becomes a :class:`~sycophant_py.ResponseInvalid` carrying the body and the provider's own words.
@@ -27,20 +35,25 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal
 
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import ProviderError, ResponseInvalid, StreamError
-from sycophant_py._types import FinishReason, Tool
+from sycophant_py._types import FinishReason, Part, Response, ThinkingPart, Tool, ToolCall, Usage
 from sycophant_py.wire._base import StreamDone, StreamFailed
 from sycophant_py.wire._overflow import as_overflow
 
 __all__ = [
     "EFFORT_BUDGETS",
+    "Turns",
     "MIN_THINKING_BUDGET",
     "MISSING_RESULT",
     "body_message",
+    "copy_params",
+    "decoded",
+    "error_table",
+    "finish_body",
     "fail_stream",
     "function_tool",
     "finish_or_fail",
@@ -52,6 +65,8 @@ __all__ = [
     "map_finish",
     "new_call_id",
     "object_of",
+    "replay_thinking",
+    "stream_error",
     "stop_list",
     "str_or_none",
     "strip_v1",
@@ -284,3 +299,95 @@ def finish_or_fail(acc: StreamAccumulator, reason: FinishReason, protocol: str) 
     )
     acc.fail(exc)
     return StreamFailed(exc, acc.drain())
+
+
+def stream_error(
+    acc: StreamAccumulator,
+    message: str,
+    *,
+    body: Any,
+    status: int | None = None,
+    error_type: str | None = None,
+    cls: type[ProviderError] = StreamError,
+) -> StreamFailed:
+    """End a stream with the error a provider reported in it (see :func:`fail_stream`)."""
+    exc = cls(message, status_code=status, provider=acc.provider, model=acc.model, body=body, error_type=error_type)
+    return fail_stream(acc, exc)
+
+
+def decoded(
+    table: Mapping[str, FinishReason],
+    parts: list[Part],
+    raw_reason: str | None,
+    *,
+    usage: Usage,
+    raw: Any,
+    **fields: Any,
+) -> Response:
+    """The :class:`~sycophant_py.Response` of a whole body.
+
+    Args:
+        table: The protocol's ``finish_reasons``.
+        parts: The answer's parts, in order.
+        raw_reason: The provider's finish reason (kept as ``provider_finish_reason``).
+        usage: The token counts.
+        raw: The body.
+        **fields: Other ``Response`` fields (``id``, ``model``, ``error``...).
+    """
+    reason = map_finish(table, raw_reason, any(isinstance(p, ToolCall) for p in parts))
+    return Response(
+        finish_reason=reason, usage=usage, parts=parts, raw=raw, provider_finish_reason=raw_reason, **fields
+    )
+
+
+def copy_params(body: dict[str, Any], params: Mapping[str, Any], names: Iterable[str | tuple[str, str]]) -> None:
+    """Copy the params an API takes as they are into ``body`` (a ``(param, field)`` pair renames one)."""
+    for name in names:
+        param, key = name if isinstance(name, tuple) else (name, name)
+        if param in params:
+            body[key] = params[param]
+
+
+def finish_body(body: dict[str, Any], stream: bool, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The end every body shares: ``"stream": true`` for a stream, then ``extra_body`` merged as it is."""
+    if stream:
+        body["stream"] = True
+    if params.get("extra_body"):
+        body.update(params["extra_body"])
+    return body
+
+
+class Turns:
+    """A conversation as alternating turns ``{"role", "content": [blocks]}``: blocks of one role that
+    follow each other share a turn. Keeps the system blocks and the tool calls awaiting a result
+    (call id -> tool name) beside them."""
+
+    def __init__(self) -> None:
+        self.system: list[dict[str, Any]] = []
+        self.turns: list[dict[str, Any]] = []
+        self.pending: dict[str, str] = {}
+
+    def add_blocks(self, role: str, blocks: list[dict[str, Any]]) -> None:
+        """Append ``blocks`` to the last turn when it has ``role``, else as a new turn (none: nothing)."""
+        if not blocks:
+            return
+        if self.turns and self.turns[-1]["role"] == role:
+            self.turns[-1]["content"].extend(blocks)
+        else:
+            self.turns.append({"role": role, "content": blocks})
+
+
+def replay_thinking(part: ThinkingPart, native: bool) -> Literal["signed", "redacted", "text"] | None:
+    """What a thinking part becomes in a request: ``signed`` / ``redacted`` thinking when the target can
+    verify its signature (``native``), else its text as plain text (``text``), else nothing."""
+    if part.signature and native:
+        return "redacted" if part.redacted else "signed"
+    if part.text and not part.redacted:
+        return "text"  # unverifiable thinking: the model still sees what it thought
+    return None
+
+
+def error_table(groups: Mapping[type[ProviderError], Mapping[str, int]]) -> dict[str, tuple[type[ProviderError], int]]:
+    """A provider's error types (lower case) -> (exception class, the HTTP status the API uses for it),
+    written grouped by class."""
+    return {name.lower(): (cls, status) for cls, names in groups.items() for name, status in names.items()}

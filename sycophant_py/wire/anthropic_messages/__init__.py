@@ -72,6 +72,7 @@ class AnthropicMessages(Encoding, Decoding, Streaming):
 
     name = "anthropic_messages"
     aliases = ("anthropic-messages",)
+    path = "/v1/messages"
     default_auth = "anthropic"
     params = AnthropicParams
     compat_flags = COMPAT_FLAGS

@@ -408,10 +408,6 @@ class Encoding(WireProtocol):
     forced tool of structured output."""
 
     @override
-    def request_path(self, request: Request) -> str:
-        return "/v1/messages"
-
-    @override
     def handoff_rules(self, model: ModelInfo) -> HandoffRules:
         """Ids of ``^[a-zA-Z0-9_-]{1,64}$``; thinking signatures of this provider (and ``anthropic``)."""
         return HandoffRules(tool_ids=ANTHROPIC_IDS, verifies=frozenset({"anthropic"}))

@@ -25,7 +25,7 @@ from sycophant_py._exceptions import (
 )
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
 from sycophant_py.wire._base import WireProtocol
-from sycophant_py.wire._util import first_int, int_of, invalid_body, map_finish, object_of, str_or_none
+from sycophant_py.wire._util import decoded, first_int, int_of, invalid_body, object_of, str_or_none
 from sycophant_py.wire.bedrock_converse.encode import PROTOCOL_MARK
 
 __all__ = ["EXCEPTIONS", "FINISH_REASONS", "Decoding", "decode_block", "decode_usage", "error_message"]
@@ -143,13 +143,7 @@ class Decoding(WireProtocol):
             raise invalid_body(self.name, "no 'output.message.content' list of blocks", body)
         parts = [p for p in (decode_block(b) for b in blocks) if p]
         raw_reason = str_or_none(body.get("stopReason"))
-        return Response(
-            finish_reason=map_finish(self.finish_reasons, raw_reason, any(isinstance(p, ToolCall) for p in parts)),
-            usage=decode_usage(body.get("usage")),
-            parts=parts,
-            raw=body,
-            provider_finish_reason=raw_reason,
-        )
+        return decoded(self.finish_reasons, parts, raw_reason, usage=decode_usage(body.get("usage")), raw=body)
 
     @override
     def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:

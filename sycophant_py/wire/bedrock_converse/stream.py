@@ -17,7 +17,7 @@ from typing_extensions import override
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import StreamError
 from sycophant_py.wire._base import StreamContinue, StreamFailed, StreamResult, WireProtocol
-from sycophant_py.wire._util import fail_stream, finish_or_fail, int_of, map_finish, object_of
+from sycophant_py.wire._util import finish_or_fail, int_of, map_finish, object_of, stream_error
 from sycophant_py.wire.bedrock_converse.decode import EXCEPTIONS, decode_usage
 from sycophant_py.wire.bedrock_converse.encode import PROTOCOL_MARK
 
@@ -45,15 +45,8 @@ def _stream_error(acc: ConverseStream, event: Any) -> StreamFailed:
         event.headers.get(":error-message") or payload or name
     )
     cls, status = EXCEPTIONS.get(name.lower(), (StreamError, None))
-    err = cls(
-        f"{name}: {message}" if name else message,
-        status_code=status,
-        provider=acc.provider,
-        model=acc.model,
-        body=payload,
-        error_type=name or None,
-    )
-    return fail_stream(acc, err)
+    text = f"{name}: {message}" if name else message
+    return stream_error(acc, text, body=payload, status=status, error_type=name or None, cls=cls)
 
 
 class Streaming(WireProtocol[ConverseStream]):

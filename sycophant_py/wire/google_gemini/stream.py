@@ -18,7 +18,7 @@ from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import StreamError
 from sycophant_py._types import FinishReason, Response
 from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, StreamResult, WireProtocol
-from sycophant_py.wire._util import fail_stream, int_of, map_finish, new_call_id
+from sycophant_py.wire._util import int_of, map_finish, new_call_id, stream_error
 from sycophant_py.wire.google_gemini.decode import (
     body_chunks,
     decode_usage,
@@ -403,13 +403,7 @@ class Streaming(WireProtocol[GeminiStream]):
     def _stream_error(self, acc: GeminiStream, err: Mapping[str, Any], payload: Any) -> StreamFailed:
         message, err_type = self.decode_error(200, payload)
         code = err.get("code")
-        exc = StreamError(
-            message,
-            status_code=code if isinstance(code, int) else None,
-            provider=acc.provider,
-            model=acc.model,
-            body=payload,
-            error_type=err_type,
-        )
         acc.close_all()
-        return fail_stream(acc, exc)
+        return stream_error(
+            acc, message, body=payload, status=code if isinstance(code, int) else None, error_type=err_type
+        )

@@ -37,6 +37,7 @@ class OllamaEmbed(Encoding, Decoding):
     """The ``ollama_embed`` embedding protocol (``POST /api/embed``)."""
 
     name = "ollama_embed"
+    path = "/api/embed"
     params = OllamaEmbedParams
     max_batch = 2048
 

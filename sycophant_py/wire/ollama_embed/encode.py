@@ -15,10 +15,6 @@ class Encoding(EmbeddingWireProtocol):
     """The request half of ``ollama_embed``: ``POST /api/embed`` and its body."""
 
     @override
-    def request_path(self, request: EmbeddingRequest) -> str:
-        return "/api/embed"
-
-    @override
     def encode_request(self, request: EmbeddingRequest) -> dict[str, Any]:
         """``{"model", "input": [...]}`` plus ``truncate``, ``dimensions``, ``keep_alive`` and ``options``."""
         params = request.params

@@ -23,6 +23,7 @@ from typing import Any, Literal
 from pydantic import Field
 from typing_extensions import override
 
+from sycophant_py._handoff import ANY_IDS, HandoffRules
 from sycophant_py._params import SharedParams
 from sycophant_py.wire._util import strip_v1
 from sycophant_py.wire.ollama_native.decode import FINISH_REASONS, Decoding
@@ -83,6 +84,8 @@ class OllamaNative(Encoding, Decoding, Streaming):
     ``decode`` and ``stream``)."""
 
     name = "ollama_native"
+    path = "/api/chat"
+    handoff = HandoffRules(tool_ids=ANY_IDS, thinking_separator="\n\n")  # no call ids: results name the tool
     embedding = "ollama_embed"
     params = OllamaNativeParams
     stream_transport = "ndjson"

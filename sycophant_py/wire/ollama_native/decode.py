@@ -15,7 +15,7 @@ from typing_extensions import override
 
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
 from sycophant_py.wire._base import WireProtocol, error_fields
-from sycophant_py.wire._util import int_of, invalid_body, map_finish, new_call_id, object_of, str_or_none
+from sycophant_py.wire._util import decoded, int_of, invalid_body, new_call_id, object_of, str_or_none
 
 __all__ = ["FINISH_REASONS", "Decoding", "decode_usage", "error_text", "text_field", "tool_call_fields"]
 
@@ -83,13 +83,8 @@ class Decoding(WireProtocol):
         calls = [ToolCall.from_json(*tool_call_fields(tc)) for tc in tool_calls or () if isinstance(tc, Mapping)]
         parts.extend(calls)
         raw_reason = str_or_none(body.get("done_reason"))
-        return Response(
-            finish_reason=map_finish(self.finish_reasons, raw_reason, bool(calls)),
-            usage=decode_usage(body),
-            parts=parts,
-            raw=body,
-            model=body.get("model"),
-            provider_finish_reason=raw_reason,
+        return decoded(
+            self.finish_reasons, parts, raw_reason, usage=decode_usage(body), raw=body, model=body.get("model")
         )
 
     @override

@@ -157,15 +157,6 @@ class Encoding(WireProtocol):
     """The request half of ``ollama_native``: path, history rules, body, tools and ``format``."""
 
     @override
-    def request_path(self, request: Request) -> str:
-        return "/api/chat"
-
-    @override
-    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
-        """``/api/chat`` carries no call ids (results name the tool): any id is kept as it is."""
-        return _RULES
-
-    @override
     def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
         """``parallel_tool_calls``, ``service_tier`` and a ``tool_choice`` other than ``auto`` / ``none``:
         ``/api/chat`` has no field for them."""

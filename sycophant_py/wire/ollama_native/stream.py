@@ -13,9 +13,8 @@ from typing import Any
 from typing_extensions import override
 
 from sycophant_py._events import StreamAccumulator
-from sycophant_py._exceptions import StreamError
 from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, StreamResult, WireProtocol
-from sycophant_py.wire._util import body_message, fail_stream, invalid_body, map_finish, object_of
+from sycophant_py.wire._util import body_message, invalid_body, map_finish, object_of, stream_error
 from sycophant_py.wire.ollama_native.decode import (
     decode_usage,
     text_field,
@@ -72,4 +71,4 @@ class Streaming(WireProtocol):
 
     def _stream_error(self, acc: StreamAccumulator, payload: Mapping[str, Any]) -> StreamFailed:
         message, _ = self.decode_error(200, payload)
-        return fail_stream(acc, StreamError(message, provider=acc.provider, model=acc.model, body=dict(payload)))
+        return stream_error(acc, message, body=dict(payload))

@@ -104,6 +104,7 @@ class OpenAIChat(Encoding, Decoding, Streaming):
 
     name = "openai_chat"
     aliases = ("openai-completions",)
+    path = "/chat/completions"
     embedding = "openai_embed"
     params = OpenAIChatParams
     compat_flags = COMPAT_FLAGS

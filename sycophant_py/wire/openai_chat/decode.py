@@ -16,7 +16,7 @@ from typing_extensions import override
 
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
 from sycophant_py.wire._base import WireProtocol, error_fields
-from sycophant_py.wire._util import int_of, invalid_body, map_finish, new_call_id, object_of, str_or_none
+from sycophant_py.wire._util import decoded, int_of, invalid_body, new_call_id, object_of, str_or_none
 
 __all__ = ["FINISH_REASONS", "Decoding", "arguments_text", "decode_usage", "function_of", "reasoning_of", "text_of"]
 
@@ -196,14 +196,14 @@ class Decoding(WireProtocol):
         choice = _process_choice(body)
         parts = _process_parts(_process_message(body, choice))
         raw_reason = str_or_none(choice.get("finish_reason"))
-        return Response(
-            finish_reason=map_finish(self.finish_reasons, raw_reason, any(isinstance(p, ToolCall) for p in parts)),
+        return decoded(
+            self.finish_reasons,
+            parts,
+            raw_reason,
             usage=decode_usage(body.get("usage")),
-            parts=parts,
             raw=body,
             id=str_or_none(body.get("id")),
             model=str_or_none(body.get("model")),
-            provider_finish_reason=raw_reason,
         )
 
     @override

@@ -263,10 +263,6 @@ class Encoding(WireProtocol):
     """The request half of ``openai_chat``: path, history rules, body, tools and structured output."""
 
     @override
-    def request_path(self, request: Request) -> str:
-        return "/chat/completions"
-
-    @override
     def handoff_rules(self, model: ModelInfo) -> HandoffRules:
         """Tool-call ids of at most 64 characters (exactly 9 alphanumerics with ``requires_mistral_tool_ids``)."""
         return _MISTRAL_RULES if model.compat.get("requires_mistral_tool_ids") else _RULES

@@ -16,11 +16,9 @@ from typing import Any
 from typing_extensions import override
 
 from sycophant_py._events import StreamAccumulator
-from sycophant_py._exceptions import StreamError
 from sycophant_py.wire._base import StreamContinue, StreamFailed, StreamResult, WireProtocol
 from sycophant_py.wire._util import (
     body_message,
-    fail_stream,
     finish_or_fail,
     int_of,
     invalid_body,
@@ -28,6 +26,7 @@ from sycophant_py.wire._util import (
     map_finish,
     new_call_id,
     object_of,
+    stream_error,
 )
 from sycophant_py.wire.openai_chat.decode import arguments_text, decode_usage, function_of, reasoning_of, text_of
 
@@ -186,12 +185,6 @@ class Streaming(WireProtocol[ChatStream]):
         usage = payload.get("usage") if isinstance(payload, Mapping) else None
         if isinstance(usage, Mapping) and usage:
             acc.usage = decode_usage(usage)  # OpenRouter sends the final usage in the error chunk
-        exc = StreamError(
-            message,
-            status_code=status if isinstance(status, int) else None,
-            provider=acc.provider,
-            model=acc.model,
-            body=payload,
-            error_type=err_type,
+        return stream_error(
+            acc, message, body=payload, status=status if isinstance(status, int) else None, error_type=err_type
         )
-        return fail_stream(acc, exc)

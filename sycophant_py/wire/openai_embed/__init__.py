@@ -20,4 +20,5 @@ class OpenAIEmbed(Encoding, Decoding):
     """The ``openai_embed`` embedding protocol (``POST /embeddings``)."""
 
     name = "openai_embed"
+    path = "/embeddings"
     max_batch = 2048

@@ -15,10 +15,6 @@ class Encoding(EmbeddingWireProtocol):
     """The request half of ``openai_embed``: ``POST /embeddings`` and its body."""
 
     @override
-    def request_path(self, request: EmbeddingRequest) -> str:
-        return "/embeddings"
-
-    @override
     def encode_request(self, request: EmbeddingRequest) -> dict[str, Any]:
         """``{"model", "input": [...], "encoding_format"}`` plus ``dimensions`` and ``input_type`` when given."""
         body: dict[str, Any] = {"model": request.model.id, "input": list(request.inputs)}

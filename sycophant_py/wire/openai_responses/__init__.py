@@ -102,6 +102,7 @@ class OpenAIResponses(Encoding, Decoding, Streaming):
 
     name = "openai_responses"
     aliases = ("openai-responses", "azure-openai-responses")
+    path = "/responses"
     implied_auth_for_alias = MappingProxyType({"azure-openai-responses": "azure"})
     embedding = "openai_embed"
     params = OpenAIResponsesParams

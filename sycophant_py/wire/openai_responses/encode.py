@@ -302,10 +302,6 @@ class Encoding(WireProtocol):
     """The request half of ``openai_responses``: path, history rules, body, tools and structured output."""
 
     @override
-    def request_path(self, request: Request) -> str:
-        return "/responses"
-
-    @override
     def handoff_rules(self, model: ModelInfo) -> HandoffRules:
         """``call_id`` of 1 to 64 characters (the spec's ``FunctionCallOutputItemParam.call_id``)."""
         return HandoffRules(tool_ids=OPENAI_RESPONSES_IDS, thinking_separator="\n\n")

@@ -31,10 +31,9 @@ from typing import Any
 from typing_extensions import override
 
 from sycophant_py._events import StreamAccumulator
-from sycophant_py._exceptions import StreamError
 from sycophant_py._types import TextPart, ThinkingPart, ToolCall
 from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, StreamResult, WireProtocol
-from sycophant_py.wire._util import fail_stream, invalid_body, is_done_marker, object_of
+from sycophant_py.wire._util import invalid_body, is_done_marker, object_of, stream_error
 from sycophant_py.wire.openai_responses.decode import (
     API,
     arguments_text,
@@ -355,7 +354,7 @@ def _fill_from_output(acc: ResponsesStream, output: Any) -> None:
 def _fail(acc: ResponsesStream, source: Any, payload: Any) -> StreamFailed:
     message, code = error_of(source)
     acc.provider_finish_reason = "failed"
-    return fail_stream(acc, StreamError(message, provider=acc.provider, model=acc.model, body=payload, error_type=code))
+    return stream_error(acc, message, body=payload, error_type=code)
 
 
 class Streaming(WireProtocol[ResponsesStream]):
