@@ -1,8 +1,9 @@
 """Small helpers the wire protocols share (written once here, never per protocol).
 
-* :func:`map_finish`: the one policy for finish reasons: a protocol's ``finish_reasons`` map gives the
-  known values; an absent, empty or unknown value is ``stop`` (the raw value stays in
-  ``Response.provider_finish_reason``), and ``stop`` with tool calls is ``tool_use``.
+* :func:`finish_map` / :func:`map_finish`: a protocol's finish reasons, and the one policy for them:
+  the protocol's ``finish_reasons`` map gives the known values; an absent, empty or unknown value
+  is ``stop`` (the raw value stays in ``Response.provider_finish_reason``), and ``stop`` with tool
+  calls is ``tool_use``.
 * :func:`int_of` / :func:`first_int`: token counts as the providers send them (ints, floats, numeric
   strings; ``null`` and an absent field alike mean "not reported").
 * :func:`str_or_none`, :func:`stop_list`, :func:`strip_v1`: small shapes every encoder and decoder
@@ -36,17 +37,20 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, Literal
 
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import ProviderError, ResponseInvalid, StreamError
-from sycophant_py._types import FinishReason, Part, Response, ThinkingPart, Tool, ToolCall, Usage
+from sycophant_py._parts import joined_text
+from sycophant_py._types import FinishReason, Message, Part, Response, ThinkingPart, Tool, ToolCall, Usage
 from sycophant_py.wire._base import StreamDone, StreamFailed
 from sycophant_py.wire._overflow import as_overflow
 
 __all__ = [
     "EFFORT_BUDGETS",
     "Turns",
+    "assistant_pieces",
     "MIN_THINKING_BUDGET",
     "MISSING_RESULT",
     "body_message",
@@ -57,6 +61,7 @@ __all__ = [
     "fail_stream",
     "function_tool",
     "finish_or_fail",
+    "finish_map",
     "first_int",
     "int_of",
     "invalid_body",
@@ -100,6 +105,27 @@ def int_of(value: Any) -> int:
         except ValueError:
             return 0
     return 0
+
+
+def finish_map(
+    *,
+    stop: Iterable[str] = (),
+    length: Iterable[str] = (),
+    tool_use: Iterable[str] = (),
+    content_filter: Iterable[str] = (),
+    error: Iterable[str] = (),
+    aborted: Iterable[str] = (),
+) -> Mapping[str, FinishReason]:
+    """A protocol's ``finish_reasons``: the provider's values, grouped by the unified reason they mean."""
+    groups: dict[FinishReason, Iterable[str]] = {
+        "stop": stop,
+        "length": length,
+        "tool_use": tool_use,
+        "content_filter": content_filter,
+        "error": error,
+        "aborted": aborted,
+    }
+    return MappingProxyType({raw: reason for reason, raws in groups.items() for raw in raws})
 
 
 def map_finish(table: Mapping[str, FinishReason], raw: Any, has_tool_calls: bool = False) -> FinishReason:
@@ -375,6 +401,14 @@ class Turns:
             self.turns[-1]["content"].extend(blocks)
         else:
             self.turns.append({"role": role, "content": blocks})
+
+
+def assistant_pieces(message: Message, *, thinking: bool) -> tuple[str, list[str], list[ToolCall]]:
+    """An assistant message as APIs with one text field take it: the text, the readable thinking
+    (empty unless ``thinking``: redacted and empty thinking never), and the tool calls."""
+    texts = joined_text(message.parts)
+    thoughts = [p.text for p in message.parts if thinking and isinstance(p, ThinkingPart) and p.text and not p.redacted]
+    return texts, thoughts, message.tool_calls
 
 
 def replay_thinking(part: ThinkingPart, native: bool) -> Literal["signed", "redacted", "text"] | None:

@@ -32,7 +32,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 from typing_extensions import override
 
-from sycophant_py._params import SharedParams
+from sycophant_py._params import ExtraBody, SharedParams
 from sycophant_py.wire._util import strip_v1
 from sycophant_py.wire.anthropic_messages.decode import FINISH_REASONS, Decoding, decode_usage, error_for
 from sycophant_py.wire.anthropic_messages.encode import ANTHROPIC_VERSION, Encoding
@@ -52,7 +52,7 @@ COMPAT_FLAGS: Mapping[str, tuple[Any, ...]] = {"supports_inline_system": (True, 
 """The compat flags this protocol reads, with their allowed values."""
 
 
-class AnthropicParams(SharedParams):
+class AnthropicParams(SharedParams, ExtraBody):
     """Params of ``anthropic_messages`` beyond the shared ones."""
 
     user: str | None = Field(None, max_length=256)
@@ -63,8 +63,6 @@ class AnthropicParams(SharedParams):
     """Beta features for the ``anthropic-beta`` header (see :meth:`AnthropicMessages.request_headers`)."""
     thinking: dict[str, Any] | None = None
     """A raw ``thinking`` config (``{"type": "adaptive"}``...), sent as it is instead of the mapping."""
-    extra_body: dict[str, Any] | None = None
-    """Extra top-level fields merged into the body as they are (``output_config``, ``container``...)."""
 
 
 class AnthropicMessages(Encoding, Decoding, Streaming):

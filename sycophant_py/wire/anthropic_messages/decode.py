@@ -34,40 +34,36 @@ from sycophant_py._exceptions import (
     StreamError,
     Timeout,
 )
-from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py._types import Part, Response, TextPart, ThinkingPart, ToolCall, Usage
 from sycophant_py.wire._base import WireProtocol
 from sycophant_py.wire._overflow import as_overflow
-from sycophant_py.wire._util import int_of, invalid_body, map_finish, object_of, str_or_none
+from sycophant_py.wire._util import error_table, finish_map, int_of, invalid_body, map_finish, object_of, str_or_none
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
 
 __all__ = ["FINISH_REASONS", "Decoding", "decode_usage", "error_for", "error_message", "merge_inputs"]
 
 _NAME = "anthropic_messages"
 
-FINISH_REASONS: Mapping[str, FinishReason] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_use",
-    "refusal": "content_filter",
-}
+FINISH_REASONS = finish_map(
+    stop=("end_turn", "stop_sequence", "pause_turn"),
+    length=("max_tokens", "model_context_window_exceeded"),
+    tool_use=("tool_use",),
+    content_filter=("refusal",),
+)
 """Messages ``stop_reason`` values in the unified set."""
 
-# Anthropic error type -> (exception class, the HTTP status the API uses for it).
-_ERRORS: dict[str, tuple[type[ProviderError], int]] = {
-    "invalid_request_error": (BadRequest, 400),
-    "authentication_error": (AuthenticationFailed, 401),
-    "billing_error": (BadRequest, 402),
-    "permission_error": (AuthenticationFailed, 403),
-    "not_found_error": (NotFound, 404),
-    "request_too_large": (BadRequest, 413),
-    "rate_limit_error": (RateLimited, 429),
-    "api_error": (ServerError, 500),
-    "timeout_error": (Timeout, 504),
-    "overloaded_error": (Overloaded, 529),
-}
+_ERRORS = error_table(
+    {
+        BadRequest: {"invalid_request_error": 400, "billing_error": 402, "request_too_large": 413},
+        AuthenticationFailed: {"authentication_error": 401, "permission_error": 403},
+        NotFound: {"not_found_error": 404},
+        RateLimited: {"rate_limit_error": 429},
+        ServerError: {"api_error": 500},
+        Timeout: {"timeout_error": 504},
+        Overloaded: {"overloaded_error": 529},
+    }
+)
+"""Anthropic's error types: the exception each raises and the HTTP status the API uses for it."""
 
 
 def decode_usage(u: Mapping[str, Any] | None) -> Usage:

@@ -18,45 +18,46 @@ from sycophant_py._exceptions import (
     BadRequest,
     NotFound,
     Overloaded,
-    ProviderError,
     RateLimited,
     ServerError,
     Timeout,
 )
-from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py._types import Part, Response, TextPart, ThinkingPart, ToolCall, Usage
 from sycophant_py.wire._base import WireProtocol
-from sycophant_py.wire._util import decoded, first_int, int_of, invalid_body, object_of, str_or_none
+from sycophant_py.wire._util import (
+    decoded,
+    error_table,
+    finish_map,
+    first_int,
+    int_of,
+    invalid_body,
+    object_of,
+    str_or_none,
+)
 from sycophant_py.wire.bedrock_converse.encode import PROTOCOL_MARK
 
 __all__ = ["EXCEPTIONS", "FINISH_REASONS", "Decoding", "decode_block", "decode_usage", "error_message"]
 
-FINISH_REASONS: Mapping[str, FinishReason] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_use",
-    "guardrail_intervened": "content_filter",
-    "content_filtered": "content_filter",
-    "malformed_model_output": "error",
-    "malformed_tool_use": "error",
-}
+FINISH_REASONS = finish_map(
+    stop=("end_turn", "stop_sequence"),
+    length=("max_tokens", "model_context_window_exceeded"),
+    tool_use=("tool_use",),
+    content_filter=("guardrail_intervened", "content_filtered"),
+    error=("malformed_model_output", "malformed_tool_use"),
+)
 """Converse ``stopReason`` values in the unified set."""
-# Exceptions Bedrock declares (service-2.json): name -> (class, HTTP status).
-EXCEPTIONS: dict[str, tuple[type[ProviderError], int]] = {
-    "throttlingexception": (RateLimited, 429),
-    "modelnotreadyexception": (RateLimited, 429),
-    "serviceunavailableexception": (Overloaded, 503),
-    "internalserverexception": (ServerError, 500),
-    "modelstreamerrorexception": (ServerError, 424),
-    "modelerrorexception": (ServerError, 424),
-    "validationexception": (BadRequest, 400),
-    "servicequotaexceededexception": (BadRequest, 400),
-    "conflictexception": (BadRequest, 400),
-    "modeltimeoutexception": (Timeout, 408),
-    "accessdeniedexception": (AuthenticationFailed, 403),
-    "resourcenotfoundexception": (NotFound, 404),
-}
+EXCEPTIONS = error_table(
+    {
+        RateLimited: {"ThrottlingException": 429, "ModelNotReadyException": 429},
+        Overloaded: {"ServiceUnavailableException": 503},
+        ServerError: {"InternalServerException": 500, "ModelStreamErrorException": 424, "ModelErrorException": 424},
+        BadRequest: {"ValidationException": 400, "ServiceQuotaExceededException": 400, "ConflictException": 400},
+        Timeout: {"ModelTimeoutException": 408},
+        AuthenticationFailed: {"AccessDeniedException": 403},
+        NotFound: {"ResourceNotFoundException": 404},
+    }
+)
+"""The exceptions Bedrock declares (``service-2.json``), lower-cased: the class each raises and its HTTP status."""
 _TYPE_BY_STATUS = {
     400: "ValidationException",
     403: "AccessDeniedException",

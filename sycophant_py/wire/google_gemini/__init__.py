@@ -51,7 +51,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from sycophant_py._params import SharedParams
+from sycophant_py._params import ExtraBody, SharedParams
 from sycophant_py.wire.google_gemini.decode import FINISH_REASONS, Decoding, decode_usage, gemini_error
 from sycophant_py.wire.google_gemini.encode import SKIP_SIGNATURE, Encoding
 from sycophant_py.wire.google_gemini.schema import to_gemini_schema
@@ -76,7 +76,7 @@ COMPAT_FLAGS: Mapping[str, tuple[Any, ...]] = {
 """The compat flags this protocol reads, with their allowed values."""
 
 
-class GoogleGeminiParams(SharedParams):
+class GoogleGeminiParams(SharedParams, ExtraBody):
     """Params of ``google_gemini`` beyond the shared ones (``parallel_tool_calls`` and ``service_tier``
     have no Gemini equivalent: they are named in the ``params.dropped`` warning and not sent)."""
 
@@ -94,8 +94,6 @@ class GoogleGeminiParams(SharedParams):
     """Penalise repeated tokens by frequency."""
     cached_content: str | None = None
     """Name of a cached content (``cachedContents/...``) to use as the prompt prefix."""
-    extra_body: dict[str, Any] | None = None
-    """Extra top-level fields merged into the body as they are."""
 
 
 class GoogleGemini(Encoding, Decoding, Streaming):

@@ -12,9 +12,9 @@ from typing import Any
 from typing_extensions import override
 
 from sycophant_py._events import StreamAccumulator
-from sycophant_py._types import FinishReason, Usage
+from sycophant_py._types import Usage
 from sycophant_py.wire._base import WireProtocol, error_fields
-from sycophant_py.wire._util import body_message, first_int, int_of, invalid_body
+from sycophant_py.wire._util import body_message, finish_map, first_int, int_of, invalid_body
 
 __all__ = [
     "FINISH_REASONS",
@@ -29,38 +29,32 @@ __all__ = [
     "whole_body_chunks",
 ]
 
-FINISH_REASONS: Mapping[str, FinishReason] = {
-    "STOP": "stop",
-    "MAX_TOKENS": "length",
-    **dict.fromkeys(
-        (
-            "SAFETY",
-            "RECITATION",
-            "BLOCKLIST",
-            "PROHIBITED_CONTENT",
-            "SPII",
-            "IMAGE_SAFETY",
-            "IMAGE_PROHIBITED_CONTENT",
-            "IMAGE_RECITATION",
-        ),
-        "content_filter",
+FINISH_REASONS = finish_map(
+    stop=("STOP",),
+    length=("MAX_TOKENS",),
+    content_filter=(
+        "SAFETY",
+        "RECITATION",
+        "BLOCKLIST",
+        "PROHIBITED_CONTENT",
+        "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
     ),
     # The values the API documents as a failed generation.
-    **dict.fromkeys(
-        (
-            "FINISH_REASON_UNSPECIFIED",
-            "OTHER",
-            "LANGUAGE",
-            "MALFORMED_FUNCTION_CALL",
-            "UNEXPECTED_TOOL_CALL",
-            "TOO_MANY_TOOL_CALLS",
-            "MISSING_THOUGHT_SIGNATURE",
-            "IMAGE_OTHER",
-            "NO_IMAGE",
-        ),
-        "error",
+    error=(
+        "FINISH_REASON_UNSPECIFIED",
+        "OTHER",
+        "LANGUAGE",
+        "MALFORMED_FUNCTION_CALL",
+        "UNEXPECTED_TOOL_CALL",
+        "TOO_MANY_TOOL_CALLS",
+        "MISSING_THOUGHT_SIGNATURE",
+        "IMAGE_OTHER",
+        "NO_IMAGE",
     ),
-}  # a value the API adds later is ``stop`` (the raw value stays in provider_finish_reason)
+)  # a value the API adds later is ``stop`` (the raw value stays in provider_finish_reason)
 
 
 def decode_usage(u: Mapping[str, Any] | None) -> Usage:

@@ -13,13 +13,13 @@ from typing import Any
 
 from typing_extensions import override
 
-from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py._types import Part, Response, TextPart, ThinkingPart, ToolCall, Usage
 from sycophant_py.wire._base import WireProtocol, error_fields
-from sycophant_py.wire._util import decoded, int_of, invalid_body, new_call_id, object_of, str_or_none
+from sycophant_py.wire._util import decoded, finish_map, int_of, invalid_body, new_call_id, object_of, str_or_none
 
 __all__ = ["FINISH_REASONS", "Decoding", "decode_usage", "error_text", "text_field", "tool_call_fields"]
 
-FINISH_REASONS: Mapping[str, FinishReason] = {"stop": "stop", "length": "length", "load": "stop", "unload": "stop"}
+FINISH_REASONS = finish_map(stop=("stop", "load", "unload"), length=("length",))
 """Ollama's ``done_reason`` values in the unified set."""
 
 

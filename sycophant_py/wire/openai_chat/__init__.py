@@ -40,7 +40,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from sycophant_py._params import SharedParams
+from sycophant_py._params import ExtraBody, SharedParams
 from sycophant_py.wire.openai_chat.decode import FINISH_REASONS, Decoding, decode_usage
 from sycophant_py.wire.openai_chat.encode import Encoding
 from sycophant_py.wire.openai_chat.stream import Streaming
@@ -66,7 +66,7 @@ COMPAT_FLAGS: Mapping[str, tuple[Any, ...]] = {
 """The compat flags this protocol reads, with their allowed values."""
 
 
-class OpenAIChatParams(SharedParams):
+class OpenAIChatParams(SharedParams, ExtraBody):
     """Params of ``openai_chat`` beyond the shared ones."""
 
     frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
@@ -95,8 +95,6 @@ class OpenAIChatParams(SharedParams):
     """How long a cached prefix is kept (OpenAI)."""
     safety_identifier: str | None = None
     """A stable id of the end user for abuse monitoring (OpenAI)."""
-    extra_body: dict[str, Any] | None = None
-    """Extra top-level fields merged into the body as they are (server-specific options)."""
 
 
 class OpenAIChat(Encoding, Decoding, Streaming):

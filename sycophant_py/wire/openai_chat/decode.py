@@ -14,29 +14,22 @@ from typing import Any
 
 from typing_extensions import override
 
-from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py._types import Part, Response, TextPart, ThinkingPart, ToolCall, Usage
 from sycophant_py.wire._base import WireProtocol, error_fields
-from sycophant_py.wire._util import decoded, int_of, invalid_body, new_call_id, object_of, str_or_none
+from sycophant_py.wire._util import decoded, finish_map, int_of, invalid_body, new_call_id, object_of, str_or_none
 
 __all__ = ["FINISH_REASONS", "Decoding", "arguments_text", "decode_usage", "function_of", "reasoning_of", "text_of"]
 
 _NAME = "openai_chat"
 
-FINISH_REASONS: Mapping[str, FinishReason] = {
-    "stop": "stop",
-    "end_turn": "stop",
-    "eos": "stop",
-    "length": "length",
-    "max_tokens": "length",
-    "model_length": "length",
-    "tool_calls": "tool_use",
-    "function_call": "tool_use",
-    "tool_use": "tool_use",
-    "content_filter": "content_filter",
-    "error": "error",
-    "abort": "error",  # vLLM: the request was aborted before the answer was complete
-    "insufficient_system_resource": "error",  # DeepSeek
-}
+FINISH_REASONS = finish_map(
+    stop=("stop", "end_turn", "eos"),
+    length=("length", "max_tokens", "model_length"),
+    tool_use=("tool_calls", "function_call", "tool_use"),
+    content_filter=("content_filter",),
+    # vLLM's "abort": the request was aborted before the answer was complete; DeepSeek's resource error.
+    error=("error", "abort", "insufficient_system_resource"),
+)
 """Chat-completions ``finish_reason`` values (OpenAI's and the compatible servers') in the unified set."""
 _REASONING_KEYS = ("reasoning_content", "reasoning", "reasoning_text")
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
-from sycophant_py._params import ToolChoice
+from sycophant_py._params import ExtraBody, ToolChoice
 from sycophant_py.wire.openai_responses.decode import API, FINISH_REASONS, Decoding, decode_usage, map_status
 from sycophant_py.wire.openai_responses.encode import Encoding
 from sycophant_py.wire.openai_responses.stream import ResponsesStream, Streaming
@@ -42,7 +42,7 @@ UNSUPPORTED_SHARED = frozenset({"stop", "seed", "top_k", "reasoning_budget"})
 """Shared params the Responses API has no field for (left out of the params model)."""
 
 
-class OpenAIResponsesParams(BaseModel):
+class OpenAIResponsesParams(ExtraBody):
     """Params of ``openai_responses``: the shared ones it supports plus its own."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -93,8 +93,6 @@ class OpenAIResponsesParams(BaseModel):
     """Alternatives per token in the output's log probabilities."""
     response_format: dict[str, Any] | None = None
     """A chat-style ``response_format`` (``json_object`` / ``json_schema``), sent as ``text.format``."""
-    extra_body: dict[str, Any] | None = None
-    """Extra top-level fields merged into the body as they are."""
 
 
 class OpenAIResponses(Encoding, Decoding, Streaming):

@@ -30,7 +30,7 @@ from typing_extensions import override
 from sycophant_py._exceptions import ProviderError
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
 from sycophant_py.wire._base import WireProtocol
-from sycophant_py.wire._util import int_of, invalid_body, map_finish, object_of
+from sycophant_py.wire._util import finish_map, int_of, invalid_body, map_finish, object_of
 
 __all__ = [
     "API",
@@ -78,12 +78,7 @@ def decode_usage(u: Mapping[str, Any] | None) -> Usage:
     )
 
 
-FINISH_REASONS: Mapping[str, FinishReason] = {
-    "completed": "stop",
-    "incomplete": "length",
-    "failed": "error",
-    "cancelled": "aborted",
-}
+FINISH_REASONS = finish_map(stop=("completed",), length=("incomplete",), error=("failed",), aborted=("cancelled",))
 """Response ``status`` values in the unified set (``queued`` / ``in_progress`` and the rest: ``stop``)."""
 
 
