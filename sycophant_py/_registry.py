@@ -145,6 +145,8 @@ def _check(cls: Any, kind: str) -> None:
     missing = sorted(getattr(cls, "__abstractmethods__", ()))
     if kind != "auth" and getattr(cls, "path", None) is None and _inherited(cls, base, "request_path"):
         missing.append("request_path (or a declared path)")
+    if kind == "chat" and not hasattr(cls, "stream_state") and _inherited(cls, base, "init_stream"):
+        missing.append("init_stream (or a declared stream_state)")
     if missing:
         raise InvalidRegistration(
             f"{cls.__qualname__} does not implement {base.__name__}: missing {', '.join(missing)}"

@@ -141,8 +141,9 @@ def test_registration_checks_the_behaviour() -> None:
         def request_path(self, request: Request) -> str:
             return "/"
 
-    with pytest.raises(syc.InvalidRegistration, match=r"missing .*decode_response.*encode_request"):
+    with pytest.raises(syc.InvalidRegistration, match=r"missing .*decode_response.*encode_request") as info:
         syc.register_protocol("chat", "half", Half)
+    assert "init_stream (or a declared stream_state)" in str(info.value)
 
     class NoPath(EchoProtocol):  # neither a declared path nor a request_path of its own
         request_path = WireProtocol.request_path

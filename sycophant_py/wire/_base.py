@@ -226,7 +226,8 @@ class WireProtocol(ProtocolBase, ABC, Generic[ChatState]):
     """Behaviour of a chat wire protocol (one API dialect). Implementations are pure.
 
     Subclasses declare the descriptor (see :class:`ProtocolBase`; chat protocols add ``handoff``,
-    ``stream_transport``, ``embedding``, ``finish_reasons``, ``models_path`` and ``compat_flags``) and
+    ``stream_transport``, ``stream_state``, ``embedding``, ``finish_reasons``, ``models_path`` and
+    ``compat_flags``) and
     implement the
     abstract methods. ``init_stream`` returns a :class:`~sycophant_py.wire.StreamAccumulator` (or a
     subclass holding extra decoder state: the type parameter) so the pipeline can always turn a
@@ -240,6 +241,8 @@ class WireProtocol(ProtocolBase, ABC, Generic[ChatState]):
     model (``handoff_rules`` returns it; the default: any id, only the model's own signatures)."""
     stream_transport: ClassVar[StreamTransport] = "sse"
     """How streamed bodies are framed."""
+    stream_state: type[ChatState]
+    """The class of the stream state ``init_stream`` makes: the accumulator or a subclass of it."""
     embedding: ClassVar[str | None] = None
     """The embedding protocol a provider speaking this one embeds with (None: the default one)."""
     finish_reasons: ClassVar[Mapping[str, FinishReason]] = MappingProxyType({})
@@ -280,9 +283,9 @@ class WireProtocol(ProtocolBase, ABC, Generic[ChatState]):
     def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
         """Encode a JSON Schema for structured output (the body fragment the protocol merges)."""
 
-    @abstractmethod
     def init_stream(self) -> ChatState:
-        """Fresh decoder state for one stream."""
+        """Fresh decoder state for one stream: by default a new ``stream_state``."""
+        return self.stream_state()
 
     @abstractmethod
     def decode_stream_chunk(self, state: ChatState, event: Any) -> StreamResult:

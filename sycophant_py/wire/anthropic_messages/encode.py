@@ -47,7 +47,15 @@ from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
 from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs, is_blank
-from sycophant_py.wire._util import MIN_THINKING_BUDGET, MISSING_RESULT, stop_list, thinking_budget
+from sycophant_py.wire._util import (
+    MIN_THINKING_BUDGET,
+    MISSING_RESULT,
+    Turns,
+    finish_body,
+    replay_thinking,
+    stop_list,
+    thinking_budget,
+)
 
 __all__ = [
     "ANTHROPIC_IDS",
@@ -135,13 +143,12 @@ def _is_native(part: ThinkingPart, model: ModelInfo) -> bool:
 
 
 def _map_thinking(part: ThinkingPart, model: ModelInfo) -> dict[str, Any] | None:
-    if part.signature and _is_native(part, model):
-        if part.redacted:
-            return {"type": "redacted_thinking", "data": part.signature}
+    kind = replay_thinking(part, _is_native(part, model))
+    if kind == "redacted":
+        return {"type": "redacted_thinking", "data": part.signature}
+    if kind == "signed":
         return {"type": "thinking", "thinking": part.text, "signature": part.signature}
-    if part.text and not part.redacted:
-        return _text_block(part.text)  # unverifiable thinking: the model still sees what it thought
-    return None
+    return _text_block(part.text) if kind == "text" else None
 
 
 def _map_assistant_part(part: Part, model: ModelInfo) -> dict[str, Any] | None:
@@ -182,14 +189,12 @@ def _mark_cache(blocks: list[dict[str, Any]]) -> None:
             return
 
 
-class _Turns:
+class _Turns(Turns):
     """The conversation being built: turns of alternating roles, blocks merged per role."""
 
     def __init__(self, model: ModelInfo) -> None:
+        super().__init__()
         self.model = model
-        self.system: list[dict[str, Any]] = []
-        self.turns: list[dict[str, Any]] = []
-        self.pending: dict[str, str] = {}  # tool-call id -> name, awaiting a result
         self.answerable: set[str] = set()  # ids of the calls a tool result may answer now
         self.inline_system = bool(model.compat.get("supports_inline_system"))
         self.deferred: list[dict[str, Any]] = []  # inline system blocks waiting for tool results
@@ -199,10 +204,7 @@ class _Turns:
             return
         if cache:
             _mark_cache(blocks)
-        if self.turns and self.turns[-1]["role"] == role:
-            self.turns[-1]["content"].extend(blocks)
-        else:
-            self.turns.append({"role": role, "content": blocks})
+        self.add_blocks(role, blocks)
 
     def flush_pending(self) -> None:
         # A call left without a result would make the API answer 400: tell the model instead.
@@ -479,11 +481,7 @@ class Encoding(WireProtocol):
             choice = _tool_choice(params, forced, thinking_on)
             if choice is not None:
                 body["tool_choice"] = choice
-        if request.stream:
-            body["stream"] = True
-        if params.get("extra_body"):
-            body.update(params["extra_body"])
-        return body
+        return finish_body(body, request.stream, params)
 
     @override
     def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:

@@ -231,9 +231,7 @@ def _message_stop(acc: AnthropicStream) -> StreamResult:
 class Streaming(WireProtocol[AnthropicStream]):
     """The stream half of ``anthropic_messages``: named SSE events into the accumulator."""
 
-    @override
-    def init_stream(self) -> AnthropicStream:
-        return AnthropicStream()
+    stream_state = AnthropicStream
 
     @override
     def decode_stream_chunk(self, state: AnthropicStream, event: Any) -> StreamResult:

@@ -31,7 +31,7 @@ from sycophant_py._types import (
 )
 from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs, is_blank
-from sycophant_py.wire._util import MISSING_RESULT, stop_list, thinking_budget
+from sycophant_py.wire._util import MISSING_RESULT, Turns, replay_thinking, stop_list, thinking_budget
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK as ANTHROPIC_MARK
 from sycophant_py.wire.bedrock_converse.media import ACCEPTS, map_audio, map_document, map_image, s3_url
 
@@ -97,39 +97,28 @@ def _native_thinking(part: ThinkingPart, model: ModelInfo) -> bool:
 
 
 def _map_thinking(part: ThinkingPart, model: ModelInfo) -> dict[str, Any] | None:
-    if part.signature and _native_thinking(part, model):
-        if part.redacted:
-            return {"reasoningContent": {"redactedContent": part.signature}}
+    kind = replay_thinking(part, _native_thinking(part, model))
+    if kind == "redacted":
+        return {"reasoningContent": {"redactedContent": part.signature}}
+    if kind == "signed":
         return {"reasoningContent": {"reasoningText": {"text": part.text, "signature": part.signature}}}
-    if part.text and not part.redacted:
-        return {"text": part.text}  # unverifiable thinking: the model still sees what it thought
-    return None
+    return {"text": part.text} if kind == "text" else None
 
 
-class _Messages:
+class _Messages(Turns):
     """Builds the ``system`` and ``messages`` of one request (see the module docstring)."""
 
     def __init__(self, model: ModelInfo) -> None:
+        super().__init__()
         self.model = model
-        self.system: list[dict[str, Any]] = []
-        self.turns: list[dict[str, Any]] = []
-        self.pending: dict[str, str] = {}  # tool-call id -> name, awaiting a result
         self.docs = 0
         self.tool_names: dict[str, None] = {}
-
-    def _add(self, role: str, blocks: list[dict[str, Any]]) -> None:
-        if not blocks:
-            return
-        if self.turns and self.turns[-1]["role"] == role:
-            self.turns[-1]["content"].extend(blocks)
-        else:
-            self.turns.append({"role": role, "content": blocks})
 
     def _add_results(self, blocks: list[dict[str, Any]]) -> None:
         """Tool results go first in a user turn (after the results already there, before any text)."""
         turn = self.turns[-1] if self.turns and self.turns[-1]["role"] == "user" else None
         if turn is None:
-            self._add("user", blocks)
+            self.add_blocks("user", blocks)
             return
         content = turn["content"]
         at = 0
@@ -177,7 +166,7 @@ class _Messages:
         call_id = msg.tool_call_id or ""
         if call_id not in self.pending:
             # The call is not in the turn before (a trimmed history): Bedrock refuses an orphan result.
-            self._add("user", [{"text": f"Result of tool {msg.name or call_id}: {msg.text}"}])
+            self.add_blocks("user", [{"text": f"Result of tool {msg.name or call_id}: {msg.text}"}])
             return
         self.pending.pop(call_id)
         if any(isinstance(p, AudioPart) for p in msg.parts):
@@ -197,9 +186,9 @@ class _Messages:
         elif msg.role == "tool_result":
             self._tool_result(msg)
         elif msg.role == "user":
-            self._add("user", self._cache([b for b in map(self._user_part, msg.parts) if b is not None], msg))
+            self.add_blocks("user", self._cache([b for b in map(self._user_part, msg.parts) if b is not None], msg))
         else:
-            self._add("assistant", self._cache([b for b in map(self._assistant_part, msg.parts) if b], msg))
+            self.add_blocks("assistant", self._cache([b for b in map(self._assistant_part, msg.parts) if b], msg))
 
     def finish(self) -> None:
         if self.pending:

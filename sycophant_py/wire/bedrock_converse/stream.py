@@ -52,9 +52,7 @@ def _stream_error(acc: ConverseStream, event: Any) -> StreamFailed:
 class Streaming(WireProtocol[ConverseStream]):
     """The stream half of ``bedrock_converse``: event-stream frames into the accumulator."""
 
-    @override
-    def init_stream(self) -> ConverseStream:
-        return ConverseStream()
+    stream_state = ConverseStream
 
     @override
     def decode_stream_chunk(self, state: ConverseStream, event: Any) -> StreamResult:

@@ -18,7 +18,7 @@ from sycophant_py._models import ModelInfo
 from sycophant_py._types import AudioPart, DocumentPart, ImagePart, Message, TextPart, ThinkingPart, Tool, ToolCall
 from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs
-from sycophant_py.wire._util import MISSING_RESULT, stop_list
+from sycophant_py.wire._util import MISSING_RESULT, finish_body, stop_list
 from sycophant_py.wire.google_gemini.schema import to_gemini_schema
 
 __all__ = ["MARK", "SKIP_SIGNATURE", "Encoder", "Encoding", "handoff_rules", "model_family", "thinking_config"]
@@ -314,9 +314,7 @@ class Encoding(WireProtocol):
             body["safetySettings"] = list(params["safety_settings"])
         if params.get("cached_content"):
             body["cachedContent"] = params["cached_content"]
-        if params.get("extra_body"):
-            body.update(params["extra_body"])
-        return body
+        return finish_body(body, False, params)  # the stream is in the path, not the body
 
     @override
     def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:

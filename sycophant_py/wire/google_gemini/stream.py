@@ -342,9 +342,7 @@ class Streaming(WireProtocol[GeminiStream]):
     """The stream half of ``google_gemini``, which also decodes a whole body (the chunks of a stream
     that came at once)."""
 
-    @override
-    def init_stream(self) -> GeminiStream:
-        return GeminiStream()
+    stream_state = GeminiStream
 
     @override
     def decode_response(self, body: Any) -> Response:

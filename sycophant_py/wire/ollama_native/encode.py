@@ -19,7 +19,7 @@ from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
 from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs
-from sycophant_py.wire._util import function_tool, stop_list
+from sycophant_py.wire._util import assistant_pieces, function_tool, stop_list
 
 __all__ = ["Encoding", "ThinkLevel", "map_messages"]
 
@@ -100,25 +100,16 @@ def _map_message(msg: Message, names: dict[str, str]) -> dict[str, Any]:
 
 
 def _map_assistant(msg: Message, names: dict[str, str]) -> dict[str, Any]:
-    texts: list[str] = []
-    thinking: list[str] = []
-    calls: list[dict[str, Any]] = []
-    for p in msg.parts:
-        if isinstance(p, TextPart):
-            texts.append(p.text)
-        elif isinstance(p, ThinkingPart):
-            if p.text and not p.redacted:
-                thinking.append(p.text)
-        elif isinstance(p, ToolCall):
-            names[p.id] = p.name
-            calls.append({"function": {"name": p.name, "arguments": dict(p.arguments)}})
-        else:
-            raise InvalidMessage(f"ollama_native: an assistant message cannot hold a {p.kind} part")
-    out: dict[str, Any] = {"role": "assistant", "content": "".join(texts)}
+    other = next((p for p in msg.parts if not isinstance(p, (TextPart, ThinkingPart, ToolCall))), None)
+    if other is not None:
+        raise InvalidMessage(f"ollama_native: an assistant message cannot hold a {other.kind} part")
+    text, thinking, calls = assistant_pieces(msg, thinking=True)
+    out: dict[str, Any] = {"role": "assistant", "content": text}
     if thinking:
         out["thinking"] = "".join(thinking)
     if calls:
-        out["tool_calls"] = calls
+        names.update((c.id, c.name) for c in calls)
+        out["tool_calls"] = [{"function": {"name": c.name, "arguments": dict(c.arguments)}} for c in calls]
     return out
 
 

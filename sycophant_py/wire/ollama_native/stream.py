@@ -35,9 +35,7 @@ def _stream_tool_call(acc: StreamAccumulator, tc: Mapping[str, Any]) -> None:
 class Streaming(WireProtocol):
     """The stream half of ``ollama_native``: NDJSON lines into the accumulator."""
 
-    @override
-    def init_stream(self) -> StreamAccumulator:
-        return StreamAccumulator()
+    stream_state = StreamAccumulator
 
     @override
     def decode_stream_chunk(self, state: StreamAccumulator, event: Any) -> StreamResult:

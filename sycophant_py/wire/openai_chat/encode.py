@@ -15,10 +15,10 @@ from typing_extensions import override
 from sycophant_py._exceptions import InvalidMessage, UnsupportedInput
 from sycophant_py._handoff import HandoffRules, ToolIdRule, prepare_history
 from sycophant_py._models import ModelInfo
-from sycophant_py._types import AudioPart, DocumentPart, ImagePart, Message, TextPart, ThinkingPart, Tool, ToolCall
+from sycophant_py._types import AudioPart, DocumentPart, ImagePart, Message, TextPart, Tool
 from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs
-from sycophant_py.wire._util import MISSING_RESULT, function_tool, is_strict_schema, stop_list
+from sycophant_py.wire._util import MISSING_RESULT, assistant_pieces, function_tool, is_strict_schema, stop_list
 
 __all__ = ["MISTRAL_IDS", "OPENAI_CHAT_IDS", "Encoding"]
 
@@ -154,31 +154,17 @@ class _Encoder:
         }
 
     def assistant(self, msg: Message) -> dict[str, Any]:
-        texts: list[str] = []
-        thinking: list[str] = []
-        calls: list[dict[str, Any]] = []
-        for p in msg.parts:
-            if isinstance(p, TextPart):
-                texts.append(p.text)
-            elif isinstance(p, ThinkingPart):
-                if self.thinking_as_text and p.text:
-                    thinking.append(p.text)
-            elif isinstance(p, ToolCall):
-                calls.append(
-                    {
-                        "id": p.id,
-                        "type": "function",
-                        "function": {"name": p.name, "arguments": p.arguments_json or "{}"},
-                    }
-                )
+        answer, thinking, calls = assistant_pieces(msg, thinking=self.thinking_as_text)
         # Some servers (llama.cpp) refuse a null content next to tool calls; OpenAI takes either.
         empty = "" if self.model.compat.get("requires_content_string") else None
-        answer = "".join(texts)
         if thinking:
             answer = "\n\n".join([*thinking, answer]) if answer else "\n\n".join(thinking)
         out: dict[str, Any] = {"role": "assistant", "content": answer if answer or not calls else empty}
         if calls:
-            out["tool_calls"] = calls
+            out["tool_calls"] = [
+                {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments_json or "{}"}}
+                for c in calls
+            ]
         return out
 
     def tool_result(self, msg: Message, call_name: str | None = None) -> dict[str, Any]:

@@ -120,9 +120,7 @@ def _delta(acc: ChatStream, choice: Mapping[str, Any], payload: Mapping[str, Any
 class Streaming(WireProtocol[ChatStream]):
     """The stream half of ``openai_chat``: SSE chunks into the accumulator."""
 
-    @override
-    def init_stream(self) -> ChatStream:
-        return ChatStream()
+    stream_state = ChatStream
 
     @override
     def decode_stream_chunk(self, state: ChatStream, event: Any) -> StreamResult:

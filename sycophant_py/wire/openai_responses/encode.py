@@ -40,7 +40,7 @@ from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
 from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs
-from sycophant_py.wire._util import is_strict_schema
+from sycophant_py.wire._util import finish_body, is_strict_schema
 from sycophant_py.wire.openai_responses.decode import API
 
 __all__ = ["OPENAI_RESPONSES_IDS", "Encoding"]
@@ -329,11 +329,7 @@ class Encoding(WireProtocol):
         text = self._text(request)
         if text:
             body["text"] = text
-        if request.stream:
-            body["stream"] = True
-        if params.get("extra_body"):
-            body.update(params["extra_body"])
-        return body
+        return finish_body(body, request.stream, params)
 
     @override
     def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:

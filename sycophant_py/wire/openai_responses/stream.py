@@ -360,9 +360,7 @@ def _fail(acc: ResponsesStream, source: Any, payload: Any) -> StreamFailed:
 class Streaming(WireProtocol[ResponsesStream]):
     """The stream half of ``openai_responses``: SSE events into the accumulator."""
 
-    @override
-    def init_stream(self) -> ResponsesStream:
-        return ResponsesStream()
+    stream_state = ResponsesStream
 
     @override
     def decode_stream_chunk(self, state: ResponsesStream, event: Any) -> StreamResult:
