@@ -59,6 +59,7 @@ __all__ = [
     "error_table",
     "finish_body",
     "fail_stream",
+    "field_of",
     "function_tool",
     "finish_or_fail",
     "finish_map",
@@ -70,6 +71,7 @@ __all__ = [
     "map_finish",
     "new_call_id",
     "object_of",
+    "refused_while_thinking",
     "replay_thinking",
     "stream_error",
     "stop_list",
@@ -167,6 +169,26 @@ def thinking_budget(budget: int | None, effort: str | None) -> int | None:
     if budget is None:
         return None
     return max(int(budget), MIN_THINKING_BUDGET) if budget else 0
+
+
+def refused_while_thinking(params: Mapping[str, Any]) -> list[str]:
+    """The sampling params Claude refuses while it thinks (Anthropic's API and Bedrock's Converse
+    alike): ``temperature``, ``top_k``, and a ``top_p`` below 0.95."""
+    out = [k for k in ("temperature", "top_k") if k in params]
+    if "top_p" in params and params["top_p"] < 0.95:
+        out.append("top_p")
+    return out
+
+
+def field_of(
+    protocol: str, body: Mapping[str, Any], key: str, kind: type, what: str, *, stream: StreamAccumulator | None = None
+) -> Any:
+    """``body[key]`` when it is a ``kind`` (``Mapping``, ``list``...), else raise :class:`ResponseInvalid`
+    saying ``what`` the body has (see :func:`invalid_body`)."""
+    value = body.get(key)
+    if not isinstance(value, kind):
+        raise invalid_body(protocol, what, body, stream=stream)
+    return value
 
 
 def fail_stream(acc: StreamAccumulator, exc: ProviderError) -> StreamFailed:

@@ -52,6 +52,7 @@ from sycophant_py.wire._util import (
     MISSING_RESULT,
     Turns,
     finish_body,
+    refused_while_thinking,
     replay_thinking,
     stop_list,
     thinking_budget,
@@ -419,11 +420,7 @@ class Encoding(WireProtocol):
         """``seed`` (no Anthropic equivalent); while thinking, ``temperature``, ``top_k`` and a ``top_p``
         below 0.95 (the API refuses them then)."""
         out = ["seed"] if "seed" in params else []
-        if is_thinking(params):
-            out += [k for k in ("temperature", "top_k") if k in params]
-            if "top_p" in params and params["top_p"] < 0.95:
-                out.append("top_p")
-        return out
+        return out + refused_while_thinking(params) if is_thinking(params) else out
 
     @override
     def request_headers(self, request: Request) -> dict[str, str]:

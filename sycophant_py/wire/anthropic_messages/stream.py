@@ -35,7 +35,7 @@ from typing_extensions import override
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import ResponseInvalid
 from sycophant_py.wire._base import StreamContinue, StreamFailed, StreamResult, WireProtocol
-from sycophant_py.wire._util import finish_or_fail, invalid_body, is_done_marker, map_finish
+from sycophant_py.wire._util import field_of, finish_or_fail, invalid_body, is_done_marker, map_finish
 from sycophant_py.wire.anthropic_messages.decode import FINISH_REASONS, decode_usage, error_for
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
 
@@ -126,9 +126,8 @@ def _message_start(acc: AnthropicStream, payload: Mapping[str, Any]) -> StreamFa
 
 def _block_start(acc: AnthropicStream, payload: Mapping[str, Any]) -> None:
     index = _index(acc, payload)
-    block = payload.get("content_block")
-    if not isinstance(block, Mapping):
-        raise invalid_body(_NAME, "a content_block_start without a 'content_block' object", payload, stream=acc)
+    what = "a content_block_start without a 'content_block' object"
+    block = field_of(_NAME, payload, "content_block", Mapping, what, stream=acc)
     btype = block.get("type")
     kind = _KINDS.get(str(btype), "other")
     acc.kinds[index] = kind
@@ -178,9 +177,7 @@ def _arguments(acc: AnthropicStream, index: int, fragment: str) -> None:
 
 def _block_delta(acc: AnthropicStream, payload: Mapping[str, Any]) -> None:
     index = _index(acc, payload)
-    delta = payload.get("delta")
-    if not isinstance(delta, Mapping):
-        raise invalid_body(_NAME, "a content_block_delta without a 'delta' object", payload, stream=acc)
+    delta = field_of(_NAME, payload, "delta", Mapping, "a content_block_delta without a 'delta' object", stream=acc)
     dtype = delta.get("type")
     kind = acc.kinds.get(index)
     if dtype == "text_delta" and kind in (None, "text"):

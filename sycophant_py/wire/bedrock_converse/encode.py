@@ -31,7 +31,14 @@ from sycophant_py._types import (
 )
 from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs, is_blank
-from sycophant_py.wire._util import MISSING_RESULT, Turns, replay_thinking, stop_list, thinking_budget
+from sycophant_py.wire._util import (
+    MISSING_RESULT,
+    Turns,
+    refused_while_thinking,
+    replay_thinking,
+    stop_list,
+    thinking_budget,
+)
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK as ANTHROPIC_MARK
 from sycophant_py.wire.bedrock_converse.media import ACCEPTS, map_audio, map_document, map_image, s3_url
 
@@ -325,11 +332,7 @@ class Encoding(WireProtocol):
         effort = params.get("reasoning_effort")
         if effort not in (None, "none") and not (claude or "nova-2" in model.id or "openai.gpt-oss" in model.id):
             out.append("reasoning_effort")
-        if thinking_budget_of(model, params):
-            out += [k for k in ("temperature", "top_k") if k in params]
-            if "top_p" in params and params["top_p"] < 0.95:
-                out.append("top_p")
-        return out
+        return out + refused_while_thinking(params) if thinking_budget_of(model, params) else out
 
     @override
     def encode_request(self, request: Request) -> dict[str, Any]:

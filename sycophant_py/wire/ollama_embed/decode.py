@@ -8,7 +8,7 @@ from typing_extensions import override
 
 from sycophant_py._types import EmbeddingResponse, Usage
 from sycophant_py.wire._base import EmbeddingWireProtocol, error_fields
-from sycophant_py.wire._util import int_of, invalid_body, object_of, vector_of
+from sycophant_py.wire._util import field_of, int_of, object_of, vector_of
 from sycophant_py.wire.ollama_native.decode import error_text
 
 __all__ = ["Decoding"]
@@ -23,9 +23,7 @@ class Decoding(EmbeddingWireProtocol):
     def decode_response(self, body: Any) -> EmbeddingResponse:
         """The vectors of an ``/api/embed`` body (``ResponseInvalid`` when it has no ``embeddings`` list)."""
         body = object_of(self.name, body)
-        vectors = body.get("embeddings")
-        if not isinstance(vectors, list):
-            raise invalid_body(self.name, "no 'embeddings' list", body)
+        vectors = field_of(self.name, body, "embeddings", list, "no 'embeddings' list")
         return EmbeddingResponse(
             vectors=[vector_of(self.name, v, body) for v in vectors],
             usage=Usage(input_tokens=int_of(body.get("prompt_eval_count"))),

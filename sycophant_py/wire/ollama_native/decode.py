@@ -15,7 +15,16 @@ from typing_extensions import override
 
 from sycophant_py._types import Part, Response, TextPart, ThinkingPart, ToolCall, Usage
 from sycophant_py.wire._base import WireProtocol, error_fields
-from sycophant_py.wire._util import decoded, finish_map, int_of, invalid_body, new_call_id, object_of, str_or_none
+from sycophant_py.wire._util import (
+    decoded,
+    field_of,
+    finish_map,
+    int_of,
+    invalid_body,
+    new_call_id,
+    object_of,
+    str_or_none,
+)
 
 __all__ = ["FINISH_REASONS", "Decoding", "decode_usage", "error_text", "text_field", "tool_call_fields"]
 
@@ -67,9 +76,7 @@ class Decoding(WireProtocol):
     def decode_response(self, body: Any) -> Response:
         """Turn an ``/api/chat`` body into a Response (``ResponseInvalid`` when it has no message)."""
         body = object_of(self.name, body)
-        msg = body.get("message")
-        if not isinstance(msg, Mapping):
-            raise invalid_body(self.name, "no 'message' object", body)
+        msg = field_of(self.name, body, "message", Mapping, "no 'message' object")
         text = text_field(msg.get("content"))
         thinking = text_field(msg.get("thinking"))
         parts: list[Part] = []
