@@ -486,7 +486,7 @@ def check_events(item: Interaction, events: list[StreamEvent], resp: Response) -
 
 def _call() -> Call:
     model = resolve_model("anthropic:claude-sonnet-4-5")
-    return Call(spec=model.spec, model=model, protocol=proto)
+    return Call.resolved(model, proto)
 
 
 def decode_stream(chunks: Sequence[bytes]) -> tuple[list[StreamEvent], Response]:

@@ -590,7 +590,7 @@ def test_finish_table_covers_the_corpus() -> None:
 
 def _call(model_id: str, protocol: Any) -> Call:
     info = ModelInfo(provider="amazon-bedrock", id=model_id, api="bedrock_converse")
-    return Call(spec=f"amazon-bedrock:{model_id}", model=info, protocol=protocol)
+    return Call.resolved(info, protocol)
 
 
 @pytest.mark.parametrize("item", ERRORS, ids=_short)
