@@ -342,8 +342,6 @@ class CustomStreamProtocol(WireProtocol):
 _PROTOCOL = CustomStreamProtocol()
 
 
-
-
 # -- the pipeline steps of a call served by a stream function ---------------------------------
 
 

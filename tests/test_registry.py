@@ -155,7 +155,10 @@ def test_registration_checks_the_behaviour() -> None:
         path = "/generate"
 
     syc.register_protocol("chat", "declared_path", DeclaredPath)
-    assert get_protocol("chat", "declared_path").request_path(Request(syc.ModelInfo(provider="p", id="m"), [])) == "/generate"
+    assert (
+        get_protocol("chat", "declared_path").request_path(Request(syc.ModelInfo(provider="p", id="m"), []))
+        == "/generate"
+    )
 
     class NotAProtocol:
         def request_path(self) -> str:
