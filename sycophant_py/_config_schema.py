@@ -171,7 +171,7 @@ def _compat_type(allowed: tuple[Any, ...]) -> Any:
     return bool if set(allowed) == {True, False} else Literal[allowed]
 
 
-_Compat: type[_Table] = create_model(  # type: ignore[call-overload]
+_Compat: type[_Table] = create_model(  # type: ignore[call-overload]  # a model built from a runtime field table
     "Compat",
     __base__=_Table,
     __doc__="``compat``: the wire protocols' compatibility flags (the ``compat_flags`` of the protocols).",
@@ -208,7 +208,7 @@ class _Model(_Table):
     max_tokens: Count | None = None
     headers: StrMap | None = None
     base_url: str | None = None
-    compat: _Compat | None = None  # type: ignore[valid-type]
+    compat: _Compat | None = None  # type: ignore[valid-type]  # a model made by create_model
     capabilities: _Capabilities | None = None
     auth_strategy: str | None = None
     embed_api: str | None = None
@@ -255,7 +255,7 @@ class _Provider(_Table):
     env: StrList | None = None
     settings_env: Annotated[dict[str, StrList], BeforeValidator(_plain_dict)] | None = None
     headers: StrMap | None = None
-    compat: _Compat | None = None  # type: ignore[valid-type]
+    compat: _Compat | None = None  # type: ignore[valid-type]  # a model made by create_model
     capabilities: _Capabilities | None = None
     local: bool | None = None
     embed_api: str | None = None
@@ -345,7 +345,7 @@ class _SettingsBase(BaseModel):
         return dict(data)
 
 
-_Settings: type[BaseModel] = create_model(  # type: ignore[call-overload]
+_Settings: type[BaseModel] = create_model(  # type: ignore[call-overload]  # a model built from a runtime field table
     "Settings",
     __base__=_SettingsBase,
     __doc__="``[providers.<id>]``: credentials (strings) and settings (strings, numbers, booleans).",
@@ -394,7 +394,7 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "aliases": TypeAdapter(
         dict[Annotated[str, PlainValidator(_alias_name)], Annotated[_Alias, BeforeValidator(_alias_form)]]
     ),
-    "providers": TypeAdapter(dict[str, _Settings]),  # type: ignore[valid-type]
+    "providers": TypeAdapter(dict[str, _Settings]),  # type: ignore[valid-type]  # made by create_model
     "custom_providers": TypeAdapter(dict[str, _Provider]),
     "instances": TypeAdapter(list[_Instance]),
 }

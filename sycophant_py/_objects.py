@@ -315,7 +315,7 @@ class AsyncObjectStream(ObjectStream):
                 yield value
 
     @override
-    async def response(self) -> Response:  # type: ignore[override]
+    async def response(self) -> Response:  # type: ignore[override]  # awaited here, returned at once by the sync base
         """Drain the stream and return the validated response."""
         async for _ in self:
             pass

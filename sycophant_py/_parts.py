@@ -355,7 +355,7 @@ class ToolCall:
     kind: ClassVar[Literal["tool_call"]] = "tool_call"
 
     @classmethod
-    def from_json(cls, id: str, name: str, arguments_json: str, **kw: Any) -> ToolCall:  # noqa: A002
+    def from_json(cls, id: str, name: str, arguments_json: str, **kw: Any) -> ToolCall:  # noqa: A002 - the tool-call id, as the field is named
         """Build a tool call from raw argument text.
 
         Empty text means ``{}``; a JSON string holding an object (arguments encoded twice) is that
