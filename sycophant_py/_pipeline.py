@@ -88,12 +88,12 @@ class Call:
     max_retries: int | None = None
     """Retries allowed for this call (None: the policy's); a fallback list's non-last model gets 0."""
     _model: ModelInfo | None = None
-    _protocol: WireProtocol | EmbeddingWireProtocol | None = None
+    _protocol: WireProtocol[Any] | EmbeddingWireProtocol | None = None
     _auth: Auth | None = None
     _http: HttpRequest | None = None
 
     @classmethod
-    def resolved(cls, model: ModelInfo, protocol: WireProtocol | EmbeddingWireProtocol) -> Call:
+    def resolved(cls, model: ModelInfo, protocol: WireProtocol[Any] | EmbeddingWireProtocol) -> Call:
         """A call whose model and protocol are already known (error mapping, tests)."""
         call = cls(spec=model.spec, kind="chat" if isinstance(protocol, WireProtocol) else "embedding")
         call.model = model
@@ -110,18 +110,19 @@ class Call:
         self._model = value
 
     @property
-    def protocol(self) -> WireProtocol | EmbeddingWireProtocol:
-        """The wire protocol of the call's kind (``step_resolve_model``)."""
+    def protocol(self) -> WireProtocol[Any] | EmbeddingWireProtocol:
+        """The wire protocol of the call's kind (``step_resolve_model``; its stream state type is
+        opaque here: the pipeline only hands a protocol the state it made)."""
         if self._protocol is None:
             raise RuntimeError("Call.protocol read before the pipeline step that sets it")
         return self._protocol
 
     @protocol.setter
-    def protocol(self, value: WireProtocol | EmbeddingWireProtocol) -> None:
+    def protocol(self, value: WireProtocol[Any] | EmbeddingWireProtocol) -> None:
         self._protocol = value
 
     @property
-    def chat_protocol(self) -> WireProtocol:
+    def chat_protocol(self) -> WireProtocol[Any]:
         """The protocol of a chat call."""
         proto = self.protocol
         if not isinstance(proto, WireProtocol):

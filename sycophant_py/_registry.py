@@ -219,11 +219,14 @@ def protocol_class(kind: Kind, name: str) -> type[ProtocolBase] | None:
 
 
 @overload
-def get_protocol(kind: Literal["chat"], name: str) -> WireProtocol: ...
+def get_protocol(kind: Literal["chat"], name: str) -> WireProtocol[Any]: ...
 @overload
 def get_protocol(kind: Literal["embedding"], name: str) -> EmbeddingWireProtocol: ...
-def get_protocol(kind: Kind, name: str) -> WireProtocol | EmbeddingWireProtocol:
+def get_protocol(kind: Kind, name: str) -> WireProtocol[Any] | EmbeddingWireProtocol:
     """The (shared, stateless) instance of the protocol registered under ``name``.
+
+    A chat protocol's stream-state type is left open (``WireProtocol[Any]``): whoever drives it
+    only hands it the state its ``init_stream`` made.
 
     Raises:
         UnknownName: no such protocol (the message lists the known ones).
@@ -235,7 +238,7 @@ def get_protocol(kind: Kind, name: str) -> WireProtocol | EmbeddingWireProtocol:
     if inst is None:
         with _lock:
             inst = _instances.setdefault(cls, cls())
-    out: WireProtocol | EmbeddingWireProtocol = inst
+    out: WireProtocol[Any] | EmbeddingWireProtocol = inst
     return out
 
 

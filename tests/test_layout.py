@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from sycophant_py._registry import BUILTINS, protocol_class
-from sycophant_py.wire._base import EmbeddingWireProtocol, WireProtocol
+from sycophant_py._registry import BUILTINS, Kind, protocol_class
+from sycophant_py.wire._base import EmbeddingWireProtocol, ProtocolBase, WireProtocol
 
 PACKAGE = Path(__file__).resolve().parents[1] / "sycophant_py"
 WIRE = PACKAGE / "wire"
@@ -121,7 +121,7 @@ def test_the_layout_rule_can_fail() -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_a_protocol_is_a_package_with_the_template_files(name: str) -> None:
-    kind = "chat" if name in CHAT else "embedding"
+    kind: Kind = "chat" if name in CHAT else "embedding"
     package = WIRE / name
     files = {p.name for p in package.glob("*.py")}
     cls = protocol_class(kind, name)
@@ -129,7 +129,7 @@ def test_a_protocol_is_a_package_with_the_template_files(name: str) -> None:
     assert cls.__module__ == f"sycophant_py.wire.{name}"
     assert cls.name == name
     assert issubclass(cls, WireProtocol if kind == "chat" else EmbeddingWireProtocol)
-    builds_on = [base for base in cls.__mro__[1:] if base.__module__.startswith("sycophant_py.wire.") and base.name]
+    builds_on = [b for b in cls.__mro__[1:] if issubclass(b, ProtocolBase) and b.name]
     if files == {"__init__.py"}:
         assert builds_on, f"{name}: a one-file package must build on another protocol's package"
     else:

@@ -26,7 +26,7 @@ OPENAI_BODY = {
         "code": "context_length_exceeded",
     }
 }
-LLAMA_SERVER_BODY = {
+LLAMA_SERVER_BODY: dict[str, Any] = {
     "error": {
         "code": 400,
         "message": "the request exceeds the available context size, try increasing it",
@@ -274,6 +274,7 @@ def test_http_overflow_raises_context_overflow_once(
 ) -> None:
     srv.add(Reply.json(body, status=status, headers={"x-request-id": "req-9"}))
     err = _raises(syc.ContextOverflow, "fake:m")
+    assert isinstance(err, syc.ContextOverflow)
     assert isinstance(err, syc.BadRequest)
     assert (err.limit, err.requested) == expected
     assert (err.status_code, err.provider, err.model, err.request_id) == (status, "fake", "m", "req-9")

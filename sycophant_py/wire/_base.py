@@ -50,6 +50,7 @@ __all__ = [
 StreamTransport: TypeAlias = Literal["sse", "event_stream", "ndjson"]
 ChatState = TypeVar("ChatState", bound=StreamAccumulator, default=StreamAccumulator)
 """The stream state a chat protocol keeps: the shared accumulator or a subclass of it."""
+_State_co = TypeVar("_State_co", bound=StreamAccumulator, covariant=True, default=StreamAccumulator)
 _NO_ALIASES: Mapping[str, str] = MappingProxyType({})
 
 
@@ -88,11 +89,11 @@ class EmbeddingRequest:
     """Validated params (``dimensions``, ``encoding_format``...)."""
 
 
-@dataclass(slots=True)
-class StreamContinue:
+@dataclass(frozen=True, slots=True)
+class StreamContinue(Generic[_State_co]):
     """The stream goes on: the new state and the events this chunk produced."""
 
-    state: StreamAccumulator
+    state: _State_co
     events: list[StreamEvent]
 
 
@@ -112,7 +113,8 @@ class StreamFailed:
     events: list[StreamEvent]
 
 
-StreamResult: TypeAlias = StreamContinue | StreamDone | StreamFailed
+StreamResult: TypeAlias = StreamContinue[_State_co] | StreamDone | StreamFailed
+"""What decoding one stream event gives: go on (with the protocol's state), done, or failed."""
 
 
 def _declared_path(proto: WireProtocol[Any] | EmbeddingWireProtocol) -> str:
@@ -288,7 +290,7 @@ class WireProtocol(ProtocolBase, ABC, Generic[ChatState]):
         return self.stream_state()
 
     @abstractmethod
-    def decode_stream_chunk(self, state: ChatState, event: Any) -> StreamResult:
+    def decode_stream_chunk(self, state: ChatState, event: Any) -> StreamResult[ChatState]:
         """Decode one stream event (an SSE event, an NDJSON line or an event-stream frame)."""
 
     def handoff_rules(self, model: ModelInfo) -> HandoffRules:
@@ -304,7 +306,7 @@ class WireProtocol(ProtocolBase, ABC, Generic[ChatState]):
         """Headers the request needs beyond auth (lower-case names; default: none)."""
         return {}
 
-    def end_of_stream(self, state: ChatState) -> StreamResult:
+    def end_of_stream(self, state: ChatState) -> StreamResult[ChatState]:
         """The body ended: by default that is an error unless the protocol saw its end marker."""
         err = ResponseInvalid(
             "stream ended before the provider's end marker", provider=state.provider, model=state.model

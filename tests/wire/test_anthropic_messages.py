@@ -1004,7 +1004,7 @@ def test_split_call_between_other_calls_and_text() -> None:
 
 def test_split_call_in_a_whole_body_is_one_call() -> None:
     pieces = ['{"city": "Pa', 'ris"}']
-    content = [
+    content: list[dict[str, Any]] = [
         {"type": "tool_use", "id": "toolu_s", "name": "get_weather", "input": pieces[0]},
         {"type": "tool_use", "id": "toolu_s", "input": pieces[1]},
         {"type": "tool_use", "id": "toolu_t", "name": "f", "input": {"a": 1}},

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
@@ -39,6 +39,9 @@ from sycophant_py.wire._base import WireProtocol
 from sycophant_py.wire._overflow import as_overflow
 from sycophant_py.wire._util import error_table, finish_map, int_of, invalid_body, map_finish, object_of, str_or_none
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
+
+if TYPE_CHECKING:
+    from sycophant_py.wire.anthropic_messages.stream import AnthropicStream
 
 __all__ = ["FINISH_REASONS", "Decoding", "decode_usage", "error_for", "error_message", "merge_inputs"]
 
@@ -177,7 +180,7 @@ def error_for(body: Any, *, provider: str | None = None, model: str | None = Non
     return as_overflow(exc)
 
 
-class Decoding(WireProtocol):
+class Decoding(WireProtocol["AnthropicStream"]):  # the state is the stream module's (imported for types only)
     """The response half of ``anthropic_messages``: a Messages body, and error bodies."""
 
     @override

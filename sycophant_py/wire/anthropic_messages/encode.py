@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
@@ -57,6 +57,9 @@ from sycophant_py.wire._util import (
     stop_list,
     thinking_budget,
 )
+
+if TYPE_CHECKING:
+    from sycophant_py.wire.anthropic_messages.stream import AnthropicStream
 
 __all__ = [
     "ANTHROPIC_IDS",
@@ -406,7 +409,7 @@ def _has_header(request: Request, name: str) -> bool:
     return any(k.lower() == name for k in request.model.headers)
 
 
-class Encoding(WireProtocol):
+class Encoding(WireProtocol["AnthropicStream"]):  # the state is the stream module's (imported for types only)
     """The request half of ``anthropic_messages``: path, headers, history rules, body, tools and the
     forced tool of structured output."""
 

@@ -216,7 +216,7 @@ def _block_stop(acc: AnthropicStream, index: int) -> None:
         acc.end_key(acc.key(index))
 
 
-def _message_stop(acc: AnthropicStream) -> StreamResult:
+def _message_stop(acc: AnthropicStream) -> StreamResult[AnthropicStream]:
     for index in list(acc.start_input):
         _block_stop(acc, index)
     acc.release()
@@ -231,7 +231,7 @@ class Streaming(WireProtocol[AnthropicStream]):
     stream_state = AnthropicStream
 
     @override
-    def decode_stream_chunk(self, state: AnthropicStream, event: Any) -> StreamResult:
+    def decode_stream_chunk(self, state: AnthropicStream, event: Any) -> StreamResult[AnthropicStream]:
         """Decode one SSE event (``event.data`` is the JSON payload, ``event.event`` its name).
 
         Raises:
@@ -269,7 +269,7 @@ class Streaming(WireProtocol[AnthropicStream]):
         return StreamContinue(acc, acc.drain())
 
     @override
-    def end_of_stream(self, state: AnthropicStream) -> StreamResult:
+    def end_of_stream(self, state: AnthropicStream) -> StreamResult[AnthropicStream]:
         """The body ended without ``message_stop``: complete when ``message_delta`` gave the stop
         reason (the answer is whole then; some proxies drop the last event), else an error."""
         if state.stop_reason is None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
@@ -35,6 +35,9 @@ from sycophant_py.wire._util import (
     str_or_none,
 )
 from sycophant_py.wire.bedrock_converse.encode import PROTOCOL_MARK
+
+if TYPE_CHECKING:
+    from sycophant_py.wire.bedrock_converse.stream import ConverseStream
 
 __all__ = ["EXCEPTIONS", "FINISH_REASONS", "Decoding", "decode_block", "decode_usage", "error_message"]
 
@@ -125,7 +128,7 @@ def error_message(status: int, body: Any) -> tuple[str, str | None]:
     return text[:500] or f"HTTP {status}", by_status if body else None
 
 
-class Decoding(WireProtocol):
+class Decoding(WireProtocol["ConverseStream"]):  # the state is the stream module's (imported for types only)
     """The response half of ``bedrock_converse``: a ``ConverseResponse``, and error bodies."""
 
     @override

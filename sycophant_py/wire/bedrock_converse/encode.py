@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from typing_extensions import override
@@ -41,6 +41,9 @@ from sycophant_py.wire._util import (
 )
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK as ANTHROPIC_MARK
 from sycophant_py.wire.bedrock_converse.media import ACCEPTS, map_audio, map_document, map_image, s3_url
+
+if TYPE_CHECKING:
+    from sycophant_py.wire.bedrock_converse.stream import ConverseStream
 
 __all__ = [
     "BEDROCK_CLAUDE_IDS",
@@ -306,7 +309,7 @@ def _map_extras(body: dict[str, Any], request: Request) -> None:
         body["outputConfig"] = {"textFormat": {"type": "json_schema", "structure": {"jsonSchema": spec}}}
 
 
-class Encoding(WireProtocol):
+class Encoding(WireProtocol["ConverseStream"]):  # the state is the stream module's (imported for types only)
     """The request half of ``bedrock_converse``: path, history rules, body, tools and structured output."""
 
     @override

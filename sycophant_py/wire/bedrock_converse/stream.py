@@ -55,7 +55,7 @@ class Streaming(WireProtocol[ConverseStream]):
     stream_state = ConverseStream
 
     @override
-    def decode_stream_chunk(self, state: ConverseStream, event: Any) -> StreamResult:
+    def decode_stream_chunk(self, state: ConverseStream, event: Any) -> StreamResult[ConverseStream]:
         """Decode one event-stream frame (an event, or an exception that ends the stream)."""
         acc = state
         if event.message_type != "event":
@@ -71,7 +71,7 @@ class Streaming(WireProtocol[ConverseStream]):
         return StreamContinue(acc, acc.drain())
 
     @override
-    def end_of_stream(self, state: ConverseStream) -> StreamResult:
+    def end_of_stream(self, state: ConverseStream) -> StreamResult[ConverseStream]:
         """Complete when ``messageStop`` was seen (``metadata`` may be missing), else an error."""
         if state.stopped:
             return finish_or_fail(state, map_finish(self.finish_reasons, state.stop_reason), self.name)

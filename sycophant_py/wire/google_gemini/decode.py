@@ -7,7 +7,7 @@ both read.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
@@ -15,6 +15,9 @@ from sycophant_py._events import StreamAccumulator
 from sycophant_py._types import Usage
 from sycophant_py.wire._base import WireProtocol, error_fields
 from sycophant_py.wire._util import body_message, finish_map, first_int, int_of, invalid_body
+
+if TYPE_CHECKING:
+    from sycophant_py.wire.google_gemini.stream import GeminiStream
 
 __all__ = [
     "FINISH_REASONS",
@@ -150,7 +153,7 @@ def whole_body_chunks(body: Any) -> list[Mapping[str, Any]]:
     raise invalid_body(_NAME, "no 'candidates'", body)
 
 
-class Decoding(WireProtocol):
+class Decoding(WireProtocol["GeminiStream"]):  # the state is the stream module's (imported for types only)
     """The error half of ``google_gemini``'s decoding: Google's error bodies and ``RetryInfo``
     (a whole response is decoded as a stream that came at once: ``stream.Streaming``)."""
 

@@ -8,7 +8,7 @@ import json
 import mimetypes
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
@@ -20,6 +20,9 @@ from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs
 from sycophant_py.wire._util import MISSING_RESULT, finish_body, stop_list
 from sycophant_py.wire.google_gemini.schema import to_gemini_schema
+
+if TYPE_CHECKING:
+    from sycophant_py.wire.google_gemini.stream import GeminiStream
 
 __all__ = ["MARK", "SKIP_SIGNATURE", "Encoder", "Encoding", "handoff_rules", "model_family", "thinking_config"]
 
@@ -266,7 +269,7 @@ def _map_tool_choice(choice: Any) -> dict[str, Any]:
     return {"mode": "ANY", "allowedFunctionNames": [str(choice)]}
 
 
-class Encoding(WireProtocol):
+class Encoding(WireProtocol["GeminiStream"]):  # the state is the stream module's (imported for types only)
     """The request half of ``google_gemini``: path, history rules, body, tools and structured output."""
 
     @override

@@ -361,7 +361,7 @@ class Streaming(WireProtocol[GeminiStream]):
         return resp
 
     @override
-    def decode_stream_chunk(self, state: GeminiStream, event: Any) -> StreamResult:
+    def decode_stream_chunk(self, state: GeminiStream, event: Any) -> StreamResult[GeminiStream]:
         """Decode one SSE event (a ``[DONE]``, which some proxies add, ends the stream)."""
         acc = state
         data: str = event.data
@@ -376,7 +376,7 @@ class Streaming(WireProtocol[GeminiStream]):
         return StreamContinue(acc, acc.drain())
 
     @override
-    def end_of_stream(self, state: GeminiStream) -> StreamResult:
+    def end_of_stream(self, state: GeminiStream) -> StreamResult[GeminiStream]:
         """The end of the body: complete after a finish (or prompt block) reason, else an error."""
         acc = state
         if acc.finish_reason is None and acc.block_reason is None:

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
 from sycophant_py._types import Part, Response, TextPart, ThinkingPart, ToolCall, Usage
 from sycophant_py.wire._base import WireProtocol, error_fields
 from sycophant_py.wire._util import decoded, finish_map, int_of, invalid_body, new_call_id, object_of, str_or_none
+
+if TYPE_CHECKING:
+    from sycophant_py.wire.openai_chat.stream import ChatStream
 
 __all__ = ["FINISH_REASONS", "Decoding", "arguments_text", "decode_usage", "function_of", "reasoning_of", "text_of"]
 
@@ -174,7 +177,7 @@ def _process_parts(msg: Mapping[str, Any]) -> list[Part]:
     return parts
 
 
-class Decoding(WireProtocol):
+class Decoding(WireProtocol["ChatStream"]):  # the state is the stream module's (imported for types only)
     """The response half of ``openai_chat``: a chat-completions body, and error bodies."""
 
     @override

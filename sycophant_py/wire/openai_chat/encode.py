@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
@@ -19,6 +19,9 @@ from sycophant_py._types import AudioPart, DocumentPart, ImagePart, Message, Tex
 from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs
 from sycophant_py.wire._util import MISSING_RESULT, assistant_pieces, function_tool, is_strict_schema, stop_list
+
+if TYPE_CHECKING:
+    from sycophant_py.wire.openai_chat.stream import ChatStream
 
 __all__ = ["MISTRAL_IDS", "OPENAI_CHAT_IDS", "Encoding"]
 
@@ -245,7 +248,7 @@ def _map_tool_choice(choice: Any) -> Any:
     return choice
 
 
-class Encoding(WireProtocol):
+class Encoding(WireProtocol["ChatStream"]):  # the state is the stream module's (imported for types only)
     """The request half of ``openai_chat``: path, history rules, body, tools and structured output."""
 
     @override

@@ -123,7 +123,7 @@ class Streaming(WireProtocol[ChatStream]):
     stream_state = ChatStream
 
     @override
-    def decode_stream_chunk(self, state: ChatStream, event: Any) -> StreamResult:
+    def decode_stream_chunk(self, state: ChatStream, event: Any) -> StreamResult[ChatStream]:
         """Decode one SSE event; ``[DONE]`` ends the stream.
 
         Raises:
@@ -162,7 +162,7 @@ class Streaming(WireProtocol[ChatStream]):
         return StreamContinue(acc, acc.drain())
 
     @override
-    def end_of_stream(self, state: ChatStream) -> StreamResult:
+    def end_of_stream(self, state: ChatStream) -> StreamResult[ChatStream]:
         """The body ended without ``[DONE]``: complete when a finish reason came, else an error.
 
         Some OpenAI-compatible servers close the stream after the chunk with ``finish_reason`` (and

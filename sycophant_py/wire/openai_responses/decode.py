@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
@@ -31,6 +31,9 @@ from sycophant_py._exceptions import ProviderError
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
 from sycophant_py.wire._base import WireProtocol
 from sycophant_py.wire._util import finish_map, int_of, invalid_body, map_finish, object_of
+
+if TYPE_CHECKING:
+    from sycophant_py.wire.openai_responses.stream import ResponsesStream
 
 __all__ = [
     "API",
@@ -195,7 +198,7 @@ _NO_OUTPUT_YET = frozenset({"failed", "cancelled", "queued", "in_progress", "inc
 """Statuses whose body may come without an ``output`` list."""
 
 
-class Decoding(WireProtocol):
+class Decoding(WireProtocol["ResponsesStream"]):  # the state is the stream module's (imported for types only)
     """The response half of ``openai_responses``: a response body."""
 
     @override

@@ -30,7 +30,7 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
@@ -42,6 +42,9 @@ from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs
 from sycophant_py.wire._util import finish_body, is_strict_schema
 from sycophant_py.wire.openai_responses.decode import API
+
+if TYPE_CHECKING:
+    from sycophant_py.wire.openai_responses.stream import ResponsesStream
 
 __all__ = ["OPENAI_RESPONSES_IDS", "Encoding"]
 
@@ -298,7 +301,7 @@ def _map_tool_params(body: dict[str, Any], params: Mapping[str, Any]) -> None:
         body["parallel_tool_calls"] = params["parallel_tool_calls"]
 
 
-class Encoding(WireProtocol):
+class Encoding(WireProtocol["ResponsesStream"]):  # the state is the stream module's (imported for types only)
     """The request half of ``openai_responses``: path, history rules, body, tools and structured output."""
 
     @override

@@ -316,7 +316,7 @@ _HANDLERS: dict[str, Any] = {
 nothing: their content arrives in the events above or stays in the final ``raw`` response."""
 
 
-def _terminal(acc: ResponsesStream, kind: str, payload: Mapping[str, Any]) -> StreamResult:
+def _terminal(acc: ResponsesStream, kind: str, payload: Mapping[str, Any]) -> StreamResult[ResponsesStream]:
     _StreamDecoder(acc).lifecycle(payload)
     resp = payload.get("response")
     if not isinstance(resp, Mapping):
@@ -363,7 +363,7 @@ class Streaming(WireProtocol[ResponsesStream]):
     stream_state = ResponsesStream
 
     @override
-    def decode_stream_chunk(self, state: ResponsesStream, event: Any) -> StreamResult:
+    def decode_stream_chunk(self, state: ResponsesStream, event: Any) -> StreamResult[ResponsesStream]:
         """Apply one SSE event (``event.data`` JSON; its ``type``, else the SSE event name)."""
         acc = state
         data: str = event.data
