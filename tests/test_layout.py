@@ -175,3 +175,12 @@ def test_compat_flags_a_protocol_reads_are_declared(name: str) -> None:
     for path in (WIRE / name).glob("*.py"):
         read |= set(re.findall(r"compat\.get\(\s*\"(\w+)\"", path.read_text(encoding="utf-8")))
     assert read <= set(cls.compat_flags), read - set(cls.compat_flags)
+
+
+def test_the_module_map_lists_every_module() -> None:
+    docs = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = docs.split("## Module map", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^\| `([^`]+)` \|", table, re.M)
+    expected = {f"wire/{_package_of(p)}/" if _package_of(p) else p.relative_to(PACKAGE).as_posix() for p in _py_files()}
+    assert len(listed) == len(set(listed)), "a module is listed twice"
+    assert set(listed) == expected
