@@ -66,7 +66,8 @@ class AnthropicParams(SharedParams, ExtraBody):
 
 
 class AnthropicMessages(Encoding, Decoding, Streaming):
-    """The ``anthropic_messages`` wire protocol (pure; the behaviour is in ``encode``, ``decode`` and ``stream``)."""
+    """Anthropic's Messages API: ``x-api-key`` auth by default, the bare host as base URL, named SSE
+    events; Claude elsewhere (Vertex AI: ``anthropic_vertex``) builds on it."""
 
     name = "anthropic_messages"
     aliases = ("anthropic-messages",)

@@ -118,7 +118,8 @@ class BedrockConverseParams(SharedParams):
 
 
 class BedrockConverse(Encoding, Decoding, Streaming):
-    """The ``bedrock_converse`` wire protocol (pure; the behaviour is in ``encode``, ``decode`` and ``stream``)."""
+    """Amazon Bedrock's Converse API, SigV4-signed: the model id is in the path, streams are AWS
+    event-stream frames, and embeddings go through ``bedrock_embed``."""
 
     name = "bedrock_converse"
     aliases = ("bedrock-converse-stream",)

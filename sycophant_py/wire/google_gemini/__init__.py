@@ -97,8 +97,7 @@ class GoogleGeminiParams(SharedParams, ExtraBody):
 
 
 class GoogleGemini(Encoding, Decoding, Streaming):
-    """The ``google_gemini`` wire protocol (Gemini API ``generateContent``; the behaviour is in
-    ``encode``, ``decode`` and ``stream``)."""
+    """Gemini's ``generateContent`` (AI Studio with ``x-goog-api-key``; Vertex AI with its own auth)."""
 
     name = "google_gemini"
     aliases = ("google-generative-ai",)

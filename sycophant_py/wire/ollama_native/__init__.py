@@ -80,8 +80,7 @@ class OllamaNativeParams(SharedParams):
 
 
 class OllamaNative(Encoding, Decoding, Streaming):
-    """The ``ollama_native`` wire protocol (``POST /api/chat``; the behaviour is in ``encode``,
-    ``decode`` and ``stream``)."""
+    """Ollama's own ``/api/chat``: NDJSON streams, ``options``, ``think`` and ``format``."""
 
     name = "ollama_native"
     path = "/api/chat"

@@ -98,7 +98,7 @@ class OpenAIChatParams(SharedParams, ExtraBody):
 
 
 class OpenAIChat(Encoding, Decoding, Streaming):
-    """The ``openai_chat`` wire protocol (pure; the behaviour is in ``encode``, ``decode`` and ``stream``)."""
+    """OpenAI's Chat Completions, spoken by most servers: compat flags adapt the body to each."""
 
     name = "openai_chat"
     aliases = ("openai-completions",)

@@ -96,7 +96,7 @@ class OpenAIResponsesParams(ExtraBody):
 
 
 class OpenAIResponses(Encoding, Decoding, Streaming):
-    """The ``openai_responses`` wire protocol (pure; the behaviour is in ``encode``, ``decode`` and ``stream``)."""
+    """OpenAI's Responses API (also Azure's, with pi's ``azure-openai-responses`` alias and its auth)."""
 
     name = "openai_responses"
     aliases = ("openai-responses", "azure-openai-responses")
