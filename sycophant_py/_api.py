@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sycophant_py import _custom_stream, _fallback, _run
 from sycophant_py._custom_stream import FunctionSource
@@ -26,6 +26,9 @@ from sycophant_py._pipeline import (
 from sycophant_py._stream import AsyncTextStream, HttpSource, Source, TextStream
 from sycophant_py._types import Context, EmbeddingResponse, Message, Response, Tool, Usage, messages_of
 from sycophant_py.auth._base import Credentials
+
+if TYPE_CHECKING:
+    from sycophant_py._transport import RawResponse
 
 __all__ = [
     "aembed",
@@ -134,7 +137,7 @@ def _raise_failed(resp: Response) -> Response:
     return resp
 
 
-def _decoded(call: Call, raw: Any) -> Response:
+def _decoded(call: Call, raw: RawResponse) -> Response:
     try:
         resp = _run.decode(call, raw)
     except ProviderError as exc:
@@ -341,7 +344,7 @@ def _embed_call(
 
 
 def _batches(call: Call) -> list[Sequence[str]]:
-    size = int(call.params.pop("batch_size", 0) or call.protocol.max_batch)
+    size = int(call.params.pop("batch_size", 0) or call.embedding_protocol.max_batch)
     items = call.inputs
     return [items[i : i + size] for i in range(0, len(items), size)]
 

@@ -37,6 +37,7 @@ from urllib.parse import urlsplit
 from sycophant_py import _config
 from sycophant_py._exceptions import InvalidError, UnknownProvider
 from sycophant_py._models import AuthMode, ModelCost, ModelInfo
+from sycophant_py._registry import DEFAULT_CHAT
 
 __all__ = [
     "LOCAL_COMPAT",
@@ -66,7 +67,7 @@ LOCAL_COMPAT: Mapping[str, Any] = MappingProxyType(
         "requires_content_string": True,
     }
 )
-"""The ``openai_chat`` compat flags of a local server (the hand-written local rows carry the same):
+"""The compat flags of a local server speaking the default chat protocol (the hand-written local rows carry the same):
 no ``developer`` role, ``max_tokens``, no ``store``, ``top_k`` sent, and ``""`` (never ``null``) as the
 content of an assistant turn that only calls tools (llama.cpp refuses ``null``)."""
 
@@ -199,11 +200,11 @@ def is_loopback(url: str) -> bool:
 
 def local_defaults(row: dict[str, Any]) -> dict[str, Any]:
     """A new provider on a loopback address is a local server: ``local``, auth ``optional`` and, for
-    ``openai_chat``, the local compat flags; what the row sets itself wins."""
+    the default chat protocol (OpenAI's), the local compat flags; what the row sets itself wins."""
     if not is_loopback(str(row.get("base_url") or "")):
         return row
     out = {"local": True, "auth": "optional", **row}
-    if out.get("api", out.get("wire_protocol", "openai_chat")) == "openai_chat":
+    if out.get("api", out.get("wire_protocol", DEFAULT_CHAT)) == DEFAULT_CHAT:
         out["compat"] = {**LOCAL_COMPAT, **(row.get("compat") or {})}
     return out
 
@@ -299,7 +300,7 @@ def _cost(d: Mapping[str, Any] | None) -> ModelCost | None:
 def _build(pid: str, prow: Mapping[str, Any], model_id: str, mrow: Mapping[str, Any] | None) -> ModelInfo:
     m: Mapping[str, Any] = mrow or {}
     caps = {**prow.get("capabilities", {}), **m.get("capabilities", {})}
-    api = m.get("api") or m.get("wire_protocol") or prow.get("api") or prow.get("wire_protocol") or "openai_chat"
+    api = m.get("api") or m.get("wire_protocol") or prow.get("api") or prow.get("wire_protocol") or DEFAULT_CHAT
     auth: AuthMode = prow.get("auth", "required")
     if auth not in ("required", "optional", "none"):
         raise InvalidError(f"provider {pid!r}: auth must be 'required', 'optional' or 'none', not {auth!r}")

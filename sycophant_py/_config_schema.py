@@ -9,7 +9,7 @@ check, so ``import sycophant_py`` never imports pydantic). Types are strict (no 
   tokens, AWS keys...) and ``base_url`` must be strings.
 - ``[custom_providers.<id>]``: ``name``, ``base_url``, ``api`` (or ``wire_protocol``), ``auth``
   (``required`` / ``optional`` / ``none``), ``auth_strategy``, ``env``, ``settings_env``,
-  ``headers``, ``compat`` (the flags of ``COMPAT_FLAGS``), ``capabilities`` (booleans),
+  ``headers``, ``compat`` (the flags the protocols declare), ``capabilities`` (booleans),
   ``local``, ``embed_api`` and ``models``. A credential there is an error pointing at
   ``[providers.<id>]``, where credentials live.
 - ``[custom_providers.<id>.models.<model>]``: the fields of ``ModelConfig`` plus
@@ -64,7 +64,8 @@ from pydantic_core import PydanticCustomError
 
 from sycophant_py._exceptions import InvalidConfig
 from sycophant_py._instances import is_builtin_type
-from sycophant_py._providers import COMPAT_FLAGS, ModelConfig, canonical_api
+from sycophant_py._providers import ModelConfig, canonical_api
+from sycophant_py._registry import compat_flags
 from sycophant_py.auth._base import SECRET_FIELDS
 
 __all__ = ["SECTIONS", "check_arguments", "check_file", "checked_instance_config", "error_message"]
@@ -170,11 +171,11 @@ def _compat_type(allowed: tuple[Any, ...]) -> Any:
     return bool if set(allowed) == {True, False} else Literal[allowed]
 
 
-_Compat: type[_Table] = create_model(  # type: ignore[call-overload]
+_Compat: type[_Table] = create_model(  # type: ignore[call-overload]  # a model built from a runtime field table
     "Compat",
     __base__=_Table,
-    __doc__="``compat``: the wire protocols' compatibility flags (``COMPAT_FLAGS``).",
-    **{flag: (_compat_type(tuple(allowed)) | None, None) for flag, allowed in COMPAT_FLAGS.items()},
+    __doc__="``compat``: the wire protocols' compatibility flags (the ``compat_flags`` of the protocols).",
+    **{flag: (_compat_type(tuple(allowed)) | None, None) for flag, allowed in compat_flags().items()},
 )
 
 
@@ -207,7 +208,7 @@ class _Model(_Table):
     max_tokens: Count | None = None
     headers: StrMap | None = None
     base_url: str | None = None
-    compat: _Compat | None = None  # type: ignore[valid-type]
+    compat: _Compat | None = None  # type: ignore[valid-type]  # a model made by create_model
     capabilities: _Capabilities | None = None
     auth_strategy: str | None = None
     embed_api: str | None = None
@@ -254,7 +255,7 @@ class _Provider(_Table):
     env: StrList | None = None
     settings_env: Annotated[dict[str, StrList], BeforeValidator(_plain_dict)] | None = None
     headers: StrMap | None = None
-    compat: _Compat | None = None  # type: ignore[valid-type]
+    compat: _Compat | None = None  # type: ignore[valid-type]  # a model made by create_model
     capabilities: _Capabilities | None = None
     local: bool | None = None
     embed_api: str | None = None
@@ -344,7 +345,7 @@ class _SettingsBase(BaseModel):
         return dict(data)
 
 
-_Settings: type[BaseModel] = create_model(  # type: ignore[call-overload]
+_Settings: type[BaseModel] = create_model(  # type: ignore[call-overload]  # a model built from a runtime field table
     "Settings",
     __base__=_SettingsBase,
     __doc__="``[providers.<id>]``: credentials (strings) and settings (strings, numbers, booleans).",
@@ -393,7 +394,7 @@ _ADAPTERS: dict[str, TypeAdapter[Any]] = {
     "aliases": TypeAdapter(
         dict[Annotated[str, PlainValidator(_alias_name)], Annotated[_Alias, BeforeValidator(_alias_form)]]
     ),
-    "providers": TypeAdapter(dict[str, _Settings]),  # type: ignore[valid-type]
+    "providers": TypeAdapter(dict[str, _Settings]),  # type: ignore[valid-type]  # made by create_model
     "custom_providers": TypeAdapter(dict[str, _Provider]),
     "instances": TypeAdapter(list[_Instance]),
 }

@@ -298,7 +298,7 @@ class StreamEmitter:
         """
         from sycophant_py._pipeline import error_from_response
 
-        call = self._call or Call(spec=self._model.spec, model=self._model, protocol=_PROTOCOL)
+        call = self._call or Call.resolved(self._model, _PROTOCOL)
         if isinstance(body, Mapping):
             data = json.dumps(body).encode()
         else:
@@ -444,7 +444,7 @@ class _Core:
         (failed turns left out, other providers' thinking as text or dropped, their signatures removed)."""
         call = self.call
         req = Request(call.model, call.messages, call.params, foreign_thinking=_config.settings().foreign_thinking)
-        messages = prepare_history(req, call.protocol.handoff_rules(call.model))
+        messages = prepare_history(req, call.chat_protocol.handoff_rules(call.model))
         return Context(messages, dict(call.params), call.tools)
 
     def _items(self, item: Any) -> list[StreamEvent] | None:

@@ -17,9 +17,9 @@ that cannot be built (a broken ``[[instances]]`` entry) is left out of that list
 **Model listing** (``models(name)``): the server's own list where it has one, the catalog's rows
 otherwise. Listed live:
 
-- ``openai_chat`` / ``openai_responses`` providers: ``GET {base_url}/models``;
-- ``anthropic_messages``: ``GET {base_url}/v1/models``;
-- ``ollama_native``: ``GET {host}/api/tags``;
+- providers whose chat protocol declares a ``models_path`` (OpenAI's ``/models``, Anthropic's
+  ``/v1/models``, Ollama's ``/api/tags``): ``GET`` that path under the base URL as the protocol
+  resolves it (``resolve_base_url``);
 - factory backends: their ``models()``.
 
 Only providers whose auth is a plain key header (bearer, Anthropic's, none) are asked; others
@@ -46,6 +46,7 @@ from sycophant_py._exceptions import (
 )
 from sycophant_py._log import log
 from sycophant_py._models import ModelInfo, ModelList
+from sycophant_py._registry import get_protocol, protocol_class
 
 __all__ = ["LIST_TIMEOUT", "available", "list_models", "listing_url", "parse_model_ids", "which_available"]
 
@@ -58,17 +59,18 @@ _LISTED_AUTH = frozenset({"bearer", "none", "anthropic"})
 
 
 def listing_url(api: str, base_url: str) -> str | None:
-    """The URL that lists a server's models, for a wire protocol and base URL (None: none known)."""
+    """The URL that lists a server's models, for a wire protocol and base URL (None: none known).
+
+    The protocol's descriptor says where (``models_path``, under its resolved base URL); an unknown
+    protocol, or a base URL that is still a template, lists nothing.
+    """
     base = base_url.rstrip("/")
-    if not base or "{" in base:
+    if not base or "{" in base or protocol_class("chat", api) is None:
         return None
-    if api == "ollama_native":
-        return (base[:-3] if base.endswith("/v1") else base) + "/api/tags"
-    if api == "anthropic_messages":
-        return base + "/v1/models"
-    if api in ("openai_chat", "openai_responses"):
-        return base + "/models"
-    return None
+    proto = get_protocol("chat", api)
+    if proto.models_path is None:
+        return None
+    return proto.resolve_base_url(base).rstrip("/") + proto.models_path
 
 
 def parse_model_ids(body: bytes) -> list[str]:

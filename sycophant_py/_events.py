@@ -42,7 +42,7 @@ class _Block:
 
     __slots__ = ("chunks", "ended", "id", "kind", "name", "provider_data", "redacted", "signature")
 
-    def __init__(self, kind: str, id: str = "", name: str = "") -> None:  # noqa: A002
+    def __init__(self, kind: str, id: str = "", name: str = "") -> None:  # noqa: A002 - the tool-call id, as the attribute is named
         self.kind = kind
         self.chunks: list[str] = []
         self.id = id
@@ -141,7 +141,7 @@ class StreamEvent:
 
     def __init__(
         self,
-        type: EventType,  # noqa: A002
+        type: EventType,  # noqa: A002 - the public attribute is ``event.type`` (DESIGN.md)
         partial: PartialResponse,
         content_index: int = -1,
         delta: str = "",
@@ -177,7 +177,7 @@ class StreamEvent:
         return redact_text(f"StreamEvent({self.type!r}, index={self.content_index}{extra})")
 
 
-_START = {"text": "text_start", "thinking": "thinking_start", "tool_call": "toolcall_start"}
+_START: dict[str, EventType] = {"text": "text_start", "thinking": "thinking_start", "tool_call": "toolcall_start"}
 _DELTA: dict[str, EventType] = {"text": "text_delta", "thinking": "thinking_delta", "tool_call": "toolcall_delta"}
 _END: dict[str, EventType] = {"text": "text_end", "thinking": "thinking_end", "tool_call": "toolcall_end"}
 
@@ -217,7 +217,7 @@ class StreamAccumulator:
             self.started = True
             self.events.append(StreamEvent("start", self.view))
 
-    def _open(self, kind: str, key: Hashable | None, id: str = "", name: str = "") -> int:  # noqa: A002
+    def _open(self, kind: str, key: Hashable | None, id: str = "", name: str = "") -> int:  # noqa: A002 - the tool-call id
         if not self.started:
             self.start()
         if key is not None and key in self._keys:
@@ -240,7 +240,7 @@ class StreamAccumulator:
             self._keys[key] = idx
         if kind != "tool_call":
             self._current = idx
-        self.events.append(StreamEvent(_START[kind], self.view, idx, block=block))  # type: ignore[arg-type]
+        self.events.append(StreamEvent(_START[kind], self.view, idx, block=block))
         return idx
 
     def text(self, delta: str, key: Hashable | None = None) -> None:
@@ -277,7 +277,7 @@ class StreamAccumulator:
         self,
         key: Hashable,
         *,
-        id: str | None = None,  # noqa: A002
+        id: str | None = None,  # noqa: A002 - the tool-call id, as everywhere in the library
         name: str | None = None,
         arguments: str = "",
         provider_data: dict[str, Any] | None = None,
@@ -321,11 +321,8 @@ class StreamAccumulator:
         """Build the response from what was received."""
         parts = [b.to_part(self.provider) for b in self.blocks]
         return Response(
-            text="".join(p.text for p in parts if isinstance(p, TextPart)),
             finish_reason=finish_reason,
             usage=self.usage,
-            tool_calls=[p for p in parts if isinstance(p, ToolCall)],
-            reasoning="".join(p.text for p in parts if isinstance(p, ThinkingPart)),
             parts=parts,
             raw=self.raw,
             id=self.id,

@@ -267,6 +267,8 @@ class ProviderError(SycophantError):
         model: Model id.
         request_id: The provider's request id header, when present.
         body: The decoded error body (dict) or raw text, as the provider sent it (secrets masked).
+        error_type: The provider's own error type or code (``overloaded_error``, ``ThrottlingException``,
+            ``RESOURCE_EXHAUSTED``...), when the error said one.
     """
 
     default_status: int | None = None
@@ -284,8 +286,10 @@ class ProviderError(SycophantError):
         model: str | None = None,
         request_id: str | None = None,
         body: Any = None,
+        error_type: str | None = None,
     ) -> None:
         self.status_code = status_code if status_code is not None else self.default_status
+        self.error_type = error_type
         self.provider = provider
         self.model = model
         self.request_id = request_id

@@ -10,7 +10,7 @@ function taking one argument, the registration API (:class:`ExtensionAPI`)::
     # acme_llm/sycophant.py
     def setup(api):
         api.register_provider("acme", base_url="https://api.acme.test/v1", api_key="ACME_API_KEY",
-                              api="openai_chat", models=[{"id": "acme-large"}])
+                              models=[{"id": "acme-large"}])
 
 Policy:
 

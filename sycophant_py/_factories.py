@@ -100,7 +100,7 @@ class ProviderDefinition:
     auth_strategy: str | None = None
     """Name of a registered auth strategy."""
     compat: Mapping[str, Any] | None = None
-    """``openai_chat`` compatibility flags for every model."""
+    """Compatibility flags for every model (those its protocol declares in ``compat_flags``)."""
     oauth: Any = None
     """An OAuth login (``syc.OAuth(...)``)."""
     stream: Callable[..., Any] | None = None

@@ -13,8 +13,9 @@ protocol encodes a conversation it calls :func:`prepare_history` with its own
    that answers that call gets the same new id. The rewrite is deterministic (the same conversation
    gives the same ids on every request, however it grows) and a new id is never one the conversation
    already uses. Ids the target accepts are sent verbatim, so a conversation that stays on one
-   provider keeps its provider's ids. The accepted forms are the constants below, each with the
-   document that states it.
+   provider keeps its provider's ids. The accepted forms are :class:`ToolIdRule` constants, each
+   with the document that states it, in the encoder of the protocol that accepts them
+   (:data:`ANY_IDS`, for protocols that send no ids of other providers' calls, is here).
 3. **What only the producing provider can read stays with it.** For an assistant turn from another
    provider (or, where the target says it matters, another model family): thinking signatures,
    encrypted and redacted reasoning, opaque provider parts and the provider data of tool calls
@@ -47,14 +48,8 @@ if TYPE_CHECKING:
     from sycophant_py.wire._base import Request
 
 __all__ = [
-    "ANTHROPIC_IDS",
     "ANY_IDS",
-    "BEDROCK_CLAUDE_IDS",
-    "BEDROCK_IDS",
     "FOREIGN_THINKING",
-    "MISTRAL_IDS",
-    "OPENAI_CHAT_IDS",
-    "OPENAI_RESPONSES_IDS",
     "ForeignThinking",
     "HandoffRules",
     "ToolIdRule",
@@ -148,46 +143,6 @@ class ToolIdRule:
 ANY_IDS = ToolIdRule(source="ids are not sent, or any non-empty string is taken")
 """Protocols that send no ids for other providers' calls (Gemini: calls and results are matched by
 name and order unless Gemini made the id; Ollama's ``/api/chat`` has no id field at all)."""
-OPENAI_CHAT_IDS = ToolIdRule(
-    max_length=64,
-    source="OpenAI Chat Completions refuses a longer messages[].tool_calls[].id "
-    "('string too long. Expected a string with maximum length 64'; 40 before 2026); the OpenAPI spec "
-    "gives no limit",
-)
-"""``openai_chat``: at most 64 characters, any characters."""
-OPENAI_RESPONSES_IDS = ToolIdRule(
-    max_length=64,
-    source="OpenAI OpenAPI spec 2.3.0, FunctionCallOutputItemParam.call_id: minLength 1, maxLength 64",
-)
-"""``openai_responses``: ``call_id`` of 1 to 64 characters."""
-ANTHROPIC_IDS = ToolIdRule(
-    max_length=64,
-    alphabet="a-zA-Z0-9_-",
-    source="Messages API validation: tool_use.id must match ^[a-zA-Z0-9_-]+$ (its 400 message); "
-    "64 characters kept as the cap Bedrock documents for the same models",
-)
-"""``anthropic_messages``: ``^[a-zA-Z0-9_-]+$``, at most 64 characters."""
-BEDROCK_IDS = ToolIdRule(
-    max_length=64,
-    alphabet="a-zA-Z0-9_.:-",
-    source="bedrock-runtime service-2.json, ToolUseId: min 1, max 64, pattern [a-zA-Z0-9_.:-]+",
-)
-"""``bedrock_converse``: ``toolUseId`` of 1 to 64 of ``[a-zA-Z0-9_.:-]`` (Kimi on Bedrock makes
-``functions.get_temperature:0`` and gets it back verbatim)."""
-BEDROCK_CLAUDE_IDS = ToolIdRule(
-    max_length=64,
-    alphabet="a-zA-Z0-9_-",
-    source="bedrock-runtime service-2.json ToolUseId, narrowed to Anthropic's ^[a-zA-Z0-9_-]+$ for the "
-    "Claude models behind Converse",
-)
-"""``bedrock_converse`` for a Claude model: ``[a-zA-Z0-9_-]{1,64}``."""
-MISTRAL_IDS = ToolIdRule(
-    length=9,
-    alphabet="a-zA-Z0-9",
-    source="Mistral's 400 (and mistral-common's validator): 'Tool call id was ... but must be a-z, A-Z, "
-    "0-9, with a length of 9'",
-)
-"""``openai_chat`` with the ``requires_mistral_tool_ids`` compat flag: exactly 9 alphanumerics."""
 
 
 def _no_family(model_id: str) -> str | None:

@@ -242,9 +242,12 @@ def _factory_error(exc: Exception, type_name: str, where: Where) -> InvalidConfi
     from sycophant_py._redact import redact_text
 
     if type(exc).__name__ == "ValidationError" and type(exc).__module__.startswith("pydantic"):
+        from pydantic import ValidationError
+
         from sycophant_py._factory_config import problems_of
 
-        return where.error([where.line(loc, msg) for loc, msg in problems_of(exc)])  # type: ignore[arg-type]
+        if isinstance(exc, ValidationError):
+            return where.error([where.line(loc, msg) for loc, msg in problems_of(exc)])
     return where.about(f"the {type_name!r} factory failed: {type(exc).__name__}: {redact_text(str(exc))}")
 
 

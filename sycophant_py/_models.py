@@ -15,6 +15,8 @@ from typing import Any, Literal, TypeAlias
 
 from typing_extensions import override
 
+from sycophant_py._registry import DEFAULT_CHAT
+
 __all__ = ["AuthMode", "ModelCost", "ModelInfo", "ModelList"]
 
 AuthMode: TypeAlias = Literal["required", "optional", "none"]
@@ -58,7 +60,7 @@ class ModelInfo:
     """Model id as sent to the provider."""
     name: str = ""
     """Display name."""
-    api: str = "openai_chat"
+    api: str = DEFAULT_CHAT
     """Wire protocol name."""
     base_url: str = ""
     """Base URL (what it holds depends on the protocol: see DESIGN's table)."""
@@ -85,7 +87,7 @@ class ModelInfo:
     headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     """Extra headers sent with every request (values may name env vars)."""
     compat: Mapping[str, Any] = field(default_factory=lambda: _EMPTY)
-    """``openai_chat`` compatibility flags."""
+    """Compatibility flags the model's protocol reads (each protocol declares its ``compat_flags``)."""
     known: bool = True
     """False when the provider accepted an id the catalog does not list."""
     local: bool = False

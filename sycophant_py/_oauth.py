@@ -160,7 +160,7 @@ class OAuthCredentials:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, OAuthCredentials) and self.to_dict() == other.to_dict()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # mutable and compared by value: deliberately unhashable
 
     @override
     def __repr__(self) -> str:
@@ -257,7 +257,7 @@ def build_oauth(value: Any, where: str) -> OAuth:
 
 
 def _is_async(fn: Any) -> bool:
-    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004 - the __call__ of a callable object, not a callable() test
 
 
 async def _await(aw: Awaitable[T]) -> T:
@@ -354,7 +354,8 @@ class LoginCallbacks:
 
 def _method(user: Any, name: str) -> Callable[..., Any]:
     fn = getattr(user, name, None)
-    return fn if callable(fn) else getattr(LoginCallbacks(), name)  # type: ignore[no-any-return]
+    method: Callable[..., Any] = fn if callable(fn) else getattr(LoginCallbacks(), name)
+    return method
 
 
 class _SyncView:
@@ -450,7 +451,8 @@ def oauth_for_provider(pid: str) -> OAuth | None:
 
     row = _catalog.REGISTERED.get(pid)
     if row is not None and row.get("_oauth") is not None:
-        return row["_oauth"]  # type: ignore[no-any-return]
+        registered: OAuth = row["_oauth"]
+        return registered
     ref = _BUILTIN_OAUTH.get(pid)
     return _load(ref) if ref is not None else None
 
@@ -524,7 +526,8 @@ def login(provider: str, callbacks: Any = None) -> OAuthCredentials | None:
     if oauth is None:
         raise _no_login(provider)
     if _is_async(oauth.login):
-        return call_sync(lambda: alogin(provider, callbacks), what=f"the login of {pid!r}")  # type: ignore[no-any-return]
+        stored: OAuthCredentials | None = call_sync(lambda: alogin(provider, callbacks), what=f"the login of {pid!r}")
+        return stored
     creds = OAuthCredentials.coerce(oauth.login(_SyncView(callbacks)), f"the login of {pid!r}")
     return _save(pid, oauth, creds)
 

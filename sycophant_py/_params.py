@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sycophant_py._exceptions import InvalidParams
 
-__all__ = ["EmbeddingParams", "SharedParams", "validate_params"]
+__all__ = ["EmbeddingParams", "ExtraBody", "SharedParams", "validate_params"]
 
 ToolChoice = Literal["auto", "none", "required"] | str | dict[str, Any]
 
@@ -95,6 +95,15 @@ def validate_params(schema: type[BaseModel], params: Mapping[str, Any]) -> tuple
             f"Invalid param {name}={kept.get(name)!r}: {err['msg']}{_describe(schema, name)}", param=name
         ) from None
     return {k: getattr(model, k) for k in kept}, dropped
+
+
+class ExtraBody(BaseModel):
+    """The ``extra_body`` param, for protocols that merge it into the body (mixed into their params)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    extra_body: dict[str, Any] | None = None
+    """Extra top-level fields merged into the body as they are (server-specific options)."""
 
 
 class EmbeddingParams(BaseModel):

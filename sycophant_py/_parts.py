@@ -29,9 +29,12 @@ __all__ = [
     "ThinkingPart",
     "ToolCall",
     "coerce_parts",
+    "joined_reasoning",
+    "joined_text",
     "loads_json",
     "part_from_dict",
     "parts_from",
+    "tool_calls_in",
 ]
 
 JSON: TypeAlias = dict[str, Any]
@@ -352,7 +355,7 @@ class ToolCall:
     kind: ClassVar[Literal["tool_call"]] = "tool_call"
 
     @classmethod
-    def from_json(cls, id: str, name: str, arguments_json: str, **kw: Any) -> ToolCall:  # noqa: A002
+    def from_json(cls, id: str, name: str, arguments_json: str, **kw: Any) -> ToolCall:  # noqa: A002 - the tool-call id, as the field is named
         """Build a tool call from raw argument text.
 
         Empty text means ``{}``; a JSON string holding an object (arguments encoded twice) is that
@@ -459,6 +462,21 @@ _PART_BUILDERS: dict[str, Callable[[Mapping[str, Any]], Part]] = {
     "thinking": _thinking_from,
     "tool_call": _tool_call_from,
 }
+
+
+def joined_text(parts: Iterable[Part]) -> str:
+    """The text parts of ``parts`` joined (what ``Message.text`` and ``Response.text`` read)."""
+    return "".join(p.text for p in parts if isinstance(p, TextPart))
+
+
+def joined_reasoning(parts: Iterable[Part]) -> str:
+    """The thinking parts' text joined (what ``Response.reasoning`` reads)."""
+    return "".join(p.text for p in parts if isinstance(p, ThinkingPart))
+
+
+def tool_calls_in(parts: Iterable[Part]) -> list[ToolCall]:
+    """The tool calls among ``parts``, in order (what ``Message.tool_calls`` and ``Response.tool_calls`` read)."""
+    return [p for p in parts if isinstance(p, ToolCall)]
 
 
 def part_from_dict(d: Any, where: str = "part") -> Part:

@@ -18,7 +18,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, TypeVar
 
 from sycophant_py import _config
 from sycophant_py._catalog import resolve_model
@@ -41,29 +41,34 @@ from sycophant_py._exceptions import (
 from sycophant_py._log import BoundLog, log
 from sycophant_py._models import ModelInfo
 from sycophant_py._oauth import with_oauth
-from sycophant_py._registry import auth_for, get_protocol
+from sycophant_py._registry import Kind, auth_for, embedding_for, get_protocol, known_protocols
 from sycophant_py._retry import parse_retry_after
 from sycophant_py._types import Context, Cost, Message, Response, ThinkingPart, Tool, Usage
 from sycophant_py.auth._base import SECRET_FIELDS, Auth, Credentials, HttpRequest
-from sycophant_py.wire._base import EmbeddingRequest, Request
+from sycophant_py.wire._base import EmbeddingRequest, EmbeddingWireProtocol, Request, WireProtocol
 
 __all__ = ["ENCODE", "PREPARE", "Call", "calculate_cost", "error_from_response", "finish_response", "run_steps"]
 
+_T = TypeVar("_T")
 _REQUEST_ID_HEADERS = ("x-request-id", "request-id", "x-amzn-requestid", "apim-request-id", "cf-ray")
 _ACCEPT = {
     "sse": "text/event-stream",
     "ndjson": "application/x-ndjson",
     "event_stream": "application/vnd.amazon.eventstream",
 }
-_EMBED_DEFAULTS = {"openai_chat": "openai_embed", "openai_responses": "openai_embed", "ollama_native": "ollama_embed"}
 
 
 @dataclass(slots=True)
 class Call:
-    """Everything one call accumulates on its way through the pipeline."""
+    """Everything one call accumulates on its way through the pipeline.
+
+    ``model``, ``protocol``, ``auth`` and ``http`` are set by the steps (see :data:`PREPARE` and
+    :data:`ENCODE`); reading one before its step ran is a bug, and raises ``RuntimeError``.
+    ``chat_protocol`` / ``embedding_protocol`` give the protocol with the type of the call's kind.
+    """
 
     spec: str
-    kind: str = "chat"
+    kind: Kind = "chat"
     messages: tuple[Message, ...] = ()
     inputs: Sequence[str] = ()
     raw_params: Mapping[str, Any] = field(default_factory=dict)
@@ -74,18 +79,81 @@ class Call:
     response_schema: Mapping[str, Any] | None = None
     schema_name: str = "response"
     deadline: float | None = None
-    model: ModelInfo = field(default=None)  # type: ignore[assignment]
-    protocol: Any = None
     params: dict[str, Any] = field(default_factory=dict)
     credentials: Credentials = field(default_factory=Credentials)
-    auth: Auth = field(default=None)  # type: ignore[assignment]
     body: dict[str, Any] = field(default_factory=dict)
-    http: HttpRequest = field(default=None)  # type: ignore[assignment]
     log: BoundLog = field(default_factory=BoundLog)
     prepared: bool = False
     """True once credentials are prepared and the body encoded."""
     max_retries: int | None = None
     """Retries allowed for this call (None: the policy's); a fallback list's non-last model gets 0."""
+    _model: ModelInfo | None = None
+    _protocol: WireProtocol[Any] | EmbeddingWireProtocol | None = None
+    _auth: Auth | None = None
+    _http: HttpRequest | None = None
+
+    @classmethod
+    def resolved(cls, model: ModelInfo, protocol: WireProtocol[Any] | EmbeddingWireProtocol) -> Call:
+        """A call whose model and protocol are already known (error mapping, tests)."""
+        call = cls(spec=model.spec, kind="chat" if isinstance(protocol, WireProtocol) else "embedding")
+        call.model = model
+        call.protocol = protocol
+        return call
+
+    @property
+    def model(self) -> ModelInfo:
+        """The resolved model (``step_resolve_model``)."""
+        return _set(self._model, "model")
+
+    @model.setter
+    def model(self, value: ModelInfo) -> None:
+        self._model = value
+
+    @property
+    def protocol(self) -> WireProtocol[Any] | EmbeddingWireProtocol:
+        """The wire protocol of the call's kind (``step_resolve_model``; its stream state type is
+        opaque here: the pipeline only hands a protocol the state it made)."""
+        if self._protocol is None:
+            raise RuntimeError("Call.protocol read before the pipeline step that sets it")
+        return self._protocol
+
+    @protocol.setter
+    def protocol(self, value: WireProtocol[Any] | EmbeddingWireProtocol) -> None:
+        self._protocol = value
+
+    @property
+    def chat_protocol(self) -> WireProtocol[Any]:
+        """The protocol of a chat call."""
+        proto = self.protocol
+        if not isinstance(proto, WireProtocol):
+            raise TypeError(f"{self.spec}: an embedding call has no chat protocol")
+        return proto
+
+    @property
+    def embedding_protocol(self) -> EmbeddingWireProtocol:
+        """The protocol of an embedding call."""
+        proto = self.protocol
+        if not isinstance(proto, EmbeddingWireProtocol):
+            raise TypeError(f"{self.spec}: a chat call has no embedding protocol")
+        return proto
+
+    @property
+    def auth(self) -> Auth:
+        """The auth strategy (``step_resolve_credentials``)."""
+        return _set(self._auth, "auth")
+
+    @auth.setter
+    def auth(self, value: Auth) -> None:
+        self._auth = value
+
+    @property
+    def http(self) -> HttpRequest:
+        """The request to send, before auth (``step_encode``)."""
+        return _set(self._http, "http")
+
+    @http.setter
+    def http(self, value: HttpRequest) -> None:
+        self._http = value
 
     def remaining(self) -> float | None:
         """Seconds left of the call's total ``timeout=``, or None."""
@@ -95,6 +163,12 @@ class Call:
         if left <= 0:
             raise Timeout(f"the call's timeout expired before it finished ({self.spec})")
         return left
+
+
+def _set(value: _T | None, what: str) -> _T:
+    if value is None:
+        raise RuntimeError(f"Call.{what} read before the pipeline step that sets it")
+    return value
 
 
 def _clock() -> float:
@@ -114,23 +188,21 @@ def deadline_for(timeout: float | None) -> float | None:
 
 
 def step_resolve_model(call: Call) -> Call:
-    """Resolve the model row and the wire protocol (``api=`` forces one)."""
+    """Resolve the model row and the wire protocol (``api=`` forces one).
+
+    An embedding call on a chat model uses the row's ``embed_api``, else the chat protocol's
+    ``embedding`` partner (its descriptor), else the default embedding protocol.
+    """
     call.model = model = resolve_model(call.spec)
     name = call.api or model.api
     if call.kind == "embedding":
-        if call.api is None and name not in _embedding_names():
-            name = str(model.extra.get("embed_api") or _EMBED_DEFAULTS.get(name, "openai_embed"))
+        if call.api is None and name not in known_protocols("embedding"):
+            name = str(model.extra.get("embed_api") or embedding_for(name))
         call.protocol = get_protocol("embedding", name)
     else:
         call.protocol = get_protocol("chat", name)
     call.log = log.bind(provider=model.provider, model=model.id, wire_protocol=name)
     return call
-
-
-def _embedding_names() -> list[str]:
-    from sycophant_py._registry import known_protocols
-
-    return known_protocols("embedding")
 
 
 def step_validate_params(call: Call) -> Call:
@@ -188,15 +260,15 @@ def step_resolve_credentials(call: Call) -> Call:
     An OAuth provider's strategy is wrapped in the OAuth step (``auth/oauth.py``).
     """
     call.credentials = resolve_credentials(call.model, call.credentials_in)
-    call.auth = with_oauth(call.model, auth_for(call.model.provider, call.model.auth_strategy, call.protocol.name))
+    call.auth = with_oauth(call.model, auth_for(call.model.provider, call.model.auth_strategy, call.protocol))
     return call
 
 
 def step_encode(call: Call) -> Call:
     """Let the wire protocol build the JSON body."""
-    proto = call.protocol
     if call.kind == "embedding":
         return call
+    proto = call.chat_protocol
     req = Request(
         call.model,
         call.messages,
@@ -229,7 +301,7 @@ def _http_request(call: Call, path: str) -> HttpRequest:
             url = url.format(**values)
         except KeyError as exc:
             raise InvalidError(f"{model.provider}: URL {url!r} needs a value for {exc.args[0]!r}") from None
-    accept = _ACCEPT[call.protocol.stream_transport] if call.stream else "application/json"
+    accept = _ACCEPT[call.chat_protocol.stream_transport] if call.stream else "application/json"
     headers = {"content-type": "application/json", "accept": accept}
     if model.headers:
         from sycophant_py._headers import resolve_header_values
@@ -357,6 +429,7 @@ def error_from_response(call: Call, status: int, headers: Mapping[str, str], bod
         "model": call.model.id,
         "request_id": request_id_of(headers),
         "body": decoded,
+        "error_type": err_type,
     }
     etype = (err_type or "").lower()
     exc: ProviderError
@@ -406,6 +479,7 @@ def decode_json_body(call: Call, status: int, headers: Mapping[str, str], body: 
 def embedding_request(call: Call, inputs: Sequence[str]) -> tuple[EmbeddingRequest, HttpRequest]:
     """Encode one embedding batch."""
     req = EmbeddingRequest(call.model, inputs, call.params)
-    call.body = call.protocol.encode_request(req)
-    call.http = _http_request(call, call.protocol.request_path(req))
+    proto = call.embedding_protocol
+    call.body = proto.encode_request(req)
+    call.http = _http_request(call, proto.request_path(req))
     return req, call.http

@@ -8,9 +8,9 @@ config layer and earlier registrations) and stores the result as that provider's
 - ``models=[...]``: they replace the provider's models. Entries are :class:`ModelConfig` or dicts
   with snake_case keys; pi's camelCase names (``contextWindow``, ``maxTokens``, ``cacheRead``...)
   are accepted as aliases, in entries and in their ``cost`` and ``compat``;
-- ``api``: a wire protocol name; pi's names are mapped (``openai-completions`` is
-  ``openai_chat``, ``anthropic-messages`` is ``anthropic_messages``...). A name that is neither
-  stays as it is and is resolved at first use (so the protocol may be registered later);
+- ``api``: a wire protocol name, or one of its aliases (pi's names, such as
+  ``openai-completions``: each protocol declares its own). A name that is neither stays as it is
+  and is resolved at first use (so the protocol may be registered later);
 - ``api_key`` and header values: a literal, or the name of an env var (``MY_API_KEY``), or the
   explicit ``"env:NAME"`` / ``"literal:TEXT"`` forms. They are resolved at call time; a value
   that looks like an env var name but is unset is an error naming it, never sent;
@@ -32,17 +32,17 @@ registration. Both take effect at once: the resolution cache is invalidated.
 Defaults chosen here (pi leaves them to each provider's SDK):
 
 - an ``api`` (of the provider, or of one model) whose API has its own key header names that auth
-  strategy: ``anthropic`` (``x-api-key``) for ``anthropic_messages``, ``google``
-  (``x-goog-api-key``) for ``google_gemini``, ``bedrock`` (SigV4) for ``bedrock_converse``,
-  ``azure`` for pi's ``azure-openai-responses``. Other protocols keep the provider's registered
-  auth (``register_auth``), else bearer;
+  strategy: the protocol's ``default_auth`` (Anthropic's ``x-api-key``, Google's
+  ``x-goog-api-key``, Bedrock's SigV4), or the one its alias implies (pi's
+  ``azure-openai-responses``: ``azure``); see ``_registry.implied_auth``. Other protocols keep
+  the provider's registered auth (``register_auth``), else bearer;
 - ``auth_header=True`` switches to bearer. pi adds the header beside the SDK's own key header; we
   send the key once, as ``Authorization`` (a key in two headers is one more place for it to leak,
-  and gateways that want a bearer token ignore ``x-api-key``). For ``anthropic_messages`` the
-  ``anthropic-version`` header is kept;
+  and gateways that want a bearer token ignore ``x-api-key``). Headers a protocol needs whatever
+  the auth (Anthropic's ``anthropic-version``) are the protocol's own and are kept;
 - a new provider whose base URL is a loopback address is treated as a local server (as is one
   added with ``configure(custom_providers=...)``): it is ``local``, its auth mode is ``optional``
-  and, for ``openai_chat``, it gets the compat flags of the hand-written local rows
+  and, for the default chat protocol, it gets the compat flags of the hand-written local rows
   (``_catalog.LOCAL_COMPAT``: ``supports_developer_role: False``, ``max_tokens_field:
   "max_tokens"``, ``supports_store: False``, ``supports_top_k: True``,
   ``requires_content_string: True``), unless the registration sets them. The response format stays
@@ -65,9 +65,9 @@ from sycophant_py import _catalog, _config
 from sycophant_py._exceptions import InvalidError, UnknownName, UnknownProvider
 from sycophant_py._extensions import ensure_loaded
 from sycophant_py._models import ModelList
+from sycophant_py._registry import canonical_api, compat_flags, implied_auth, implied_auths
 
 __all__ = [
-    "COMPAT_FLAGS",
     "CONFIG_KEYS",
     "Registration",
     "apply_registration",
@@ -97,45 +97,8 @@ _ALIASES = {
     "cacheWrite": "cache_write",
 }
 _INPUTS = frozenset({"text", "image", "pdf", "audio"})
-_COST_KEYS = frozenset({"input", "output", "cache_read", "cache_write"})
-_PI_APIS: dict[str, tuple[str, str | None]] = {
-    # pi's api name: (our protocol, the auth strategy it implies)
-    "openai-completions": ("openai_chat", None),
-    "openai-responses": ("openai_responses", None),
-    "azure-openai-responses": ("openai_responses", "azure"),
-    "anthropic-messages": ("anthropic_messages", None),
-    "google-generative-ai": ("google_gemini", None),
-    "bedrock-converse-stream": ("bedrock_converse", None),
-}
-_PROTOCOL_AUTH = {"anthropic_messages": "anthropic", "google_gemini": "google", "bedrock_converse": "bedrock"}
-_IMPLIED = frozenset({*_PROTOCOL_AUTH.values(), "azure"})
 _BOOL = (True, False)
-COMPAT_FLAGS: Mapping[str, tuple[Any, ...]] = {
-    # openai_chat
-    "supports_store": _BOOL,
-    "supports_developer_role": _BOOL,
-    "supports_reasoning_effort": _BOOL,
-    "supports_usage_in_streaming": _BOOL,
-    "supports_top_k": _BOOL,
-    "max_tokens_field": ("max_completion_tokens", "max_tokens"),
-    "requires_tool_result_name": _BOOL,
-    "requires_assistant_after_tool_result": _BOOL,
-    "requires_thinking_as_text": _BOOL,
-    "requires_mistral_tool_ids": _BOOL,
-    "requires_content_string": _BOOL,
-    "response_format": ("json_schema", "json_object_schema"),
-    # openai_chat (openai, zai, qwen) and google_gemini (level, budget)
-    "thinking_format": ("openai", "zai", "qwen", "level", "budget"),
-    # anthropic_messages
-    "supports_inline_system": _BOOL,
-    # google_gemini
-    "response_schema_field": ("responseJsonSchema", "responseSchema"),
-    "thought_signature_required": _BOOL,
-}
-"""Every compatibility flag a protocol reads, with its allowed values (documented in docs/providers.md).
-
-Each behaviour a hand-written catalog row relies on is one of these, so a provider registered or
-configured at run time can ask for it too."""
+_COST_KEYS = frozenset({"input", "output", "cache_read", "cache_write"})
 
 CONFIG_KEYS: Mapping[str, str] = {
     "baseUrl": "base_url",
@@ -174,7 +137,7 @@ class ModelConfig:
     base_url: str | None = None
     """Base URL for this model only."""
     compat: dict[str, Any] | None = None
-    """Compatibility flags (see ``COMPAT_FLAGS``)."""
+    """Compatibility flags (the ``compat_flags`` the protocols declare)."""
     capabilities: dict[str, bool] | None = None
     """Capability flags (``chat``, ``tools``, ``json``, ``vision``, ``pdf``, ``reasoning``...)."""
 
@@ -188,19 +151,16 @@ def _snake(key: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in key)
 
 
-def canonical_api(name: str) -> str:
-    """Our protocol name for a protocol name or one of pi's api names (others are kept as given)."""
-    return _PI_APIS[name][0] if name in _PI_APIS else name
-
-
 def _normalise_compat(raw: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Compat flags checked against those the protocols declare (``compat_flags`` of their descriptors)."""
+    flags = compat_flags()
     out: dict[str, Any] = {}
     for k, v in raw.items():
         key = _snake(k)
-        allowed = COMPAT_FLAGS.get(key)
+        allowed = flags.get(key)
         if allowed is None:
-            raise UnknownName(f"compat flag ({where})", k, list(COMPAT_FLAGS))
-        if v not in allowed or (allowed is _BOOL and not isinstance(v, bool)):
+            raise UnknownName(f"compat flag ({where})", k, list(flags))
+        if v not in allowed or (set(allowed) == set(_BOOL) and not isinstance(v, bool)):
             raise InvalidError(f"{where}: compat flag {key} must be one of {list(allowed)}, not {v!r}")
         out[key] = v
     return out
@@ -353,7 +313,7 @@ def validate_registration(name: str, opts: Mapping[str, Any]) -> Registration:
         base_url=opts["base_url"],
         api_key=opts["api_key"],
         api=canonical_api(api) if api is not None else None,
-        api_auth=_PI_APIS[api][1] if api in _PI_APIS else None,
+        api_auth=implied_auth(api) if api is not None else None,
         headers=dict(headers) if headers is not None else None,
         models=normalise_models(opts["models"]) if opts["models"] is not None else None,
         auth_header=bool(opts["auth_header"]),
@@ -408,7 +368,7 @@ def register_provider(
         auth_header: Send the key as ``Authorization: Bearer <key>``.
         auth: Auth mode: ``required``, ``optional`` or ``none``.
         auth_strategy: Name of a registered auth strategy.
-        compat: Compatibility flags for every model of the provider (``COMPAT_FLAGS``).
+        compat: Compatibility flags for every model of the provider (``_registry.compat_flags()``).
         oauth: An OAuth login (``syc.OAuth(...)``, or pi's dict with ``name``, ``login``,
             ``refreshToken``, ``getApiKey`` and optional ``modifyModels``); ``syc.login(name)`` runs it.
         stream: A custom streaming function ``fn(model, context, options)`` (pi's ``streamSimple``).
@@ -499,21 +459,19 @@ def _apply_auth(out: dict[str, Any], reg: Registration) -> None:
         out["auth"] = reg.auth
     if reg.auth_header:
         out["auth_strategy"] = "bearer"
-        if out.get("api") == "anthropic_messages":
-            out["headers"] = _merge_headers({"anthropic-version": "2023-06-01"}, out.get("headers") or {})
     elif reg.auth_strategy is not None:
         out["auth_strategy"] = reg.auth_strategy
     elif reg.api is not None:
-        implied = reg.api_auth or _PROTOCOL_AUTH.get(reg.api)
-        if implied is not None:
-            out["auth_strategy"] = implied
-        elif out.get("auth_strategy") in _IMPLIED:
+        if reg.api_auth is not None:
+            out["auth_strategy"] = reg.api_auth
+        elif out.get("auth_strategy") in implied_auths():
             del out["auth_strategy"]  # back to the provider's registered auth, else bearer
     if reg.models is not None and reg.auth_strategy is None and not reg.auth_header:
         for m in reg.models.values():  # a model speaking another protocol gets that protocol's auth
-            if m.get("api") in _PROTOCOL_AUTH:
-                m["auth_strategy"] = _PROTOCOL_AUTH[m["api"]]
-            elif m.get("api") and out.get("auth_strategy") in _IMPLIED:
+            implied = implied_auth(m["api"]) if m.get("api") else None
+            if implied is not None:
+                m["auth_strategy"] = implied
+            elif m.get("api") and out.get("auth_strategy") in implied_auths():
                 m["auth_strategy"] = "bearer"
 
 

@@ -492,5 +492,5 @@ def redacting_repr(cls: type[T]) -> type[T]:
         return redact_text(plain(self))
 
     __repr__.__qualname__ = f"{cls.__qualname__}.__repr__"
-    cls.__repr__ = __repr__  # type: ignore[method-assign]
+    cls.__repr__ = __repr__  # type: ignore[method-assign]  # installed on the decorated class, on purpose
     return cls

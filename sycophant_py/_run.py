@@ -30,6 +30,10 @@ from sycophant_py._retry import tenacity_kwargs
 from sycophant_py._types import EmbeddingResponse, Response
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from tenacity import AsyncRetrying, RetryCallState, Retrying
+
     from sycophant_py._config import RetryPolicy
     from sycophant_py._transport import RawResponse, StreamHandle
     from sycophant_py.auth._base import Credentials, HttpRequest
@@ -53,8 +57,8 @@ __all__ = [
 # -- shared: events, hooks and decoding ------------------------------------------------------
 
 
-def _before_sleep(call: Call) -> Any:
-    def hook(state: Any) -> None:
+def _before_sleep(call: Call) -> Callable[[RetryCallState], None]:
+    def hook(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome else None
         wait = round(state.upcoming_sleep, 3)
         status = getattr(exc, "status_code", None)
@@ -119,7 +123,7 @@ def decode(call: Call, raw: RawResponse) -> Response:
     """Decode a complete chat body into the finished response; never lets a foreign exception out."""
     body = decode_json_body(call, raw.status, raw.headers, raw.body)
     try:
-        resp = call.protocol.decode_response(body)
+        resp = call.chat_protocol.decode_response(body)
     except SycophantError:
         raise
     except Exception as exc:
@@ -131,7 +135,7 @@ def decode_embedding(call: Call, raw: RawResponse) -> EmbeddingResponse:
     """Decode one embedding batch; never lets a foreign exception out."""
     body = decode_json_body(call, raw.status, raw.headers, raw.body)
     try:
-        out: EmbeddingResponse = call.protocol.decode_response(body)
+        out = call.embedding_protocol.decode_response(body)
     except SycophantError:
         raise
     except Exception as exc:
@@ -154,7 +158,7 @@ def _policy(call: Call) -> RetryPolicy:
     return policy
 
 
-def retrying(call: Call) -> Any:
+def retrying(call: Call) -> Retrying:
     """The tenacity loop for one call's attempts (sync)."""
     from tenacity import Retrying
 
@@ -236,7 +240,7 @@ def open_stream(call: Call) -> StreamHandle:
 # -- async -----------------------------------------------------------------------------------
 
 
-def aretrying(call: Call) -> Any:
+def aretrying(call: Call) -> AsyncRetrying:
     """The tenacity loop for one call's attempts (async)."""
     from tenacity import AsyncRetrying
 

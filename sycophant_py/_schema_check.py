@@ -114,7 +114,7 @@ def _validator_class(schema: Mapping[str, Any], where: str, tool: str | None) ->
     declared = schema.get("$schema")
     if declared is None:
         return Draft202012Validator
-    cls = validator_for(schema, default=None) if isinstance(declared, str) else None  # type: ignore[arg-type]
+    cls = validator_for(schema, default=None) if isinstance(declared, str) else None  # type: ignore[arg-type]  # the stubs refuse default=None, which jsonschema documents
     if cls is None:
         raise InvalidSchema(
             f"{where}: unknown $schema {declared!r} at /$schema (known: the meta-schema URIs of JSON Schema "

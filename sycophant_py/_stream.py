@@ -26,9 +26,8 @@ Lifecycle rules (DESIGN.md "Lifecycle, limits and errors"):
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
-from collections.abc import AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, Self
 
 from typing_extensions import override
@@ -47,15 +46,23 @@ if TYPE_CHECKING:
 __all__ = ["AsyncTextStream", "StreamCore", "TextStream", "replay_response"]
 
 
-def _decoder(transport: str) -> Any:
+class FrameDecoder(Protocol):
+    """A sans-I/O decoder of a streamed body: bytes in, the frames a protocol decodes out."""
+
+    def feed(self, data: bytes, /) -> Sequence[object]: ...
+    def flush(self) -> Sequence[object]: ...
+
+
+def _decoder(transport: str) -> FrameDecoder:
     cap = _config.settings().limits.max_event_bytes
     if transport == "sse":
         return SSEDecoder(max_event_bytes=cap)
     if transport == "ndjson":
         return NDJSONDecoder(max_event_bytes=cap)
     if transport == "event_stream":
-        module = importlib.import_module("sycophant_py._eventstream")  # Bedrock, loaded only when used
-        return module.EventStreamDecoder(max_frame_bytes=cap)
+        from sycophant_py._eventstream import EventStreamDecoder  # Bedrock's framing, loaded only when used
+
+        return EventStreamDecoder(max_frame_bytes=cap)
     raise ValueError(f"unknown stream transport {transport!r}")
 
 
@@ -78,7 +85,7 @@ class StreamCore:
 
     def __init__(self, call: Call, headers: dict[str, str]) -> None:
         self.call = call
-        self.proto = call.protocol
+        self.proto = call.chat_protocol
         self.headers = headers
         state: StreamAccumulator = self.proto.init_stream()
         state.provider = call.model.provider
@@ -215,7 +222,7 @@ class _WholeBody(StreamCore):
         except ValueError:
             body = raw.decode("utf-8", "replace")
         try:
-            resp = call.protocol.decode_response(body)
+            resp = call.chat_protocol.decode_response(body)
             if isinstance(body, dict) and body.get("error") and not resp.parts:
                 raise ValueError("an error body")
         except Exception as exc:
@@ -246,7 +253,7 @@ def _is_json(handle: StreamHandle) -> bool:
 def _whole_or_stream(call: Call, headers: dict[str, str], body: bytes) -> Core:
     """The core for a streaming request answered ``application/json``: one JSON body is an answer (or
     an error, raised), except that newline-delimited JSON mislabelled so is decoded as the stream it is."""
-    if call.protocol.stream_transport == "ndjson" and len(body.strip().splitlines()) > 1:
+    if call.chat_protocol.stream_transport == "ndjson" and len(body.strip().splitlines()) > 1:
         core = StreamCore(call, headers)
         return core
     whole = _WholeBody(call, headers)

@@ -364,7 +364,7 @@ async def _lease_async() -> tuple[httpx.AsyncClient, _Pool | None]:
         closer = _close_with_loop(pool.client)  # type: ignore[arg-type]  # an async pool holds an AsyncClient
         await closer.__anext__()  # registers the generator with the running loop; does not suspend
         pool.closer = closer
-    return pool.client, pool  # type: ignore[return-value]
+    return pool.client, pool  # type: ignore[return-value]  # an async pool holds an httpx.AsyncClient
 
 
 def _release(pool: _Pool | None) -> None:

@@ -37,8 +37,11 @@ from sycophant_py._parts import (
     ThinkingPart,
     ToolCall,
     coerce_parts,
+    joined_reasoning,
+    joined_text,
     loads_json,
     parts_from,
+    tool_calls_in,
 )
 from sycophant_py._redact import redacting_repr
 from sycophant_py._schema_check import check_parameters_shape
@@ -223,14 +226,14 @@ class Message:
         """The concatenated text parts."""
         if isinstance(self.content, str):
             return self.content
-        return "".join(p.text for p in self.content if isinstance(p, TextPart))
+        return joined_text(self.content)
 
     @property
     def tool_calls(self) -> list[ToolCall]:
         """The tool calls in this message."""
         if isinstance(self.content, str):
             return []
-        return [p for p in self.content if isinstance(p, ToolCall)]
+        return tool_calls_in(self.content)
 
     def to_dict(self) -> JSON:
         """Return a JSON-ready dict (lossless)."""
@@ -575,45 +578,138 @@ def _message_at(d: Any, index: int) -> Message:
         raise InvalidMessage(f"messages[{index}]: {exc}") from None
 
 
-@redacting_repr
-@dataclass(slots=True)
-class Response:
-    """The result of one call (or of a whole tool loop: see ``steps``)."""
+def _parts_of(text: str, tool_calls: Iterable[ToolCall], reasoning: str) -> list[Part]:
+    """The parts a response built from ``text=`` / ``tool_calls=`` / ``reasoning=`` holds."""
+    parts: list[Part] = [ThinkingPart(reasoning)] if reasoning else []
+    if text:
+        parts.append(TextPart(text))
+    parts.extend(tool_calls)
+    return parts
 
-    text: str = ""
-    """The answer's text (all text parts joined)."""
-    finish_reason: FinishReason = "stop"
-    """``stop``, ``length``, ``tool_use``, ``content_filter``, ``error`` or ``aborted``."""
-    usage: Usage = field(default_factory=Usage)
-    """Token counts and cost (summed over every step of a tool loop)."""
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    """The tool calls the model asked for."""
-    reasoning: str = ""
-    """The reasoning text, when the provider returned any."""
-    parts: list[Part] = field(default_factory=list)
+
+@redacting_repr
+@dataclass(slots=True, init=False)
+class Response:
+    """The result of one call (or of a whole tool loop: see ``steps``).
+
+    ``text``, ``reasoning`` and ``tool_calls`` are read from ``parts``: this class is the one place
+    that joins them, so no wire protocol assembles them by hand. A response built with ``text=``,
+    ``tool_calls=`` or ``reasoning=`` and no ``parts`` gets the parts they describe (thinking, then
+    text, then the calls).
+
+    Args:
+        text: The answer's text, for a response built without ``parts``. With ``parts``, a text
+            that is not theirs is kept as ``text`` (``generate_object`` does this when the answer
+            came as a forced tool call's arguments).
+        finish_reason: Why the model stopped.
+        usage: Token counts and cost.
+        tool_calls: The tool calls, for a response built without ``parts``.
+        reasoning: The reasoning text, for a response built without ``parts``.
+        parts: The assistant message's parts in order; when given they are what the response holds.
+        raw: The provider's raw body.
+        context: The conversation including this answer.
+        id: The provider's response id.
+        model: The model id.
+        provider: The provider id.
+        request_id: The provider's request id header.
+        provider_finish_reason: The provider's own finish reason value.
+        steps: Every step of a tool loop.
+        stopped_early: A tool loop stopped at ``max_steps``.
+        object: ``generate_object``'s parsed object.
+        error: For a failed stream: the exception that ended it.
+    """
+
+    parts: list[Part]
     """The assistant message's parts in order (text, thinking, tool calls)."""
-    raw: Any = None
+    finish_reason: FinishReason
+    """``stop``, ``length``, ``tool_use``, ``content_filter``, ``error`` or ``aborted``."""
+    usage: Usage
+    """Token counts and cost (summed over every step of a tool loop)."""
+    raw: Any
     """The provider's raw body (for streams: the final payload seen)."""
-    context: Context = field(default_factory=Context)
+    context: Context
     """The conversation including this answer, ready to continue."""
-    id: str | None = None
+    id: str | None
     """The provider's response id."""
-    model: str | None = None
+    model: str | None
     """The model id the provider reported (or the requested one)."""
-    provider: str | None = None
+    provider: str | None
     """The provider id."""
-    request_id: str | None = None
+    request_id: str | None
     """The provider's request id header."""
-    provider_finish_reason: str | None = None
+    provider_finish_reason: str | None
     """The provider's own finish/stop reason value."""
-    steps: list[Response] = field(default_factory=list)
+    steps: list[Response]
     """Every step of a tool loop, in order (empty for a single call)."""
-    stopped_early: bool = False
+    stopped_early: bool
     """True when a tool loop stopped at ``max_steps`` with tool calls still pending."""
-    object: Any = None
+    object: Any
     """For ``generate_object``: the parsed object (a pydantic instance for a pydantic schema)."""
-    error: BaseException | None = None
+    error: BaseException | None
     """For a failed stream: the exception that ended it."""
+    _text: str | None = field(repr=False)
+    """A text that is not the text parts' (see ``text``); None almost always."""
+
+    def __init__(
+        self,
+        text: str = "",
+        finish_reason: FinishReason = "stop",
+        usage: Usage | None = None,
+        tool_calls: Iterable[ToolCall] = (),
+        reasoning: str = "",
+        *,
+        parts: Iterable[Part] | None = None,
+        raw: Any = None,
+        context: Context | None = None,
+        id: str | None = None,  # noqa: A002 - the provider's response id, as the attribute is named
+        model: str | None = None,
+        provider: str | None = None,
+        request_id: str | None = None,
+        provider_finish_reason: str | None = None,
+        steps: Iterable[Response] = (),
+        stopped_early: bool = False,
+        object: Any = None,  # noqa: A002 - the parsed object, as the attribute is named
+        error: BaseException | None = None,
+        _text: str | None = None,
+    ) -> None:
+        if parts is None:
+            self.parts = _parts_of(text, tool_calls, reasoning)
+            self._text = _text
+        else:
+            self.parts = list(parts)
+            self._text = _text if _text is not None else (text if text and text != joined_text(self.parts) else None)
+        self.finish_reason = finish_reason
+        self.usage = usage if usage is not None else Usage()
+        self.raw = raw
+        self.context = context if context is not None else Context()
+        self.id = id
+        self.model = model
+        self.provider = provider
+        self.request_id = request_id
+        self.provider_finish_reason = provider_finish_reason
+        self.steps = list(steps)
+        self.stopped_early = stopped_early
+        self.object = object
+        self.error = error
+
+    @property
+    def text(self) -> str:
+        """The answer's text: the text parts joined (``generate_object`` may set the JSON text it read)."""
+        return self._text if self._text is not None else joined_text(self.parts)
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self._text = None if value == joined_text(self.parts) else value
+
+    @property
+    def reasoning(self) -> str:
+        """The reasoning text (the thinking parts joined), when the provider returned any."""
+        return joined_reasoning(self.parts)
+
+    @property
+    def tool_calls(self) -> list[ToolCall]:
+        """The tool calls the model asked for (the tool-call parts, in order)."""
+        return tool_calls_in(self.parts)
 
     @property
     def message(self) -> Message:
@@ -660,7 +756,7 @@ class Response:
             usage=Usage.from_dict(d.get("usage") or {}),
             tool_calls=[c for c in calls if isinstance(c, ToolCall)],
             reasoning=d.get("reasoning", ""),
-            parts=list(parts_from(d.get("parts", ()), "parts")),
+            parts=parts_from(d["parts"], "parts") if "parts" in d else None,
             raw=d.get("raw"),
             context=Context.from_dict(d.get("context") or {}),
             id=d.get("id"),

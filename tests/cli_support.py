@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py.testing import RecordedRequest, Reply, ScriptedServer, sse_body
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,6 +66,7 @@ class GatedChunks(list[bytes]):
         super().__init__(chunks)
         self.gate = gate
 
+    @override
     def __iter__(self) -> Iterator[bytes]:
         items = list(super().__iter__())
         yield items[0]

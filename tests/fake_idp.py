@@ -9,8 +9,9 @@ One ``ScriptedServer`` with a routing handler plays every remote party of the OA
 - ``POST /login/device/code`` and ``POST /login/oauth/access_token``: GitHub's device flow, the
   poll answers scripted in ``device_polls``;
 - ``GET /copilot_internal/v2/token``: the Copilot exchange (GitHub token in ``authorization: token``);
-- ``POST .../chat/completions``, ``.../responses`` and ``...:generateContent``: model APIs that accept
-  only a currently valid bearer token (else 401).
+- ``POST .../chat/completions``, ``.../responses``, ``...:generateContent`` and Claude on Vertex's
+  ``...:rawPredict`` / ``...:streamRawPredict`` (Anthropic's message and event stream): model APIs
+  that accept only a currently valid bearer token (else 401).
 
 Access tokens look like JWTs (``header.payload.sig``, unsigned) whose payload carries ``region`` and
 a serial number, so a client can read its region from the token (pi's ``decodeRegionFromToken``).
@@ -53,6 +54,27 @@ GEMINI = {
     "candidates": [{"content": {"role": "model", "parts": [{"text": "hello"}]}, "finishReason": "STOP"}],
     "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 1, "totalTokenCount": 4},
 }
+CLAUDE = {
+    "id": "msg_vrtx_1",
+    "type": "message",
+    "role": "assistant",
+    "model": "claude-sonnet-4-5-20250929",
+    "content": [{"type": "text", "text": "hello"}],
+    "stop_reason": "end_turn",
+    "usage": {"input_tokens": 3, "output_tokens": 1},
+}
+CLAUDE_STREAM = [
+    ("message_start", {"type": "message_start", "message": {**CLAUDE, "content": [], "stop_reason": None}}),
+    ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}}),
+    (
+        "content_block_delta",
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "hel"}},
+    ),
+    ("content_block_delta", {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "lo"}}),
+    ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+    ("message_delta", {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": {"output_tokens": 2}}),
+    ("message_stop", {"type": "message_stop"}),
+]
 
 
 def b64url(data: bytes) -> str:
@@ -234,4 +256,8 @@ class FakeIdP:
             return Reply.json(RESPONSES)
         if path.endswith(":generateContent"):
             return Reply.json(GEMINI)
+        if path.endswith(":rawPredict"):
+            return Reply.json(CLAUDE)
+        if path.endswith(":streamRawPredict"):
+            return Reply.sse(CLAUDE_STREAM, done=False)
         return Reply.json(CHAT)

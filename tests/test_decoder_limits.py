@@ -10,6 +10,7 @@ took sixteen times as long).
 
 from __future__ import annotations
 
+import functools
 import struct
 import time
 import tracemalloc
@@ -284,7 +285,7 @@ def _chunks(body: bytes, size: int) -> list[bytes]:
 def _allocated_while_decoding(kind: str, body: bytes) -> int:
     """Bytes allocated by the decoder's calls, summed over calls: each call's peak above its start."""
     d = _MAKERS[kind]()
-    calls: list[Callable[[], Any]] = [lambda c=c: d.feed(c) for c in _chunks(body, CHUNK)]
+    calls: list[Callable[[], Any]] = [functools.partial(d.feed, c) for c in _chunks(body, CHUNK)]
     calls.append(d.flush)
     total = 0
     tracemalloc.start()

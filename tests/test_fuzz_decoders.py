@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from typing_extensions import override
 
 from sycophant_py._eventstream import EventStreamDecoder, EventStreamMessage, HeaderValue, encode_message
 from sycophant_py._exceptions import SycophantError
@@ -66,7 +67,7 @@ SEEN: collections.Counter[tuple[str, str]] = collections.Counter()
 FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 PROTO_FUZZ = settings(FUZZ, max_examples=100)
 
-_LINE_TEXT = st.text(st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), max_size=16)
+_LINE_TEXT = st.text(st.characters(blacklist_characters="\r\n", blacklist_categories=["Cs"]), max_size=16)
 _ENDINGS = st.sampled_from(["\n", "\r\n", "\r"])
 
 
@@ -175,7 +176,7 @@ def _ndjson_stream(draw: st.DrawFn) -> tuple[bytes, list[str]]:
     text = ""
     for line in lines:
         text += draw(st.sampled_from(["", "\n", "  \r\n", "\t\r"])) + line + draw(_ENDINGS)
-    if lines and draw(st.booleans()):
+    if lines and draw(st.booleans()) is True:
         text = text.rstrip("\r\n")  # the last line without its newline: flush() returns it
     return text.encode(), lines
 
@@ -204,12 +205,12 @@ _HEADER_VALUES: st.SearchStrategy[HeaderValue] = st.one_of(
     st.booleans(),
     st.integers(-(2**63), 2**63 - 1),
     st.binary(max_size=20),
-    st.text(st.characters(blacklist_categories=("Cs",)), max_size=20),
+    st.text(st.characters(blacklist_categories=["Cs"]), max_size=20),
     st.integers(-62_135_596_800_000, 253_402_300_799_999).map(lambda ms: _EPOCH + dt.timedelta(milliseconds=ms)),
     st.uuids(),
 )
 _HEADERS = st.dictionaries(
-    st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=12), _HEADER_VALUES, max_size=5
+    st.text(st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=12), _HEADER_VALUES, max_size=5
 )
 _MESSAGES = st.lists(st.builds(EventStreamMessage, _HEADERS, st.binary(max_size=64)), max_size=5)
 
@@ -281,7 +282,8 @@ def _frames(protocol: Any, chunks: Sequence[bytes]) -> list[Any]:
     frames: list[Any] = []
     for chunk in chunks:
         frames += decoder.feed(chunk)
-    return frames + decoder.flush()
+    frames += decoder.flush()
+    return frames
 
 
 def _run(protocol: Any, frames: Sequence[Any]) -> tuple[list[tuple[str, int, str]], Any]:
@@ -352,7 +354,7 @@ _CALLS = st.lists(
     unique_by=lambda c: c.id,
 )
 _USAGE = st.builds(ScriptedUsage, st.integers(0, 10**6), st.integers(0, 10**6))
-_PIECES = st.lists(st.text(st.characters(blacklist_categories=("Cs",)), max_size=10), min_size=1, max_size=5)
+_PIECES = st.lists(st.text(st.characters(blacklist_categories=["Cs"]), max_size=10), min_size=1, max_size=5)
 
 
 class _Body:
@@ -361,6 +363,7 @@ class _Body:
     def __init__(self, body: bytes, text: str | None, origin: str) -> None:
         self.body, self.text, self.origin = body, text, origin
 
+    @override
     def __repr__(self) -> str:
         return f"<{self.origin}: {len(self.body)} bytes>"
 
@@ -408,7 +411,7 @@ def test_recordings_cover_five_protocols() -> None:
 # -- protocols: mutated payloads raise only what the stream core expects ---------------------------
 
 
-_EDGES = st.sampled_from(
+_EDGES: st.SearchStrategy[Any] = st.sampled_from(
     [float("inf"), float("-inf"), float("nan"), 10**30, -(10**30), -1, 0, 1e308, "", [], {}, None, True]
 )
 _WILD = _EDGES | _JSON

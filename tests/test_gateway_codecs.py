@@ -15,6 +15,7 @@ import pytest
 import sycophant_py as syc
 from sycophant_py._events import StreamAccumulator, StreamEvent
 from sycophant_py._models import ModelInfo
+from sycophant_py._parts import Part
 from sycophant_py._sse import SSEDecoder
 from sycophant_py._types import (
     DocumentPart,
@@ -33,9 +34,9 @@ from sycophant_py.wire.anthropic_messages import AnthropicMessages
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
 from sycophant_py.wire.anthropic_messages.serve import DIALECT as ANTHROPIC
 from sycophant_py.wire.openai_chat import OpenAIChat
-from sycophant_py.wire.openai_chat_serve import DIALECT as OPENAI
+from sycophant_py.wire.openai_chat.serve import DIALECT as OPENAI
 from sycophant_py.wire.openai_embed import OpenAIEmbed
-from sycophant_py.wire.openai_embed_serve import DIALECT as OPENAI_EMBED
+from sycophant_py.wire.openai_embed.serve import DIALECT as OPENAI_EMBED
 
 MODEL = ModelInfo(provider="up", id="m1")
 WEATHER = {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}
@@ -153,7 +154,7 @@ def test_openai_request_refused(extra: dict[str, Any], param: str) -> None:
 
 def _response() -> Response:
     calls = [_call("call_1", "get_weather", {"city": "Paris"}), _call("call_2", "get_time", {"tz": "CET"})]
-    parts = [ThinkingPart("Hmm.", "sig=="), TextPart("Checking."), *calls]
+    parts: list[Part] = [ThinkingPart("Hmm.", "sig=="), TextPart("Checking."), *calls]
     return Response(
         text="Checking.",
         finish_reason="tool_use",
@@ -225,7 +226,7 @@ def _events() -> tuple[list[StreamEvent], Response]:
     return acc.drain(), resp
 
 
-def _decode_stream(proto: WireProtocol, body: bytes) -> tuple[list[StreamEvent], Response | Exception]:
+def _decode_stream(proto: WireProtocol[Any], body: bytes) -> tuple[list[StreamEvent], Response | Exception]:
     state = proto.init_stream()
     events: list[StreamEvent] = []
     dec = SSEDecoder()

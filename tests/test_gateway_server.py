@@ -113,7 +113,7 @@ def test_keys_from_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPat
 
 
 def test_request_size_limit_is_413_in_the_callers_shape(upstream: ScriptedServer) -> None:
-    big = [{"role": "user", "content": "x" * 5000}]
+    big: Any = [{"role": "user", "content": "x" * 5000}]
     with running_gateway(max_request_bytes=2000) as url:
         with openai.OpenAI(api_key="k", base_url=f"{url}/v1", max_retries=0) as client:
             with pytest.raises(openai.APIStatusError) as oai_err:

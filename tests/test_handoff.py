@@ -35,6 +35,7 @@ import sycophant_py as syc
 from sycophant_py._registry import get_protocol
 from sycophant_py.testing import ScriptedServer
 from sycophant_py.testing.contract import ScriptedCall, ScriptedUsage
+from tests.contract.dialect import answering
 from tests.contract.dialects import dialect_for
 from tests.contract.dialects.bedrock_converse import CREDENTIALS
 
@@ -68,7 +69,7 @@ def name_of(protocol: str) -> str:
 
 def seed() -> syc.Context:
     """A conversation made elsewhere: what no target can take as it is."""
-    origin = {"provider": "legacy-proxy", "model": "legacy-model"}
+    origin: dict[str, Any] = {"provider": "legacy-proxy", "model": "legacy-model"}
     first = syc.Message(
         "assistant",
         (
@@ -206,12 +207,12 @@ def hop(protocol: str, srv: ScriptedServer, ctx: syc.Context, run: Run, *, via_j
     """Two requests to one provider; returns the conversation after them."""
     dialect = dialect_for(protocol)
     assert dialect is not None
-    params = {"foreign_thinking": run.mode} if run.mode == "drop" else {}
+    params: dict[str, Any] = {"foreign_thinking": run.mode} if run.mode == "drop" else {}
     short = protocol.split("_", maxsplit=1)[0]
     question, thought, answer = f"question for {protocol}", f"thinking of {protocol}", f"answer of {protocol}"
     signature = b64(f"SIG-{protocol}")  # Gemini's signatures are bytes on the wire
     call = ScriptedCall(OWN_IDS[protocol], "get_weather", {"city": short})
-    srv.add(dialect.answer(thought, signature, answer, [call], ScriptedUsage(30, 10)))
+    srv.add(answering(dialect).answer(thought, signature, answer, [call], ScriptedUsage(30, 10)))
     ctx = ctx.add(syc.Message.user(question))
     ctx = syc.Context.from_json(ctx.to_json()) if via_json else ctx
     run.users.append(question)
@@ -273,7 +274,7 @@ def test_configured_setting_and_param(servers: dict[str, ScriptedServer]) -> Non
     with pytest.raises(syc.InvalidParams, match="foreign_thinking"):
         syc.generate_text(spec(protocol), ctx, foreign_thinking="hide")
     with pytest.raises(syc.SycophantError, match="foreign_thinking"):
-        syc.configure(foreign_thinking="hide")
+        syc.configure(foreign_thinking="hide")  # type: ignore[arg-type]  # deliberately wrong: the check under test
 
 
 @pytest.mark.parametrize("then", ["anthropic_messages", "openai_chat", "google_gemini"])
@@ -335,11 +336,13 @@ def test_docs_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captu
         syc.register_provider("ollama", base_url=ollama.url + "/v1")
         call = ScriptedCall(LONG_ID, "get_weather", {"city": "Oslo"})  # a proxy's long id
         openai.add(
-            chat.answer("Oslo needs a lookup.", "", "", [call], ScriptedUsage(20, 5)),
+            answering(chat).answer("Oslo needs a lookup.", "", "", [call], ScriptedUsage(20, 5)),
             chat.text("It is sunny in Oslo.", ScriptedUsage(30, 5)),
         )
         signature = b64("SIG-docs-claude")
-        anthropic.add(claude.answer("Sunny means light clothes.", signature, "A T-shirt.", [], ScriptedUsage(40, 9)))
+        anthropic.add(
+            answering(claude).answer("Sunny means light clothes.", signature, "A T-shirt.", [], ScriptedUsage(40, 9))
+        )
         ollama.add(chat.text("Sunny; wear a T-shirt.", ScriptedUsage(50, 4)))
         namespace: dict[str, Any] = {"__name__": "docs_conversations"}
         exec(compile(docs_example("handoff"), str(DOCS), "exec"), namespace)  # our own documentation
@@ -355,7 +358,9 @@ def test_docs_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Captu
             assert LONG_ID not in json.dumps(request.json)  # 74 characters: no target takes it
     to_claude = anthropic.requests[0].json
     claude.validate(to_claude)
-    calls, results = claude.sent_tool_ids(to_claude)
+    ids = claude.sent_tool_ids(to_claude)
+    assert ids is not None
+    calls, results = ids
     assert calls == results == [ANTHROPIC_REWRITE]
     assert "Oslo needs a lookup." in json.dumps(to_claude)  # OpenAI's reasoning, as text
     to_ollama = ollama.requests[0].json

@@ -14,23 +14,16 @@ import pytest
 
 import sycophant_py as syc
 from sycophant_py import _config
-from sycophant_py._handoff import (
-    ANTHROPIC_IDS,
-    ANY_IDS,
-    BEDROCK_CLAUDE_IDS,
-    BEDROCK_IDS,
-    MISTRAL_IDS,
-    OPENAI_CHAT_IDS,
-    OPENAI_RESPONSES_IDS,
-    HandoffRules,
-    ToolIdRule,
-    prepare_history,
-)
+from sycophant_py._handoff import ANY_IDS, HandoffRules, ToolIdRule, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import Message, TextPart, ThinkingPart, ToolCall
 from sycophant_py.testing import Reply, ScriptedServer
 from sycophant_py.wire import Request
-from sycophant_py.wire.gemini.encode import handoff_rules as gemini_rules
+from sycophant_py.wire.anthropic_messages.encode import ANTHROPIC_IDS
+from sycophant_py.wire.bedrock_converse.encode import BEDROCK_CLAUDE_IDS, BEDROCK_IDS
+from sycophant_py.wire.google_gemini.encode import handoff_rules as gemini_rules
+from sycophant_py.wire.openai_chat.encode import MISTRAL_IDS, OPENAI_CHAT_IDS
+from sycophant_py.wire.openai_responses.encode import OPENAI_RESPONSES_IDS
 
 TARGET = ModelInfo(provider="target", id="target-model", api="openai_chat")
 LONG = "call_" + "7" * 31 + "|fc_" + "0123456789abcdef" * 2 + ".1"

@@ -29,6 +29,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import httpx
 import pytest
+from typing_extensions import override
 
 import sycophant_py as syc
 from sycophant_py.oauth import CallbackServer, apost_form, pkce_pair, post_form
@@ -205,6 +206,7 @@ async def _seed_001(idp: FakeIdP) -> None:
     prompted: list[str] = []
 
     class AsyncCallbacks(Recorder):
+        @override
         async def on_prompt(self, **kw: Any) -> str:  # type: ignore[override]
             prompted.append(kw["message"])
             await asyncio.sleep(0)
@@ -319,7 +321,9 @@ def test_prompt_flow_with_the_default_terminal_callbacks(idp: FakeIdP) -> None:
     creds = syc.login("corp", terminal)
     assert asked == ["Enter SSO code: "]
     assert creds is not None
-    assert syc.CredentialStore().get("corp")["access"] == creds.access
+    stored = syc.CredentialStore().get("corp")
+    assert stored is not None
+    assert stored["access"] == creds.access
     terminal.on_auth(url="https://sso.example/authorize")
     terminal.on_device_code(user_code="WXYZ-0000", verification_uri="https://sso.example/device")
     assert out.getvalue().splitlines() == [

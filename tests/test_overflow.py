@@ -26,7 +26,7 @@ OPENAI_BODY = {
         "code": "context_length_exceeded",
     }
 }
-LLAMA_SERVER_BODY = {
+LLAMA_SERVER_BODY: dict[str, Any] = {
     "error": {
         "code": 400,
         "message": "the request exceeds the available context size, try increasing it",
@@ -237,12 +237,12 @@ def test_as_overflow_keeps_what_the_stream_error_said() -> None:
     err = syc.StreamError(
         "prompt is too long: 12 tokens > 10 maximum", provider="p", model="m", request_id="r1", body={"x": 1}
     )
-    err.error_type = "invalid_request_error"  # type: ignore[attr-defined]
+    err.error_type = "invalid_request_error"
     out = as_overflow(err)
     assert isinstance(out, syc.ContextOverflow)
     assert (out.limit, out.requested, out.provider, out.model, out.request_id) == (10, 12, "p", "m", "r1")
     assert out.body == {"x": 1}
-    assert out.error_type == "invalid_request_error"  # type: ignore[attr-defined]
+    assert out.error_type == "invalid_request_error"
     other = syc.StreamError("overloaded")
     assert as_overflow(other) is other
 
@@ -274,6 +274,7 @@ def test_http_overflow_raises_context_overflow_once(
 ) -> None:
     srv.add(Reply.json(body, status=status, headers={"x-request-id": "req-9"}))
     err = _raises(syc.ContextOverflow, "fake:m")
+    assert isinstance(err, syc.ContextOverflow)
     assert isinstance(err, syc.BadRequest)
     assert (err.limit, err.requested) == expected
     assert (err.status_code, err.provider, err.model, err.request_id) == (status, "fake", "m", "req-9")

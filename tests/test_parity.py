@@ -21,6 +21,7 @@ from typing_extensions import override
 
 import sycophant_py as syc
 from sycophant_py import _retry
+from sycophant_py._hooks import HookName
 from sycophant_py.testing import FakeClock, Reply, ScriptedServer, sse_body
 
 SSE = {"content-type": "text/event-stream"}
@@ -246,7 +247,16 @@ class _Events(logging.Handler):
 
 
 _RECORD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
-_HOOKS = ("request", "response", "error", "retry")
+_HOOKS: tuple[HookName, ...] = ("request", "response", "error", "retry")
+
+
+def _recorder(hooks: list[tuple[str, list[str]]], name: str) -> Callable[[dict[str, Any]], None]:
+    """A hook that records its name and the payload's keys."""
+
+    def record(payload: dict[str, Any]) -> None:
+        hooks.append((name, sorted(payload)))
+
+    return record
 
 
 def _run(srv: ScriptedServer, scenario: Scenario, mode: str) -> dict[str, Any]:
@@ -256,7 +266,7 @@ def _run(srv: ScriptedServer, scenario: Scenario, mode: str) -> dict[str, Any]:
     logger = logging.getLogger("sycophant_py")
     events, level = _Events(), logger.level
     hooks: list[tuple[str, list[str]]] = []
-    fns = {name: syc.on(name, lambda p, n=name: hooks.append((n, sorted(p)))) for name in _HOOKS}
+    fns = {name: syc.on(name, _recorder(hooks, name)) for name in _HOOKS}
     logger.addHandler(events)
     logger.setLevel(logging.DEBUG)
     try:
@@ -270,7 +280,7 @@ def _run(srv: ScriptedServer, scenario: Scenario, mode: str) -> dict[str, Any]:
         logger.removeHandler(events)
         logger.setLevel(level)
         for name, fn in fns.items():
-            syc.off(name, fn)  # type: ignore[arg-type]
+            syc.off(name, fn)
     sent = [
         (r.method, r.path, {k: v for k, v in r.headers.items() if k != "content-length"}, r.json) for r in srv.requests
     ]

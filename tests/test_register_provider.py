@@ -16,7 +16,8 @@ import pytest
 import sycophant_py as syc
 from sycophant_py import _catalog
 from sycophant_py._extensions import ExtensionAPI
-from sycophant_py._providers import COMPAT_FLAGS, canonical_api
+from sycophant_py._providers import canonical_api
+from sycophant_py._registry import compat_flags
 from sycophant_py.testing import RecordedRequest, Reply, ScriptedServer
 
 TRANSPORT = {"host", "accept-encoding", "connection", "user-agent", "content-length"}
@@ -687,7 +688,7 @@ def test_local_compat_defaults_for_a_loopback_openai_provider() -> None:
     assert syc.get_model("local-thing:any").local
     syc.register_provider("remote-thing", base_url="https://llm.example.com/v1")
     assert dict(syc.get_model("remote-thing:any").compat) == {}
-    assert set(COMPAT_FLAGS) >= {"supports_developer_role", "max_tokens_field", "thinking_format"}
+    assert set(compat_flags()) >= {"supports_developer_role", "max_tokens_field", "thinking_format"}
 
 
 def test_api_key_turns_a_no_auth_provider_optional(srv: ScriptedServer) -> None:

@@ -141,8 +141,24 @@ def test_registration_checks_the_behaviour() -> None:
         def request_path(self, request: Request) -> str:
             return "/"
 
-    with pytest.raises(syc.InvalidRegistration, match=r"missing .*decode_response.*encode_request"):
+    with pytest.raises(syc.InvalidRegistration, match=r"missing .*decode_response.*encode_request") as info:
         syc.register_protocol("chat", "half", Half)
+    assert "init_stream (or a declared stream_state)" in str(info.value)
+
+    class NoPath(EchoProtocol):  # neither a declared path nor a request_path of its own
+        request_path = WireProtocol.request_path
+
+    with pytest.raises(syc.InvalidRegistration, match=r"missing request_path \(or a declared path\)"):
+        syc.register_protocol("chat", "no_path", NoPath)
+
+    class DeclaredPath(NoPath):
+        path = "/generate"
+
+    syc.register_protocol("chat", "declared_path", DeclaredPath)
+    assert (
+        get_protocol("chat", "declared_path").request_path(Request(syc.ModelInfo(provider="p", id="m"), []))
+        == "/generate"
+    )
 
     class NotAProtocol:
         def request_path(self) -> str:

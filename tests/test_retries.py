@@ -228,6 +228,7 @@ def test_overloaded_is_retried(srv: ScriptedServer, clock: FakeClock, mode: str,
     with pytest.raises(syc.Overloaded) as info:
         generate(mode)
     assert info.value.status_code == status
+    assert info.value.error_type == "overloaded_error"  # the decoded type travels on every provider error
     assert len(srv.requests) == 3
 
 

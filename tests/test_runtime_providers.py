@@ -1,6 +1,6 @@
 """Servers added at run time get the care built-in rows get: documented compat flags and local defaults.
 
-Every behaviour a hand-written row relies on is a compat flag any provider can set (``COMPAT_FLAGS``,
+Every behaviour a hand-written row relies on is a compat flag any provider can set (``compat_flags()``,
 documented in docs/providers.md); a provider on a loopback address, registered or configured, gets the
 local rows' defaults. ``syc.models()`` lists the models of providers built from ``[[instances]]``.
 """
@@ -16,7 +16,7 @@ import pytest
 
 import sycophant_py as syc
 from sycophant_py import _catalog
-from sycophant_py._providers import COMPAT_FLAGS
+from sycophant_py._registry import compat_flags
 from sycophant_py.testing import Reply, ScriptedServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,18 +29,18 @@ def test_every_compat_key_the_code_reads_is_a_documented_flag() -> None:
     for path in (ROOT / "sycophant_py").rglob("*.py"):
         read |= set(re.findall(r"compat\.get\(\s*\"(\w+)\"", path.read_text(encoding="utf-8")))
     assert read
-    assert read <= set(COMPAT_FLAGS), read - set(COMPAT_FLAGS)
+    assert read <= set(compat_flags()), read - set(compat_flags())
     docs = (ROOT / "docs" / "providers.md").read_text(encoding="utf-8")
-    assert [flag for flag in COMPAT_FLAGS if f"`{flag}`" not in docs] == []
+    assert [flag for flag in compat_flags() if f"`{flag}`" not in docs] == []
 
 
 def test_every_compat_key_of_the_catalog_is_a_flag() -> None:
     hand = json.loads((ROOT / "sycophant_py" / "_data" / "catalog.json").read_text(encoding="utf-8"))["providers"]
     for pid, row in hand.items():
         for key, value in (row.get("compat") or {}).items():
-            assert value in COMPAT_FLAGS[key], (pid, key, value)
+            assert value in compat_flags()[key], (pid, key, value)
         for mid, mrow in (row.get("models") or {}).items():
-            assert set(mrow.get("compat") or {}) <= set(COMPAT_FLAGS), (pid, mid)
+            assert set(mrow.get("compat") or {}) <= set(compat_flags()), (pid, mid)
 
 
 @pytest.mark.parametrize("pid", LOCAL_ROWS)

@@ -74,6 +74,44 @@ def test_response_round_trip_keeps_signatures_and_usage() -> None:
     assert again.message.parts[0] == ThinkingPart("hmm", signature="sig==", provider="anthropic")
 
 
+def test_response_text_reasoning_and_tool_calls_are_read_from_the_parts() -> None:
+    call = ToolCall("c1", "weather", {"city": "Oslo"})
+    resp = Response(parts=[ThinkingPart("think "), syc.TextPart("Hel"), ThinkingPart("more"), syc.TextPart("lo"), call])
+    assert (resp.text, resp.reasoning, resp.tool_calls) == ("Hello", "think more", [call])
+    resp.parts.append(syc.TextPart("!"))  # one source of truth: a new part is seen at once
+    assert resp.text == "Hello!"
+    with pytest.raises(AttributeError):
+        resp.tool_calls = []  # type: ignore[misc]  # read-only: derived from the parts
+    with pytest.raises(AttributeError):
+        resp.reasoning = "x"  # type: ignore[misc]  # read-only: derived from the parts
+
+
+def test_response_built_from_text_and_tool_calls_gets_those_parts() -> None:
+    call = ToolCall("c1", "f", {})
+    resp = Response(text="hi", tool_calls=[call], reasoning="why")
+    assert resp.parts == [ThinkingPart("why"), syc.TextPart("hi"), call]
+    assert (resp.text, resp.reasoning, resp.tool_calls) == ("hi", "why", [call])
+    assert Response().parts == []
+    # With parts given they win: a text that is theirs adds nothing.
+    same = Response(text="hi", parts=[syc.TextPart("hi")])
+    assert same == Response(parts=[syc.TextPart("hi")])
+
+
+def test_a_text_set_beside_the_parts_survives_a_round_trip_and_replace() -> None:
+    import dataclasses
+
+    call = ToolCall.from_json("c1", "Person", '{"name": "Ada"}')
+    resp = Response(parts=[call], finish_reason="tool_use")
+    resp.text = call.arguments_json  # what generate_object does with a forced tool's answer
+    assert (resp.text, resp.parts) == ('{"name": "Ada"}', [call])
+    again = Response.from_json(resp.to_json())
+    assert again == resp
+    assert again.text == '{"name": "Ada"}'
+    assert dataclasses.replace(resp, stopped_early=True).text == '{"name": "Ada"}'
+    resp.text = ""  # the parts' own text again
+    assert Response.from_json(resp.to_json()) == Response(parts=[call], finish_reason="tool_use")
+
+
 def test_usage_total_is_the_sum_and_addition_sums_cost() -> None:
     u = Usage(input_tokens=10, output_tokens=5, cache_read_tokens=3, cache_write_tokens=2, reasoning_tokens=4)
     assert u.total_tokens == 20

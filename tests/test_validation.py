@@ -65,7 +65,7 @@ def test_an_unknown_role_is_refused_when_the_message_is_built(srv: ScriptedServe
     [
         (lambda: syc.Message("tool_result", "42"), "tool_result message needs a tool_call_id"),
         (lambda: syc.Message.tool_result(None, "42"), "tool_result message needs a tool_call_id"),  # type: ignore[arg-type]
-        (lambda: syc.Message("tool_result", "42", tool_call_id=7), "tool_call_id must be a string"),
+        (lambda: syc.Message("tool_result", "42", tool_call_id=7), "tool_call_id must be a string"),  # type: ignore[arg-type]  # deliberately wrong: the check under test
         (lambda: syc.Message("user", "hi", tool_call_id="c1"), "only a tool_result message has a tool_call_id"),
         (lambda: syc.Message("assistant", "x", is_error=True), "only a tool_result message has is_error"),
         (lambda: syc.Message("system", "x", name="calc"), "only a tool_result message has a name"),

@@ -63,5 +63,5 @@ class GoogleRequest(google.auth.transport.Request):
             deadline = _config.now() + float(timeout) if timeout else None
             raw = _transport.send(req, deadline=deadline)
         except ProviderError as exc:
-            raise google.auth.exceptions.TransportError(f"{type(exc).__name__}: {exc}") from exc  # type: ignore[no-untyped-call]
+            raise google.auth.exceptions.TransportError(f"{type(exc).__name__}: {exc}") from exc  # type: ignore[no-untyped-call]  # google-auth is untyped
         return _Response(raw.status, raw.headers, raw.body)

@@ -2,7 +2,8 @@
 
 Each request gets:
 
-1. ``anthropic-version``: the credentials' ``anthropic_version`` setting, else ``2023-06-01``.
+1. ``anthropic-version``: the credentials' ``anthropic_version`` setting, else the Messages
+   protocol's ``ANTHROPIC_VERSION`` (imported below from its package, the one place it is written).
 2. Either ``authorization: Bearer <token>`` when the credentials carry an OAuth or gateway token
    (``auth_token``, ``access_token``, ``bearer_token`` or ``token``, first found), or when the
    ``api_key`` itself is a Claude OAuth token (``sk-ant-oat...``, which also needs the
@@ -22,11 +23,9 @@ from typing import Any
 from typing_extensions import override
 
 from sycophant_py.auth._base import Auth, Credentials, HttpRequest, Middleware
+from sycophant_py.wire.anthropic_messages import ANTHROPIC_VERSION
 
 __all__ = ["ANTHROPIC_VERSION", "OAUTH_BETA", "AnthropicAuth", "split_betas"]
-
-ANTHROPIC_VERSION = "2023-06-01"
-"""The API version sent when the credentials name none."""
 OAUTH_BETA = "oauth-2025-04-20"
 """The beta an OAuth access token needs."""
 _TOKEN_FIELDS = ("auth_token", "access_token", "bearer_token", "token")

@@ -24,8 +24,8 @@ Credentials and settings (per request, ``configure(providers={"azure": {...}})``
     path already ends in ``/openai/v1`` is the v1 layout whatever ``api_version`` says.
 
   A Foundry model-inference URL (``.../models/...``) gets ``api-version=2024-05-01-preview`` unless
-  one is set; Claude's ``/anthropic/`` endpoint gets no ``api-version`` but an
-  ``anthropic-version: 2023-06-01`` header (this auth replaces Anthropic's own for the provider).
+  one is set; Claude's ``/anthropic/`` endpoint gets no ``api-version`` (its protocol sends its own
+  ``anthropic-version`` header; this auth replaces Anthropic's for the provider).
 
 **Deployments.** In the classic layout the deployment is the model id of the spec
 (``azure:my-gpt4o-deployment``), unless a ``deployment`` setting names another one. In the v1
@@ -33,8 +33,8 @@ layout and for the Responses API, Azure reads the deployment from the body's ``m
 the model id of the spec *is* the deployment name and ``deployment`` is not used.
 
 The layout is applied per attempt by the middleware, on the final URL, so every wire protocol the
-provider's models use (``openai_chat``, ``openai_responses``, ``openai_embed``,
-``anthropic_messages``) keeps its own path. ``prepare_credentials`` does no I/O.
+provider's models use (OpenAI's chat, responses and embeddings, Anthropic's messages) keeps its own
+path. ``prepare_credentials`` does no I/O.
 """
 
 from __future__ import annotations
@@ -54,8 +54,6 @@ RESPONSES_API_VERSION = "2025-04-01-preview"
 """The api-version of the classic Responses endpoint when none is configured."""
 MODELS_API_VERSION = "2024-05-01-preview"
 """The api-version of a Foundry model-inference (``/models``) endpoint when none is configured."""
-ANTHROPIC_VERSION = "2023-06-01"
-"""The ``anthropic-version`` header sent to Claude on Foundry."""
 
 _V1_VERSIONS = frozenset({"v1", "preview", "latest"})
 _DEPLOYMENT_PATH = re.compile(r"^(?P<root>.*/openai)/deployments/[^/]+/(?P<rest>.+)$")
@@ -127,8 +125,6 @@ class AzureAuth(Auth):
                 req.url = urlunsplit(parts._replace(path=path))
             if api_version:
                 req.params["api-version"] = api_version
-            if "/anthropic/" in path:
-                req.headers.setdefault("anthropic-version", ANTHROPIC_VERSION)
             return req
 
         return [apply]

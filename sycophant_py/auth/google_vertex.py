@@ -91,7 +91,7 @@ def _load(key: str, source: Any) -> tuple[Any, str | None]:
         if key.startswith("info:"):
             from google.oauth2 import service_account
 
-            creds = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+            creds = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]  # google-auth is untyped
                 source, scopes=list(SCOPES)
             )
             return creds, source.get("project_id")
@@ -124,14 +124,14 @@ def _load_file(google_auth: Any, path: str) -> tuple[Any, str | None]:
     if kind == "service_account":
         from google.oauth2 import service_account
 
-        sa = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]
+        sa = service_account.Credentials.from_service_account_info(  # type: ignore[no-untyped-call]  # google-auth is untyped
             info, scopes=list(SCOPES)
         )
         return sa, info.get("project_id")
     if kind == "authorized_user":
         from google.oauth2 import credentials as user_credentials
 
-        user = user_credentials.Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]
+        user = user_credentials.Credentials.from_authorized_user_info(  # type: ignore[no-untyped-call]  # google-auth is untyped
             info, scopes=list(SCOPES)
         )
         return user, info.get("quota_project_id")

@@ -41,7 +41,8 @@ def _sent(srv: ScriptedServer, d: Any) -> dict[str, Any]:
 
 
 def _weather() -> list[syc.Tool]:
-    return _contract()._tools()[:1]  # type: ignore[no-any-return]
+    tools: list[syc.Tool] = _contract()._tools()[:1]
+    return tools
 
 
 def _usage(i: int, o: int) -> Any:

@@ -146,7 +146,7 @@ class ScriptedServer:
                 )
                 server._reply(self, rec)
 
-            do_POST = do_GET = do_PUT = do_DELETE = _serve  # noqa: N815
+            do_POST = do_GET = do_PUT = do_DELETE = _serve  # noqa: N815 - the names http.server dispatches to
 
         self._httpd = _QuietServer(("127.0.0.1", port), _Handler)
         self._httpd.daemon_threads = True

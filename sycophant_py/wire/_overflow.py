@@ -162,8 +162,6 @@ def as_overflow(exc: ProviderError) -> ProviderError:
         model=exc.model,
         request_id=exc.request_id,
         body=exc.body,
+        error_type=exc.error_type,
     )
-    error_type = getattr(exc, "error_type", None)
-    if error_type is not None:
-        out.error_type = error_type  # type: ignore[attr-defined]
     return out

@@ -5,7 +5,7 @@ A *served dialect* turns a caller's request body in that API's shape into our te
 (a :class:`~sycophant_py.Response` into that API's JSON, our stream events into its SSE frames,
 our errors into its error body). Dialects are pure: no I/O, no clock beyond a ``created``
 timestamp. The gateway (``sycophant_py._gateway``) only routes to them; a new served dialect is
-one module plus one line in :data:`SERVED_CHAT` / :data:`SERVED_EMBED`, and touches no server code.
+a ``serve.py`` in its protocol's package (found through the registry), and touches no server code.
 
 Errors: :func:`error_info` maps any exception of ours to an HTTP status and a neutral *kind*
 (``invalid_request``, ``authentication``, ``permission``, ``not_found``, ``request_too_large``,
@@ -28,7 +28,7 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sycophant_py._events import StreamEvent
 from sycophant_py._exceptions import (
@@ -47,9 +47,10 @@ from sycophant_py._exceptions import (
 )
 from sycophant_py._types import EmbeddingResponse, Message, Response, TextPart, Tool, ToolCall
 
+if TYPE_CHECKING:
+    from sycophant_py._registry import Kind
+
 __all__ = [
-    "SERVED_CHAT",
-    "SERVED_EMBED",
     "ChatDialect",
     "EmbedDialect",
     "ErrorInfo",
@@ -69,13 +70,6 @@ __all__ = [
     "tool_of",
 ]
 
-SERVED_CHAT: tuple[str, ...] = (
-    "sycophant_py.wire.openai_chat_serve:DIALECT",
-    "sycophant_py.wire.anthropic_messages.serve:DIALECT",
-)
-"""The served chat dialects, as ``module:attribute`` references (loaded on first use)."""
-SERVED_EMBED: tuple[str, ...] = ("sycophant_py.wire.openai_embed_serve:DIALECT",)
-"""The served embedding dialects."""
 
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
@@ -293,19 +287,42 @@ class EmbedDialect(ABC):
         """An error as this dialect's JSON error body."""
 
 
-def _load(ref: str) -> Any:
-    module, _, attr = ref.partition(":")
-    return getattr(importlib.import_module(module), attr)
+def _served(kind: Kind) -> list[Any]:
+    """The ``DIALECT`` of every registered protocol of ``kind`` whose package has a ``serve`` module.
+
+    A protocol package that can be served holds its reverse direction in ``serve.py`` (the
+    template: see docs/architecture.md); the registry's default protocol comes first (it answers
+    the paths two dialects share). A new servable dialect touches no server code.
+    """
+    from sycophant_py._registry import DEFAULT_CHAT, DEFAULT_EMBEDDING, known_protocols, protocol_class
+
+    default = DEFAULT_CHAT if kind == "chat" else DEFAULT_EMBEDDING
+    names = sorted(known_protocols(kind), key=lambda n: n != default)
+    out: list[Any] = []
+    for name in names:
+        cls = protocol_class(kind, name)
+        if cls is None:
+            continue
+        try:
+            module = importlib.import_module(f"{cls.__module__}.serve")
+        except ModuleNotFoundError as exc:
+            if exc.name not in (f"{cls.__module__}.serve", cls.__module__):
+                raise
+            continue
+        out.append(module.DIALECT)
+    return out
 
 
 def served_chat() -> list[ChatDialect]:
-    """The served chat dialects, in table order (the first is the default for shared paths)."""
-    return [_load(ref) for ref in SERVED_CHAT]
+    """The served chat dialects (the default protocol's first: it answers the paths dialects share)."""
+    dialects: list[ChatDialect] = _served("chat")
+    return dialects
 
 
 def served_embed() -> list[EmbedDialect]:
     """The served embedding dialects."""
-    return [_load(ref) for ref in SERVED_EMBED]
+    dialects: list[EmbedDialect] = _served("embedding")
+    return dialects
 
 
 # -- helpers every dialect uses -------------------------------------------------------------
@@ -342,7 +359,7 @@ def answer_of(resp: Response, schema_name: str | None) -> Response:
     parts = [TextPart(call.arguments_json) if p is call else p for p in resp.parts]
     calls = [c for c in resp.tool_calls if c is not call]
     reason = "stop" if resp.finish_reason == "tool_use" and not calls else resp.finish_reason
-    return replace(resp, text=call.arguments_json, parts=parts, tool_calls=calls, finish_reason=reason)
+    return replace(resp, parts=parts, finish_reason=reason)  # text and tool_calls follow from the parts
 
 
 _AS_TEXT = {"toolcall_start": "text_start", "toolcall_delta": "text_delta", "toolcall_end": "text_end"}

@@ -1,7 +1,29 @@
-"""Small decoding helpers every wire protocol shares.
+"""Small helpers the wire protocols share (written once here, never per protocol).
 
+* :func:`finish_map` / :func:`map_finish`: a protocol's finish reasons, and the one policy for them:
+  the protocol's ``finish_reasons`` map gives the known values; an absent, empty or unknown value
+  is ``stop`` (the raw value stays in ``Response.provider_finish_reason``), and ``stop`` with tool
+  calls is ``tool_use``.
 * :func:`int_of` / :func:`first_int`: token counts as the providers send them (ints, floats, numeric
   strings; ``null`` and an absent field alike mean "not reported").
+* :func:`str_or_none`, :func:`stop_list`, :func:`strip_v1`: small shapes every encoder and decoder
+  meets (a string field, the ``stop`` param as a list, a base URL without its ``/v1``).
+* :func:`function_tool`, :func:`is_strict_schema`: tools in OpenAI's function shape, and its
+  strict-mode rule.
+* :func:`new_call_id`, :data:`MISSING_RESULT`: the id rule for a call sent without one, and the
+  text of the synthetic result a call left unanswered gets.
+* :data:`EFFORT_BUDGETS` / :func:`thinking_budget`: ``reasoning_effort`` as a thinking budget in
+  tokens, for the APIs that take a budget.
+* :func:`fail_stream` / :func:`stream_error`: a provider error met in a stream becomes the terminal
+  ``error`` event (``ContextOverflow`` when its words say so).
+* :func:`decoded`: the :class:`~sycophant_py.Response` of a whole body, its finish reason by
+  :func:`map_finish`; decoders hand over parts, never joined text.
+* :func:`copy_params`, :func:`finish_body`: params an API takes as they are, and the end every body
+  shares (``stream``, ``extra_body``).
+* :class:`Turns`: conversation turns with consecutive blocks of one role merged (Anthropic's and
+  Bedrock's message shape), the system blocks and the calls awaiting a result.
+* :func:`replay_thinking`: what a thinking part becomes when a conversation is sent again.
+* :func:`error_table`: a provider's error types, grouped by the exception they raise.
 * :func:`body_message` / :func:`invalid_body`: a success body that does not have the shape a
   protocol needs (``{"detail": "Not Found"}`` from a proxy, a JSON list, an error object with a 200)
   becomes a :class:`~sycophant_py.ResponseInvalid` carrying the body and the provider's own words.
@@ -14,25 +36,57 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import Any, Literal
 
 from sycophant_py._events import StreamAccumulator
-from sycophant_py._exceptions import ResponseInvalid, StreamError
-from sycophant_py._types import FinishReason
+from sycophant_py._exceptions import ProviderError, ResponseInvalid, StreamError
+from sycophant_py._parts import joined_text
+from sycophant_py._types import FinishReason, Message, Part, Response, ThinkingPart, Tool, ToolCall, Usage
 from sycophant_py.wire._base import StreamDone, StreamFailed
+from sycophant_py.wire._overflow import as_overflow
 
 __all__ = [
+    "EFFORT_BUDGETS",
+    "Turns",
+    "assistant_pieces",
+    "MIN_THINKING_BUDGET",
+    "MISSING_RESULT",
     "body_message",
+    "copy_params",
+    "decoded",
+    "error_table",
+    "finish_body",
+    "fail_stream",
+    "field_of",
+    "function_tool",
     "finish_or_fail",
+    "finish_map",
     "first_int",
     "int_of",
     "invalid_body",
     "is_done_marker",
+    "is_strict_schema",
+    "map_finish",
     "new_call_id",
     "object_of",
+    "refused_while_thinking",
+    "replay_thinking",
+    "stream_error",
+    "stop_list",
+    "str_or_none",
+    "strip_v1",
+    "thinking_budget",
     "vector_of",
 ]
+
+MISSING_RESULT = "Error: no result was provided for this tool call."
+"""The result a tool call left without one is sent with (APIs refuse an unanswered call)."""
+EFFORT_BUDGETS: Mapping[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32768}
+"""``reasoning_effort`` as a thinking budget in tokens (``none`` is 0: thinking off)."""
+MIN_THINKING_BUDGET = 1024
+"""The smallest thinking budget the budget-taking APIs accept."""
 
 _MESSAGE_KEYS = ("message", "Message", "msg", "detail", "error_message", "errorMessage", "title")
 _MAX_MESSAGE = 500
@@ -53,6 +107,124 @@ def int_of(value: Any) -> int:
         except ValueError:
             return 0
     return 0
+
+
+def finish_map(
+    *,
+    stop: Iterable[str] = (),
+    length: Iterable[str] = (),
+    tool_use: Iterable[str] = (),
+    content_filter: Iterable[str] = (),
+    error: Iterable[str] = (),
+    aborted: Iterable[str] = (),
+) -> Mapping[str, FinishReason]:
+    """A protocol's ``finish_reasons``: the provider's values, grouped by the unified reason they mean."""
+    groups: dict[FinishReason, Iterable[str]] = {
+        "stop": stop,
+        "length": length,
+        "tool_use": tool_use,
+        "content_filter": content_filter,
+        "error": error,
+        "aborted": aborted,
+    }
+    return MappingProxyType({raw: reason for reason, raws in groups.items() for raw in raws})
+
+
+def map_finish(table: Mapping[str, FinishReason], raw: Any, has_tool_calls: bool = False) -> FinishReason:
+    """A provider's finish reason in the unified set (see the module docstring for the policy).
+
+    Args:
+        table: The protocol's ``finish_reasons``.
+        raw: The provider's value (anything: only a known string maps to something else than ``stop``).
+        has_tool_calls: The answer holds tool calls (``stop`` then becomes ``tool_use``).
+    """
+    reason = table.get(raw, "stop") if isinstance(raw, str) else "stop"
+    return "tool_use" if reason == "stop" and has_tool_calls else reason
+
+
+def str_or_none(value: Any) -> str | None:
+    """``value`` when it is a non-empty string, else None (ids, model names, raw finish reasons)."""
+    return value if isinstance(value, str) and value else None
+
+
+def stop_list(stop: str | list[str] | tuple[str, ...]) -> list[str]:
+    """The ``stop`` param as a list (one string, or several)."""
+    return [stop] if isinstance(stop, str) else list(stop)
+
+
+def strip_v1(base_url: str) -> str:
+    """A base URL without a trailing ``/v1`` (the OpenAI-compatible prefix a row may carry)."""
+    base = base_url.rstrip("/")
+    return base[: -len("/v1")] if base.endswith("/v1") else base
+
+
+def thinking_budget(budget: int | None, effort: str | None) -> int | None:
+    """The thinking budget asked for: ``reasoning_budget``, else ``reasoning_effort`` as tokens.
+
+    Returns:
+        None when neither is given, 0 for thinking off, else at least :data:`MIN_THINKING_BUDGET`.
+    """
+    if budget is None and effort is not None:
+        budget = EFFORT_BUDGETS.get(effort, 0)
+    if budget is None:
+        return None
+    return max(int(budget), MIN_THINKING_BUDGET) if budget else 0
+
+
+def refused_while_thinking(params: Mapping[str, Any]) -> list[str]:
+    """The sampling params Claude refuses while it thinks (Anthropic's API and Bedrock's Converse
+    alike): ``temperature``, ``top_k``, and a ``top_p`` below 0.95."""
+    out = [k for k in ("temperature", "top_k") if k in params]
+    if "top_p" in params and params["top_p"] < 0.95:
+        out.append("top_p")
+    return out
+
+
+def field_of(
+    protocol: str, body: Mapping[str, Any], key: str, kind: type, what: str, *, stream: StreamAccumulator | None = None
+) -> Any:
+    """``body[key]`` when it is a ``kind`` (``Mapping``, ``list``...), else raise :class:`ResponseInvalid`
+    saying ``what`` the body has (see :func:`invalid_body`)."""
+    value = body.get(key)
+    if not isinstance(value, kind):
+        raise invalid_body(protocol, what, body, stream=stream)
+    return value
+
+
+def fail_stream(acc: StreamAccumulator, exc: ProviderError) -> StreamFailed:
+    """End a stream with an ``error`` event for ``exc`` (a ``ContextOverflow`` when its words say so)."""
+    err = as_overflow(exc)
+    acc.fail(err)
+    return StreamFailed(err, acc.drain())
+
+
+def is_strict_schema(schema: Mapping[str, Any]) -> bool:
+    """True when a schema already meets OpenAI's strict-mode rules (closed objects, all required): the
+    ``openai_*`` protocols then ask for strict adherence."""
+    if schema.get("type") == "object" or "properties" in schema:
+        props = schema.get("properties") or {}
+        if schema.get("additionalProperties") is not False or set(schema.get("required") or ()) != set(props):
+            return False
+        return all(is_strict_schema(v) for v in props.values() if isinstance(v, Mapping))
+    items = schema.get("items")
+    if isinstance(items, Mapping):
+        return is_strict_schema(items)
+    for key in ("anyOf", "oneOf", "allOf"):
+        subs = schema.get(key)
+        if isinstance(subs, list) and not all(is_strict_schema(s) for s in subs if isinstance(s, Mapping)):
+            return False
+    return True
+
+
+def function_tool(tool: Tool, *, strict: bool | None = None) -> dict[str, Any]:
+    """A tool in the ``{"type": "function", "function": {...}}`` shape OpenAI's API and its
+    followers take (``strict`` only when true)."""
+    fn: dict[str, Any] = {"name": tool.name, "parameters": tool.json_schema()}
+    if tool.description:
+        fn["description"] = tool.description
+    if strict:
+        fn["strict"] = True
+    return {"type": "function", "function": fn}
 
 
 def new_call_id() -> str:
@@ -171,7 +343,107 @@ def finish_or_fail(acc: StreamAccumulator, reason: FinishReason, protocol: str) 
         provider=acc.provider,
         model=acc.model,
         body=acc.raw,
+        error_type=raw,
     )
-    exc.error_type = raw  # type: ignore[attr-defined]
     acc.fail(exc)
     return StreamFailed(exc, acc.drain())
+
+
+def stream_error(
+    acc: StreamAccumulator,
+    message: str,
+    *,
+    body: Any,
+    status: int | None = None,
+    error_type: str | None = None,
+    cls: type[ProviderError] = StreamError,
+) -> StreamFailed:
+    """End a stream with the error a provider reported in it (see :func:`fail_stream`)."""
+    exc = cls(message, status_code=status, provider=acc.provider, model=acc.model, body=body, error_type=error_type)
+    return fail_stream(acc, exc)
+
+
+def decoded(
+    table: Mapping[str, FinishReason],
+    parts: list[Part],
+    raw_reason: str | None,
+    *,
+    usage: Usage,
+    raw: Any,
+    **fields: Any,
+) -> Response:
+    """The :class:`~sycophant_py.Response` of a whole body.
+
+    Args:
+        table: The protocol's ``finish_reasons``.
+        parts: The answer's parts, in order.
+        raw_reason: The provider's finish reason (kept as ``provider_finish_reason``).
+        usage: The token counts.
+        raw: The body.
+        **fields: Other ``Response`` fields (``id``, ``model``, ``error``...).
+    """
+    reason = map_finish(table, raw_reason, any(isinstance(p, ToolCall) for p in parts))
+    return Response(
+        finish_reason=reason, usage=usage, parts=parts, raw=raw, provider_finish_reason=raw_reason, **fields
+    )
+
+
+def copy_params(body: dict[str, Any], params: Mapping[str, Any], names: Iterable[str | tuple[str, str]]) -> None:
+    """Copy the params an API takes as they are into ``body`` (a ``(param, field)`` pair renames one)."""
+    for name in names:
+        param, key = name if isinstance(name, tuple) else (name, name)
+        if param in params:
+            body[key] = params[param]
+
+
+def finish_body(body: dict[str, Any], stream: bool, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The end every body shares: ``"stream": true`` for a stream, then ``extra_body`` merged as it is."""
+    if stream:
+        body["stream"] = True
+    if params.get("extra_body"):
+        body.update(params["extra_body"])
+    return body
+
+
+class Turns:
+    """A conversation as alternating turns ``{"role", "content": [blocks]}``: blocks of one role that
+    follow each other share a turn. Keeps the system blocks and the tool calls awaiting a result
+    (call id -> tool name) beside them."""
+
+    def __init__(self) -> None:
+        self.system: list[dict[str, Any]] = []
+        self.turns: list[dict[str, Any]] = []
+        self.pending: dict[str, str] = {}
+
+    def add_blocks(self, role: str, blocks: list[dict[str, Any]]) -> None:
+        """Append ``blocks`` to the last turn when it has ``role``, else as a new turn (none: nothing)."""
+        if not blocks:
+            return
+        if self.turns and self.turns[-1]["role"] == role:
+            self.turns[-1]["content"].extend(blocks)
+        else:
+            self.turns.append({"role": role, "content": blocks})
+
+
+def assistant_pieces(message: Message, *, thinking: bool) -> tuple[str, list[str], list[ToolCall]]:
+    """An assistant message as APIs with one text field take it: the text, the readable thinking
+    (empty unless ``thinking``: redacted and empty thinking never), and the tool calls."""
+    texts = joined_text(message.parts)
+    thoughts = [p.text for p in message.parts if thinking and isinstance(p, ThinkingPart) and p.text and not p.redacted]
+    return texts, thoughts, message.tool_calls
+
+
+def replay_thinking(part: ThinkingPart, native: bool) -> Literal["signed", "redacted", "text"] | None:
+    """What a thinking part becomes in a request: ``signed`` / ``redacted`` thinking when the target can
+    verify its signature (``native``), else its text as plain text (``text``), else nothing."""
+    if part.signature and native:
+        return "redacted" if part.redacted else "signed"
+    if part.text and not part.redacted:
+        return "text"  # unverifiable thinking: the model still sees what it thought
+    return None
+
+
+def error_table(groups: Mapping[type[ProviderError], Mapping[str, int]]) -> dict[str, tuple[type[ProviderError], int]]:
+    """A provider's error types (lower case) -> (exception class, the HTTP status the API uses for it),
+    written grouped by class."""
+    return {name.lower(): (cls, status) for cls, names in groups.items() for name, status in names.items()}

@@ -488,7 +488,7 @@ def check_events(item: Interaction, events: list[StreamEvent], resp: Response) -
 
 def _call() -> Call:
     model = resolve_model("anthropic:claude-sonnet-4-5")
-    return Call(spec=model.spec, model=model, protocol=proto)
+    return Call.resolved(model, proto)
 
 
 def decode_stream(chunks: Sequence[bytes]) -> tuple[list[StreamEvent], Response]:
@@ -937,7 +937,7 @@ def _first_difference(a: Any, b: Any, path: str = "$") -> str:
     return f"{path}: encoded {json.dumps(a)[:120]} != recorded {json.dumps(b)[:120]}"
 
 
-REQUESTS = [it for it in MESSAGES if it.request_body is not None]
+REQUESTS: list[Interaction] = [it for it in MESSAGES if it.request_body is not None]
 
 
 def _where(item: Interaction) -> tuple[str, str, str, bool]:

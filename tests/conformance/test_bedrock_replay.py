@@ -287,7 +287,7 @@ STREAMS = [it for it in CONVERSE if it.streamed]
 ERRORS = [it for it in ALL if not it.ok]
 EMBEDS = [it for it in ALL if it.operation == "invoke"]
 OTHER = [it for it in ALL if it.operation not in ("converse", "converse-stream", "invoke")]
-REQUESTS = [it for it in CONVERSE if it.request is not None or it.request_text is not None]
+REQUESTS: list[Item] = [it for it in CONVERSE if it.request is not None or it.request_text is not None]
 
 
 def _where(item: Item) -> tuple[str, str, str, bool]:
@@ -591,7 +591,7 @@ def test_finish_table_covers_the_corpus() -> None:
 
 def _call(model_id: str, protocol: Any) -> Call:
     info = ModelInfo(provider="amazon-bedrock", id=model_id, api="bedrock_converse")
-    return Call(spec=f"amazon-bedrock:{model_id}", model=info, protocol=protocol)
+    return Call.resolved(info, protocol)
 
 
 @pytest.mark.parametrize("item", ERRORS, ids=_short)

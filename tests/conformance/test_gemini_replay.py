@@ -55,8 +55,8 @@ from sycophant_py._sse import SSEDecoder
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, Response, TextPart, ThinkingPart, Tool, ToolCall
 from sycophant_py.testing import Reply, ScriptedServer
 from sycophant_py.wire._base import Request, StreamContinue, StreamResult
-from sycophant_py.wire.gemini import SKIP_SIGNATURE, GoogleGemini, GoogleGeminiParams, to_gemini_schema
-from sycophant_py.wire.gemini_embed import GoogleEmbed
+from sycophant_py.wire.google_embed import GoogleEmbed
+from sycophant_py.wire.google_gemini import SKIP_SIGNATURE, GoogleGemini, GoogleGeminiParams, to_gemini_schema
 from tests.contract.dialects.google_gemini import validate_gemini_request
 
 from .corpus import CONFORMANCE_DIR

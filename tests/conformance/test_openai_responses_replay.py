@@ -50,6 +50,7 @@ from sycophant_py._pipeline import ENCODE, PREPARE, Call, error_from_response, r
 from sycophant_py._registry import auth_for
 from sycophant_py._stream import StreamCore
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, Response, TextPart, ThinkingPart, Tool, ToolCall
+from sycophant_py.auth.github_copilot import GithubCopilotAuth
 from sycophant_py.testing import Reply, ScriptedServer
 from sycophant_py.wire.openai_chat import OpenAIChat
 from sycophant_py.wire.openai_responses import API, OpenAIResponses
@@ -420,6 +421,7 @@ def test_auth_chat_recordings_end_to_end(
     srv, script = server
     with conformance_record(PROTOCOL, "e2e", (item.id, item.source, item.provider, item.streamed), "chat-via-auth"):
         copilot = auth_for("github-copilot")
+        assert isinstance(copilot, GithubCopilotAuth)
         copilot.clear_cache()
         token = {"token": "tid=replay;exp=9", "expires_at": int(time.time()) + 3600, "endpoints": {"api": srv.url}}
 

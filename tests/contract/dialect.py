@@ -8,9 +8,27 @@ protocol without one.
 
 from __future__ import annotations
 
+from typing import Protocol, runtime_checkable
+
+from sycophant_py.testing import Reply
 from sycophant_py.testing.contract import Call, Dialect, U, split
 
-__all__ = ["Call", "Dialect", "U", "image_ref", "split", "two_pieces"]
+__all__ = ["AnsweringDialect", "Call", "Dialect", "U", "answering", "image_ref", "split", "two_pieces"]
+
+
+@runtime_checkable
+class AnsweringDialect(Protocol):
+    """The test dialects' extra hook (the handoff tests): an answer with thinking, text and calls."""
+
+    def answer(self, thinking: str, signature: str, text: str, calls: list[Call], usage: U) -> Reply:
+        """An answer carrying thinking (with its signature), text and tool calls."""
+        ...
+
+
+def answering(dialect: Dialect | None) -> AnsweringDialect:
+    """``dialect``, checked to have :meth:`AnsweringDialect.answer` (every test dialect has)."""
+    assert isinstance(dialect, AnsweringDialect), dialect
+    return dialect
 
 
 def two_pieces(text: str) -> list[str]:

@@ -109,6 +109,7 @@ STREAM_QUIRKS = {
     "openai_chat": {"no_end_marker", "audio_tokens", "cached_over_prompt"},
     "openai_responses": {"content_index", "cached_over_prompt"},
     "anthropic_messages": {"no_end_marker"},
+    "anthropic_vertex": {"no_end_marker"},  # Anthropic's replies
     "bedrock_converse": {"no_end_marker"},
     "google_gemini": {"no_end_marker", "cached_over_prompt"},
     "ollama_native": set(),

@@ -7,6 +7,7 @@ Pure encode / decode / stream tests first (every encoded body is validated with 
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -45,7 +46,7 @@ from sycophant_py.auth._base import Credentials, HttpRequest
 from sycophant_py.auth.anthropic import AnthropicAuth, split_betas
 from sycophant_py.testing import Reply, ScriptedServer
 from sycophant_py.wire._base import Request, StreamContinue, StreamDone, StreamFailed, StreamResult
-from sycophant_py.wire.anthropic_messages import AnthropicMessages, AnthropicParams
+from sycophant_py.wire.anthropic_messages import ANTHROPIC_VERSION, AnthropicMessages, AnthropicParams
 from sycophant_py.wire.anthropic_messages.encode import tool_id
 from tests.contract.dialects.anthropic_messages import validate_request
 
@@ -106,8 +107,11 @@ def test_proxy_prefix_is_kept() -> None:
 
 def test_request_headers_from_the_beta_param() -> None:
     params, _ = validate_params(AnthropicParams, {"anthropic_beta": ["a-1", "b-2", "a-1"]})
-    assert proto.request_headers(Request(MODEL, [], params)) == {"anthropic-beta": "a-1,b-2"}
-    assert proto.request_headers(Request(MODEL, [])) == {}
+    version = {"anthropic-version": ANTHROPIC_VERSION}  # the protocol's own header, whatever the auth
+    assert proto.request_headers(Request(MODEL, [], params)) == {**version, "anthropic-beta": "a-1,b-2"}
+    assert proto.request_headers(Request(MODEL, [])) == version
+    pinned = dataclasses.replace(MODEL, headers={"Anthropic-Version": "2099-01-01"})
+    assert proto.request_headers(Request(pinned, [])) == {}  # a provider's own version header wins
 
 
 # --------------------------------------------------------------------------------------------------
@@ -1000,7 +1004,7 @@ def test_split_call_between_other_calls_and_text() -> None:
 
 def test_split_call_in_a_whole_body_is_one_call() -> None:
     pieces = ['{"city": "Pa', 'ris"}']
-    content = [
+    content: list[dict[str, Any]] = [
         {"type": "tool_use", "id": "toolu_s", "name": "get_weather", "input": pieces[0]},
         {"type": "tool_use", "id": "toolu_s", "input": pieces[1]},
         {"type": "tool_use", "id": "toolu_t", "name": "f", "input": {"a": 1}},

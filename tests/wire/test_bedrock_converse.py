@@ -31,11 +31,11 @@ from sycophant_py._types import (
     ToolCall,
 )
 from sycophant_py.wire._base import Request, StreamContinue, StreamDone, StreamFailed, StreamResult
+from sycophant_py.wire._util import map_finish
 from sycophant_py.wire.bedrock_converse import (
     PROTOCOL_MARK,
     BedrockConverse,
     decode_usage,
-    map_finish_reason,
     tool_id,
 )
 from tests.contract.dialects.bedrock_converse import frame, validate_request
@@ -440,7 +440,7 @@ def test_decode_text_tools_reasoning_and_usage() -> None:
     ],
 )
 def test_stop_reasons(raw: str | None, unified: str) -> None:
-    assert map_finish_reason(raw) == unified
+    assert map_finish(P.finish_reasons, raw) == unified
     assert P.decode_response(_body([{"text": "x"}], raw or "")).finish_reason == unified
 
 

@@ -15,7 +15,7 @@ import pytest
 from sycophant_py._exceptions import ResponseInvalid
 from sycophant_py.wire._base import EmbeddingWireProtocol
 from sycophant_py.wire.bedrock_embed import BedrockEmbed
-from sycophant_py.wire.gemini_embed import GoogleEmbed
+from sycophant_py.wire.google_embed import GoogleEmbed
 from sycophant_py.wire.openai_embed import OpenAIEmbed
 
 CASES: list[tuple[EmbeddingWireProtocol, Any, str | None]] = [

@@ -39,7 +39,8 @@ from sycophant_py._types import (
 )
 from sycophant_py.testing._server import RecordedRequest, Reply, ScriptedServer
 from sycophant_py.wire._base import EmbeddingRequest, Request, StreamContinue, StreamDone, StreamFailed
-from sycophant_py.wire.ollama_native import OllamaEmbed, OllamaEmbedParams, OllamaNative, OllamaNativeParams
+from sycophant_py.wire.ollama_embed import OllamaEmbed, OllamaEmbedParams
+from sycophant_py.wire.ollama_native import OllamaNative, OllamaNativeParams
 from tests.spec_validation import validate_ollama_chat_request, validate_ollama_embed_request
 
 MODEL = ModelInfo(provider="ollama", id="llama3", base_url="http://localhost:11434/v1", auth="none", local=True)

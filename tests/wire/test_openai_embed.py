@@ -265,6 +265,7 @@ def test_errors_map_to_the_tree(failing: ScriptedServer, reply: Reply, exc: type
     assert err.status_code == reply.status
     assert err.request_id == "req_embed_1"
     assert (err.provider, err.model) == ("openai", "text-embedding-3-small")
+    assert isinstance(err.body, dict)
     assert err.body["error"]["message"] in str(err)
     assert "sk-test-embed-0000" not in str(err)
     if exc is syc.RateLimited:

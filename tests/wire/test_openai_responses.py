@@ -839,7 +839,7 @@ def test_stream_failures_keep_partial_content(terminal: dict[str, Any], message:
     assert message in str(last.error)
     assert resp.text == "partial"
     assert resp.error is last.error
-    assert last.error.error_type in ("server_error", "insufficient_quota")  # type: ignore[attr-defined]
+    assert last.error.error_type in ("server_error", "insufficient_quota")
 
 
 def test_stream_without_end_marker_is_an_error() -> None:

@@ -1,10 +1,12 @@
 """Anthropic Messages (``POST /v1/messages``) and the servers that speak it.
 
 The provider's base URL is the bare host (``https://api.anthropic.com``); a trailing ``/v1`` in
-source data is stripped and the path ``/v1/messages`` appended. The package is split the way
-STYLE P4 asks: ``encode`` (our types to a request body), ``decode`` (a response body to our
-types, usage, stop reasons and errors) and ``stream`` (one SSE event at a time into the shared
-accumulator). This module holds the protocol class and its params.
+source data is stripped and the path ``/v1/messages`` appended. Every request carries the
+``anthropic-version`` header (:data:`ANTHROPIC_VERSION`, unless the provider's headers set one; the
+``anthropic`` auth strategy may send another from the credentials). The package follows the
+protocol template (``docs/architecture.md``): ``encode`` (our types to a request body), ``decode``
+(a response body to our types, usage, stop reasons and errors) and ``stream`` (one SSE event at a
+time into the shared accumulator); this module holds the class, its descriptor and its params.
 
 Params beyond the shared ones: ``max_tokens`` is required by the API, so it is the caller's
 value, else the catalog's ``max_tokens``, else 4096, and it is raised above a thinking budget
@@ -24,44 +26,33 @@ a forced tool, so the model is then offered the tool with ``tool_choice: auto``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from pydantic import Field
 from typing_extensions import override
 
-from sycophant_py._handoff import HandoffRules
-from sycophant_py._models import ModelInfo
-from sycophant_py._params import SharedParams
-from sycophant_py._types import Response, Tool
-from sycophant_py.wire._base import Request, StreamResult, WireProtocol
-from sycophant_py.wire.anthropic_messages.decode import (
-    decode_message,
-    decode_usage,
-    error_for,
-    error_message,
-    map_finish_reason,
-)
-from sycophant_py.wire.anthropic_messages.encode import (
-    encode_body,
-    handoff_rules,
-    is_thinking,
-    map_response_schema,
-    map_tools,
-)
-from sycophant_py.wire.anthropic_messages.stream import AnthropicStream, decode_event, end_of_stream
+from sycophant_py._params import ExtraBody, SharedParams
+from sycophant_py.wire._util import strip_v1
+from sycophant_py.wire.anthropic_messages.decode import FINISH_REASONS, Decoding, decode_usage, error_for
+from sycophant_py.wire.anthropic_messages.encode import ANTHROPIC_VERSION, Encoding
+from sycophant_py.wire.anthropic_messages.stream import AnthropicStream, Streaming
 
 __all__ = [
+    "ANTHROPIC_VERSION",
+    "COMPAT_FLAGS",
     "AnthropicMessages",
     "AnthropicParams",
     "AnthropicStream",
     "decode_usage",
     "error_for",
-    "map_finish_reason",
 ]
 
+COMPAT_FLAGS: Mapping[str, tuple[Any, ...]] = {"supports_inline_system": (True, False)}
+"""The compat flags this protocol reads, with their allowed values."""
 
-class AnthropicParams(SharedParams):
+
+class AnthropicParams(SharedParams, ExtraBody):
     """Params of ``anthropic_messages`` beyond the shared ones."""
 
     user: str | None = Field(None, max_length=256)
@@ -72,94 +63,22 @@ class AnthropicParams(SharedParams):
     """Beta features for the ``anthropic-beta`` header (see :meth:`AnthropicMessages.request_headers`)."""
     thinking: dict[str, Any] | None = None
     """A raw ``thinking`` config (``{"type": "adaptive"}``...), sent as it is instead of the mapping."""
-    extra_body: dict[str, Any] | None = None
-    """Extra top-level fields merged into the body as they are (``output_config``, ``container``...)."""
 
 
-class AnthropicMessages(WireProtocol):
-    """The ``anthropic_messages`` wire protocol (pure; see the package docstring)."""
+class AnthropicMessages(Encoding, Decoding, Streaming):
+    """Anthropic's Messages API: ``x-api-key`` auth by default, the bare host as base URL, named SSE
+    events; Claude elsewhere (Vertex AI: ``anthropic_vertex``) builds on it."""
 
     name = "anthropic_messages"
-    stream_transport = "sse"
-
-    @classmethod
-    @override
-    def param_schema(cls) -> type[AnthropicParams]:
-        return AnthropicParams
+    aliases = ("anthropic-messages",)
+    path = "/v1/messages"
+    default_auth = "anthropic"
+    params = AnthropicParams
+    compat_flags = COMPAT_FLAGS
+    finish_reasons = FINISH_REASONS
+    models_path: ClassVar[str | None] = "/v1/models"
 
     @override
     def resolve_base_url(self, base_url: str) -> str:
         """The bare host: a trailing ``/v1`` (the path's own prefix) is stripped."""
-        base = base_url.rstrip("/")
-        return base[: -len("/v1")] if base.endswith("/v1") else base
-
-    @override
-    def request_path(self, request: Request) -> str:
-        return "/v1/messages"
-
-    @override
-    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
-        """``seed`` (no Anthropic equivalent); while thinking, ``temperature``, ``top_k`` and a ``top_p``
-        below 0.95 (the API refuses them then)."""
-        out = ["seed"] if "seed" in params else []
-        if is_thinking(params):
-            out += [k for k in ("temperature", "top_k") if k in params]
-            if "top_p" in params and params["top_p"] < 0.95:
-                out.append("top_p")
-        return out
-
-    @override
-    def request_headers(self, request: Request) -> dict[str, str]:
-        """Headers a request needs beyond auth: ``anthropic-beta`` from the ``anthropic_beta`` param.
-
-        Args:
-            request: The request being sent.
-
-        Returns:
-            Header names (lower case) and values; empty when there is nothing to add.
-        """
-        betas = request.params.get("anthropic_beta") or ()
-        return {"anthropic-beta": ",".join(dict.fromkeys(betas))} if betas else {}
-
-    # -- encode ------------------------------------------------------------------------------
-    @override
-    def encode_request(self, request: Request) -> dict[str, Any]:
-        """The JSON body (raises ``InvalidMessage`` for a part the API cannot take)."""
-        return encode_body(request, self.handoff_rules(request.model))
-
-    @override
-    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
-        return handoff_rules(model)
-
-    @override
-    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
-        return map_tools(tools)
-
-    @override
-    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
-        """A ``tools`` + ``tool_choice`` fragment forcing a tool whose input follows ``schema``."""
-        return map_response_schema(schema, name)
-
-    # -- decode ------------------------------------------------------------------------------
-    @override
-    def decode_response(self, body: Any) -> Response:
-        return decode_message(body)
-
-    @override
-    def init_stream(self) -> AnthropicStream:
-        return AnthropicStream()
-
-    @override
-    def decode_stream_chunk(self, state: Any, event: Any) -> StreamResult:
-        return decode_event(state, event)
-
-    @override
-    def end_of_stream(self, state: Any) -> StreamResult:
-        """Complete when ``message_delta`` gave the stop reason (``message_stop`` may be missing)."""
-        return end_of_stream(state) or super().end_of_stream(state)
-
-    @override
-    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
-        """``(message, error type)`` of ``{"type": "error", "error": {"type", "message"}}``."""
-        message, err_type = error_message(body)
-        return message or f"HTTP {status}", err_type
+        return strip_v1(base_url)

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from typing_extensions import override
 
 from sycophant_py._exceptions import (
     AuthenticationFailed,
@@ -32,46 +34,39 @@ from sycophant_py._exceptions import (
     StreamError,
     Timeout,
 )
-from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py._types import Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py.wire._base import WireProtocol
 from sycophant_py.wire._overflow import as_overflow
-from sycophant_py.wire._util import int_of, invalid_body, object_of
+from sycophant_py.wire._util import error_table, finish_map, int_of, invalid_body, map_finish, object_of, str_or_none
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
 
-__all__ = ["decode_message", "decode_usage", "error_for", "error_message", "map_finish_reason", "merge_inputs"]
+if TYPE_CHECKING:
+    from sycophant_py.wire.anthropic_messages.stream import AnthropicStream
+
+__all__ = ["FINISH_REASONS", "Decoding", "decode_usage", "error_for", "error_message", "merge_inputs"]
 
 _NAME = "anthropic_messages"
 
-_FINISH: dict[str, FinishReason] = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "model_context_window_exceeded": "length",
-    "tool_use": "tool_use",
-    "refusal": "content_filter",
-}
+FINISH_REASONS = finish_map(
+    stop=("end_turn", "stop_sequence", "pause_turn"),
+    length=("max_tokens", "model_context_window_exceeded"),
+    tool_use=("tool_use",),
+    content_filter=("refusal",),
+)
+"""Messages ``stop_reason`` values in the unified set."""
 
-# Anthropic error type -> (exception class, the HTTP status the API uses for it).
-_ERRORS: dict[str, tuple[type[ProviderError], int]] = {
-    "invalid_request_error": (BadRequest, 400),
-    "authentication_error": (AuthenticationFailed, 401),
-    "billing_error": (BadRequest, 402),
-    "permission_error": (AuthenticationFailed, 403),
-    "not_found_error": (NotFound, 404),
-    "request_too_large": (BadRequest, 413),
-    "rate_limit_error": (RateLimited, 429),
-    "api_error": (ServerError, 500),
-    "timeout_error": (Timeout, 504),
-    "overloaded_error": (Overloaded, 529),
-}
-
-
-def map_finish_reason(value: str | None, has_tool_calls: bool) -> FinishReason:
-    """Map a ``stop_reason`` to the unified set (absent or unknown: ``stop``, or ``tool_use``)."""
-    reason = _FINISH.get(value, "stop") if isinstance(value, str) else "stop"
-    if reason == "stop" and has_tool_calls:
-        return "tool_use"
-    return reason
+_ERRORS = error_table(
+    {
+        BadRequest: {"invalid_request_error": 400, "billing_error": 402, "request_too_large": 413},
+        AuthenticationFailed: {"authentication_error": 401, "permission_error": 403},
+        NotFound: {"not_found_error": 404},
+        RateLimited: {"rate_limit_error": 429},
+        ServerError: {"api_error": 500},
+        Timeout: {"timeout_error": 504},
+        Overloaded: {"overloaded_error": 529},
+    }
+)
+"""Anthropic's error types: the exception each raises and the HTTP status the API uses for it."""
 
 
 def decode_usage(u: Mapping[str, Any] | None) -> Usage:
@@ -146,39 +141,6 @@ def _part(block: Mapping[str, Any]) -> Part | None:
     return None  # server-side tool blocks, compaction, fallback...: kept in ``raw`` only
 
 
-def decode_message(body: Any) -> Response:
-    """Turn a non-streaming Messages body into a Response (``context`` is filled by the pipeline).
-
-    Raises:
-        ResponseInvalid: the body is not a message object.
-        ProviderError: the body is an error object (the class follows the error type).
-    """
-    body = object_of(_NAME, body)
-    if body.get("type") == "error":
-        raise error_for(body)
-    blocks = body.get("content")
-    if not isinstance(blocks, list):
-        raise invalid_body(_NAME, "no 'content' list", body)
-    if not all(isinstance(b, Mapping) for b in blocks):
-        raise invalid_body(_NAME, "a content block that is not an object", body)
-    parts = _parts(blocks)
-    calls = [p for p in parts if isinstance(p, ToolCall)]
-    raw_reason = body.get("stop_reason")
-    raw_reason = raw_reason if isinstance(raw_reason, str) else None
-    return Response(
-        text="".join(p.text for p in parts if isinstance(p, TextPart)),
-        finish_reason=map_finish_reason(raw_reason, bool(calls)),
-        usage=decode_usage(body.get("usage")),
-        tool_calls=calls,
-        reasoning="".join(p.text for p in parts if isinstance(p, ThinkingPart)),
-        parts=parts,
-        raw=body,
-        id=body.get("id"),
-        model=body.get("model"),
-        provider_finish_reason=raw_reason,
-    )
-
-
 def error_message(body: Any) -> tuple[str, str | None]:
     """``(message, error type)`` of an Anthropic error body (or of anything else, best effort)."""
     if isinstance(body, Mapping):
@@ -213,6 +175,44 @@ def error_for(body: Any, *, provider: str | None = None, model: str | None = Non
         model=model,
         request_id=request_id if isinstance(request_id, str) else None,
         body=body,
+        error_type=err_type,
     )
-    exc.error_type = err_type  # type: ignore[attr-defined]
     return as_overflow(exc)
+
+
+class Decoding(WireProtocol["AnthropicStream"]):  # the state is the stream module's (imported for types only)
+    """The response half of ``anthropic_messages``: a Messages body, and error bodies."""
+
+    @override
+    def decode_response(self, body: Any) -> Response:
+        """Turn a non-streaming Messages body into a Response (``context`` is filled by the pipeline).
+
+        Raises:
+            ResponseInvalid: the body is not a message object.
+            ProviderError: the body is an error object (the class follows the error type).
+        """
+        body = object_of(self.name, body)
+        if body.get("type") == "error":
+            raise error_for(body)
+        blocks = body.get("content")
+        if not isinstance(blocks, list):
+            raise invalid_body(self.name, "no 'content' list", body)
+        if not all(isinstance(b, Mapping) for b in blocks):
+            raise invalid_body(self.name, "a content block that is not an object", body)
+        parts = _parts(blocks)
+        raw_reason = str_or_none(body.get("stop_reason"))
+        return Response(
+            finish_reason=map_finish(self.finish_reasons, raw_reason, any(isinstance(p, ToolCall) for p in parts)),
+            usage=decode_usage(body.get("usage")),
+            parts=parts,
+            raw=body,
+            id=body.get("id"),
+            model=body.get("model"),
+            provider_finish_reason=raw_reason,
+        )
+
+    @override
+    def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:
+        """``(message, error type)`` of ``{"type": "error", "error": {"type", "message"}}``."""
+        message, err_type = error_message(body)
+        return message or f"HTTP {status}", err_type

@@ -1,7 +1,7 @@
 """Request encoding for ``anthropic_messages``: our messages, tools and params to a Messages body.
 
-``_map_*`` functions turn the library's types into payload fragments; ``encode_body`` assembles
-them. Everything here is pure.
+``_map_*`` functions turn the library's types into payload fragments; :class:`Encoding` (the request
+half of the protocol class) assembles them. Everything here is pure.
 
 Message rules (what the Messages API requires):
 
@@ -37,41 +37,57 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from typing_extensions import override
 
 from sycophant_py._exceptions import InvalidMessage
-from sycophant_py._handoff import ANTHROPIC_IDS, HandoffRules, prepare_history
+from sycophant_py._handoff import HandoffRules, ToolIdRule, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
-from sycophant_py.wire._base import Request
+from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs, is_blank
+from sycophant_py.wire._util import (
+    MIN_THINKING_BUDGET,
+    MISSING_RESULT,
+    Turns,
+    finish_body,
+    refused_while_thinking,
+    replay_thinking,
+    stop_list,
+    thinking_budget,
+)
+
+if TYPE_CHECKING:
+    from sycophant_py.wire.anthropic_messages.stream import AnthropicStream
 
 __all__ = [
+    "ANTHROPIC_IDS",
+    "ANTHROPIC_VERSION",
     "DEFAULT_MAX_TOKENS",
-    "EFFORT_BUDGETS",
-    "MIN_THINKING_BUDGET",
     "PROTOCOL_MARK",
-    "encode_body",
-    "handoff_rules",
-    "map_messages",
-    "map_response_schema",
-    "map_tool_choice",
-    "map_tools",
+    "Encoding",
     "is_thinking",
+    "map_messages",
+    "map_tool_choice",
     "tool_id",
 ]
 
+ANTHROPIC_IDS = ToolIdRule(
+    max_length=64,
+    alphabet="a-zA-Z0-9_-",
+    source="Messages API validation: tool_use.id must match ^[a-zA-Z0-9_-]+$ (its 400 message); "
+    "64 characters kept as the cap Bedrock documents for the same models",
+)
+"""Tool-call ids: ``^[a-zA-Z0-9_-]+$``, at most 64 characters."""
+ANTHROPIC_VERSION = "2023-06-01"
+"""The ``anthropic-version`` every request carries (the one API version there is)."""
 DEFAULT_MAX_TOKENS = 4096
 """``max_tokens`` when neither the caller nor the catalog gives one (the API requires a value)."""
-MIN_THINKING_BUDGET = 1024
-"""The smallest ``budget_tokens`` the API accepts."""
-EFFORT_BUDGETS: dict[str, int] = {"minimal": 1024, "low": 2048, "medium": 8192, "high": 16384, "xhigh": 32768}
-"""``reasoning_effort`` to a thinking budget in tokens."""
 PROTOCOL_MARK: dict[str, str] = {"protocol": "anthropic_messages"}
 """``provider_data`` of thinking decoded by this protocol (its signature is in Anthropic's format)."""
 
 _CACHE: dict[str, str] = {"type": "ephemeral"}
-_MISSING_RESULT = "Error: no result was provided for this tool call."
 _THINKING_TYPES = frozenset({"thinking", "redacted_thinking"})
 
 
@@ -79,11 +95,6 @@ def tool_id(raw: str) -> str:
     """A tool-call id the API accepts: ``raw`` itself when valid, else a stable rewrite of it
     (``ANTHROPIC_IDS``; inside a conversation ``prepare_history`` also keeps ids unique)."""
     return ANTHROPIC_IDS.fit(raw)
-
-
-def handoff_rules(model: ModelInfo) -> HandoffRules:
-    """Ids of ``^[a-zA-Z0-9_-]{1,64}$``; thinking signatures of this provider (and ``anthropic``)."""
-    return HandoffRules(tool_ids=ANTHROPIC_IDS, verifies=frozenset({"anthropic"}))
 
 
 def _b64(data: bytes) -> str:
@@ -136,13 +147,12 @@ def _is_native(part: ThinkingPart, model: ModelInfo) -> bool:
 
 
 def _map_thinking(part: ThinkingPart, model: ModelInfo) -> dict[str, Any] | None:
-    if part.signature and _is_native(part, model):
-        if part.redacted:
-            return {"type": "redacted_thinking", "data": part.signature}
+    kind = replay_thinking(part, _is_native(part, model))
+    if kind == "redacted":
+        return {"type": "redacted_thinking", "data": part.signature}
+    if kind == "signed":
         return {"type": "thinking", "thinking": part.text, "signature": part.signature}
-    if part.text and not part.redacted:
-        return _text_block(part.text)  # unverifiable thinking: the model still sees what it thought
-    return None
+    return _text_block(part.text) if kind == "text" else None
 
 
 def _map_assistant_part(part: Part, model: ModelInfo) -> dict[str, Any] | None:
@@ -183,14 +193,12 @@ def _mark_cache(blocks: list[dict[str, Any]]) -> None:
             return
 
 
-class _Turns:
+class _Turns(Turns):
     """The conversation being built: turns of alternating roles, blocks merged per role."""
 
     def __init__(self, model: ModelInfo) -> None:
+        super().__init__()
         self.model = model
-        self.system: list[dict[str, Any]] = []
-        self.turns: list[dict[str, Any]] = []
-        self.pending: dict[str, str] = {}  # tool-call id -> name, awaiting a result
         self.answerable: set[str] = set()  # ids of the calls a tool result may answer now
         self.inline_system = bool(model.compat.get("supports_inline_system"))
         self.deferred: list[dict[str, Any]] = []  # inline system blocks waiting for tool results
@@ -200,15 +208,12 @@ class _Turns:
             return
         if cache:
             _mark_cache(blocks)
-        if self.turns and self.turns[-1]["role"] == role:
-            self.turns[-1]["content"].extend(blocks)
-        else:
-            self.turns.append({"role": role, "content": blocks})
+        self.add_blocks(role, blocks)
 
     def flush_pending(self) -> None:
         # A call left without a result would make the API answer 400: tell the model instead.
         results = [
-            _map_tool_result(Message.tool_result(call_id, _MISSING_RESULT, name=name, is_error=True))
+            _map_tool_result(Message.tool_result(call_id, MISSING_RESULT, name=name, is_error=True))
             for call_id, name in self.pending.items()
         ]
         self.pending.clear()
@@ -302,19 +307,6 @@ def map_messages(
     return system, [_compact(t) for t in turns.turns]
 
 
-def map_tools(tools: Sequence[Tool]) -> list[dict[str, Any]]:
-    """Tool definitions: ``name``, ``description`` and the JSON Schema as ``input_schema``."""
-    out: list[dict[str, Any]] = []
-    for t in tools:
-        tool: dict[str, Any] = {"name": t.name, "input_schema": t.json_schema()}
-        if t.description:
-            tool["description"] = t.description
-        if t.strict:
-            tool["strict"] = True
-        out.append(tool)
-    return out
-
-
 def map_tool_choice(choice: Any) -> dict[str, Any]:
     """``auto`` / ``none`` / ``required`` (or ``any``) / a tool name / a raw dict to ``tool_choice``."""
     if isinstance(choice, Mapping):
@@ -326,16 +318,6 @@ def map_tool_choice(choice: Any) -> dict[str, Any]:
     return {"type": "tool", "name": str(choice)}
 
 
-def map_response_schema(schema: Mapping[str, Any], name: str) -> dict[str, Any]:
-    """Structured output as a forced tool whose input is the answer (``name`` is the tool name)."""
-    tool = {
-        "name": name,
-        "description": "Respond with the final answer as this tool's input, following its schema exactly.",
-        "input_schema": dict(schema),
-    }
-    return {"tools": [tool], "tool_choice": {"type": "tool", "name": name}}
-
-
 # -- params ---------------------------------------------------------------------------------
 
 
@@ -343,15 +325,10 @@ def _thinking(params: Mapping[str, Any]) -> dict[str, Any] | None:
     raw = params.get("thinking")
     if raw is not None:
         return dict(raw)
-    budget = params.get("reasoning_budget")
-    effort = params.get("reasoning_effort")
-    if budget is None and effort is not None:
-        budget = EFFORT_BUDGETS.get(effort, 0)
+    budget = thinking_budget(params.get("reasoning_budget"), params.get("reasoning_effort"))
     if budget is None:
         return None
-    if budget == 0:
-        return {"type": "disabled"}
-    return {"type": "enabled", "budget_tokens": max(int(budget), MIN_THINKING_BUDGET)}
+    return {"type": "enabled", "budget_tokens": budget} if budget else {"type": "disabled"}
 
 
 def _max_tokens(params: Mapping[str, Any], model: ModelInfo, thinking: dict[str, Any] | None) -> int:
@@ -378,8 +355,7 @@ def _sampling(body: dict[str, Any], params: Mapping[str, Any], thinking_on: bool
     if "top_p" in params and (not thinking_on or params["top_p"] >= 0.95):
         body["top_p"] = params["top_p"]
     if "stop" in params:
-        stop = params["stop"]
-        body["stop_sequences"] = [stop] if isinstance(stop, str) else list(stop)
+        body["stop_sequences"] = stop_list(params["stop"])
 
 
 def _metadata(params: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -429,48 +405,103 @@ def _open_turn_unthought(turns: list[dict[str, Any]]) -> bool:
     return isinstance(blocks, str) or not blocks or blocks[0].get("type") not in _THINKING_TYPES
 
 
-def encode_body(request: Request, rules: HandoffRules | None = None) -> dict[str, Any]:
-    """The complete JSON body of one Messages request (see the module docstring for the rules).
+def _has_header(request: Request, name: str) -> bool:
+    return any(k.lower() == name for k in request.model.headers)
 
-    ``rules``: the protocol's handoff rules (by default :func:`handoff_rules`).
 
-    Raises:
-        UnsupportedInput: the model's row refuses an input kind, or the API cannot carry it (audio,
-            documents other than PDF and text), before anything is sent.
-        InvalidMessage: a part cannot be sent, or no message has content.
-    """
-    model, params = request.model, request.params
-    check_inputs(model, request.messages, "anthropic_messages", accepts=("image", "pdf"), url_ok=_url_ok)
-    system, turns = map_messages(prepare_history(request, rules or handoff_rules(model)), model)
-    thinking = _thinking(params)
-    if thinking is not None and thinking.get("type") != "disabled" and _open_turn_unthought(turns):
-        thinking = None
-    thinking_on = thinking is not None and thinking.get("type") != "disabled"
-    body: dict[str, Any] = {"model": model.id, "max_tokens": _max_tokens(params, model, thinking)}
-    if system is not None:
-        body["system"] = system
-    body["messages"] = turns
-    if thinking is not None:
-        body["thinking"] = thinking
-    _sampling(body, params, thinking_on)
-    meta = _metadata(params)
-    if meta:
-        body["metadata"] = meta
-    if "service_tier" in params:
-        body["service_tier"] = params["service_tier"]
-    tool_defs = map_tools(request.tools)
-    forced: dict[str, Any] | None = None
-    if request.response_schema is not None:
-        fragment = map_response_schema(request.response_schema, request.schema_name)
-        tool_defs.extend(fragment["tools"])
-        forced = fragment["tool_choice"]
-    if tool_defs:
-        body["tools"] = tool_defs
-        choice = _tool_choice(params, forced, thinking_on)
-        if choice is not None:
-            body["tool_choice"] = choice
-    if request.stream:
-        body["stream"] = True
-    if params.get("extra_body"):
-        body.update(params["extra_body"])
-    return body
+class Encoding(WireProtocol["AnthropicStream"]):  # the state is the stream module's (imported for types only)
+    """The request half of ``anthropic_messages``: path, headers, history rules, body, tools and the
+    forced tool of structured output."""
+
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        """Ids of ``^[a-zA-Z0-9_-]{1,64}$``; thinking signatures of this provider (and ``anthropic``)."""
+        return HandoffRules(tool_ids=ANTHROPIC_IDS, verifies=frozenset({"anthropic"}))
+
+    @override
+    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
+        """``seed`` (no Anthropic equivalent); while thinking, ``temperature``, ``top_k`` and a ``top_p``
+        below 0.95 (the API refuses them then)."""
+        out = ["seed"] if "seed" in params else []
+        return out + refused_while_thinking(params) if is_thinking(params) else out
+
+    @override
+    def request_headers(self, request: Request) -> dict[str, str]:
+        """Headers a request needs beyond auth: ``anthropic-version`` (unless the provider's headers
+        set it) and ``anthropic-beta`` from the ``anthropic_beta`` param.
+
+        Args:
+            request: The request being sent.
+
+        Returns:
+            Header names (lower case) and values.
+        """
+        out = {} if _has_header(request, "anthropic-version") else {"anthropic-version": ANTHROPIC_VERSION}
+        betas = request.params.get("anthropic_beta") or ()
+        if betas:
+            out["anthropic-beta"] = ",".join(dict.fromkeys(betas))
+        return out
+
+    @override
+    def encode_request(self, request: Request) -> dict[str, Any]:
+        """The complete JSON body of one Messages request (see the module docstring for the rules).
+
+        Raises:
+            UnsupportedInput: the model's row refuses an input kind, or the API cannot carry it (audio,
+                documents other than PDF and text), before anything is sent.
+            InvalidMessage: a part cannot be sent, or no message has content.
+        """
+        model, params = request.model, request.params
+        check_inputs(model, request.messages, self.name, accepts=("image", "pdf"), url_ok=_url_ok)
+        system, turns = map_messages(prepare_history(request, self.handoff_rules(model)), model)
+        thinking = _thinking(params)
+        if thinking is not None and thinking.get("type") != "disabled" and _open_turn_unthought(turns):
+            thinking = None
+        thinking_on = thinking is not None and thinking.get("type") != "disabled"
+        body: dict[str, Any] = {"model": model.id, "max_tokens": _max_tokens(params, model, thinking)}
+        if system is not None:
+            body["system"] = system
+        body["messages"] = turns
+        if thinking is not None:
+            body["thinking"] = thinking
+        _sampling(body, params, thinking_on)
+        meta = _metadata(params)
+        if meta:
+            body["metadata"] = meta
+        if "service_tier" in params:
+            body["service_tier"] = params["service_tier"]
+        tool_defs = self.encode_tools(request.tools)
+        forced: dict[str, Any] | None = None
+        if request.response_schema is not None:
+            fragment = self.encode_response_schema(request.response_schema, request.schema_name)
+            tool_defs.extend(fragment["tools"])
+            forced = fragment["tool_choice"]
+        if tool_defs:
+            body["tools"] = tool_defs
+            choice = _tool_choice(params, forced, thinking_on)
+            if choice is not None:
+                body["tool_choice"] = choice
+        return finish_body(body, request.stream, params)
+
+    @override
+    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
+        """Tool definitions: ``name``, ``description`` and the JSON Schema as ``input_schema``."""
+        out: list[dict[str, Any]] = []
+        for t in tools:
+            tool: dict[str, Any] = {"name": t.name, "input_schema": t.json_schema()}
+            if t.description:
+                tool["description"] = t.description
+            if t.strict:
+                tool["strict"] = True
+            out.append(tool)
+        return out
+
+    @override
+    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
+        """Structured output as a forced tool whose input is the answer (``name`` is the tool name)."""
+        tool = {
+            "name": name,
+            "description": "Respond with the final answer as this tool's input, following its schema exactly.",
+            "input_schema": dict(schema),
+        }
+        return {"tools": [tool], "tool_choice": {"type": "tool", "name": name}}

@@ -30,14 +30,16 @@ import json
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._events import StreamAccumulator
 from sycophant_py._exceptions import ResponseInvalid
-from sycophant_py.wire._base import StreamContinue, StreamFailed, StreamResult
-from sycophant_py.wire._util import finish_or_fail, invalid_body, is_done_marker
-from sycophant_py.wire.anthropic_messages.decode import decode_usage, error_for, map_finish_reason
+from sycophant_py.wire._base import StreamContinue, StreamFailed, StreamResult, WireProtocol
+from sycophant_py.wire._util import field_of, finish_or_fail, invalid_body, is_done_marker, map_finish
+from sycophant_py.wire.anthropic_messages.decode import FINISH_REASONS, decode_usage, error_for
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
 
-__all__ = ["AnthropicStream", "decode_event", "end_of_stream"]
+__all__ = ["AnthropicStream", "Streaming"]
 
 _NAME = "anthropic_messages"
 
@@ -124,9 +126,8 @@ def _message_start(acc: AnthropicStream, payload: Mapping[str, Any]) -> StreamFa
 
 def _block_start(acc: AnthropicStream, payload: Mapping[str, Any]) -> None:
     index = _index(acc, payload)
-    block = payload.get("content_block")
-    if not isinstance(block, Mapping):
-        raise invalid_body(_NAME, "a content_block_start without a 'content_block' object", payload, stream=acc)
+    what = "a content_block_start without a 'content_block' object"
+    block = field_of(_NAME, payload, "content_block", Mapping, what, stream=acc)
     btype = block.get("type")
     kind = _KINDS.get(str(btype), "other")
     acc.kinds[index] = kind
@@ -176,9 +177,7 @@ def _arguments(acc: AnthropicStream, index: int, fragment: str) -> None:
 
 def _block_delta(acc: AnthropicStream, payload: Mapping[str, Any]) -> None:
     index = _index(acc, payload)
-    delta = payload.get("delta")
-    if not isinstance(delta, Mapping):
-        raise invalid_body(_NAME, "a content_block_delta without a 'delta' object", payload, stream=acc)
+    delta = field_of(_NAME, payload, "delta", Mapping, "a content_block_delta without a 'delta' object", stream=acc)
     dtype = delta.get("type")
     kind = acc.kinds.get(index)
     if dtype == "text_delta" and kind in (None, "text"):
@@ -217,55 +216,62 @@ def _block_stop(acc: AnthropicStream, index: int) -> None:
         acc.end_key(acc.key(index))
 
 
-def _message_stop(acc: AnthropicStream) -> StreamResult:
+def _message_stop(acc: AnthropicStream) -> StreamResult[AnthropicStream]:
     for index in list(acc.start_input):
         _block_stop(acc, index)
     acc.release()
     calls = any(b.kind == "tool_call" for b in acc.blocks)
     acc.provider_finish_reason = acc.stop_reason
-    return finish_or_fail(acc, map_finish_reason(acc.stop_reason, calls), _NAME)
+    return finish_or_fail(acc, map_finish(FINISH_REASONS, acc.stop_reason, calls), _NAME)
 
 
-def end_of_stream(acc: AnthropicStream) -> StreamResult | None:
-    """The body ended without ``message_stop``: complete when ``message_delta`` gave the stop reason
-    (the answer is whole then; some proxies drop the last event), else None (an error)."""
-    if acc.stop_reason is None:
-        return None
-    return _message_stop(acc)
+class Streaming(WireProtocol[AnthropicStream]):
+    """The stream half of ``anthropic_messages``: named SSE events into the accumulator."""
 
+    stream_state = AnthropicStream
 
-def decode_event(acc: AnthropicStream, event: Any) -> StreamResult:
-    """Decode one SSE event (``event.data`` is the JSON payload, ``event.event`` its name).
+    @override
+    def decode_stream_chunk(self, state: AnthropicStream, event: Any) -> StreamResult[AnthropicStream]:
+        """Decode one SSE event (``event.data`` is the JSON payload, ``event.event`` its name).
 
-    Raises:
-        ValueError: the payload is not JSON (the pipeline turns that into ``ResponseInvalid``).
-    """
-    data: str = event.data
-    if is_done_marker(data):  # not Anthropic's, but some gateways append it: the end marker is message_stop
+        Raises:
+            ValueError: the payload is not JSON (the pipeline turns that into ``ResponseInvalid``).
+        """
+        acc = state
+        data: str = event.data
+        if is_done_marker(data):  # not Anthropic's, but some gateways append it: the end marker is message_stop
+            return StreamContinue(acc, acc.drain())
+        payload = json.loads(data)
+        if not isinstance(payload, Mapping):
+            return _fail(acc, invalid_body(self.name, "no event object", payload, stream=acc))
+        etype = payload.get("type") or event.event
+        acc.raw = payload
+        if etype == "message_start":
+            failed = _message_start(acc, payload)
+            if failed is not None:
+                return failed
+        elif etype == "content_block_start":
+            _block_start(acc, payload)
+        elif etype == "content_block_delta":
+            _block_delta(acc, payload)
+        elif etype == "content_block_stop":
+            _block_stop(acc, _index(acc, payload))
+        elif etype == "message_delta":
+            acc.release()
+            delta = payload.get("delta")
+            reason = delta.get("stop_reason") if isinstance(delta, Mapping) else None
+            acc.stop_reason = reason if isinstance(reason, str) and reason else acc.stop_reason
+            _merge_usage(acc, payload.get("usage"))
+        elif etype == "message_stop":
+            return _message_stop(acc)
+        elif etype == "error":
+            return _fail(acc, error_for(payload, provider=acc.provider, model=acc.model))
         return StreamContinue(acc, acc.drain())
-    payload = json.loads(data)
-    if not isinstance(payload, Mapping):
-        return _fail(acc, invalid_body(_NAME, "no event object", payload, stream=acc))
-    etype = payload.get("type") or event.event
-    acc.raw = payload
-    if etype == "message_start":
-        failed = _message_start(acc, payload)
-        if failed is not None:
-            return failed
-    elif etype == "content_block_start":
-        _block_start(acc, payload)
-    elif etype == "content_block_delta":
-        _block_delta(acc, payload)
-    elif etype == "content_block_stop":
-        _block_stop(acc, _index(acc, payload))
-    elif etype == "message_delta":
-        acc.release()
-        delta = payload.get("delta")
-        reason = delta.get("stop_reason") if isinstance(delta, Mapping) else None
-        acc.stop_reason = reason if isinstance(reason, str) and reason else acc.stop_reason
-        _merge_usage(acc, payload.get("usage"))
-    elif etype == "message_stop":
-        return _message_stop(acc)
-    elif etype == "error":
-        return _fail(acc, error_for(payload, provider=acc.provider, model=acc.model))
-    return StreamContinue(acc, acc.drain())
+
+    @override
+    def end_of_stream(self, state: AnthropicStream) -> StreamResult[AnthropicStream]:
+        """The body ended without ``message_stop``: complete when ``message_delta`` gave the stop
+        reason (the answer is whole then; some proxies drop the last event), else an error."""
+        if state.stop_reason is None:
+            return super().end_of_stream(state)
+        return _message_stop(state)

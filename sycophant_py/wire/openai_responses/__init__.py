@@ -1,10 +1,11 @@
 """OpenAI Responses (``POST /responses``): OpenAI, Azure OpenAI, GitHub Copilot, OpenRouter, xAI.
 
 The provider's base URL holds the ``/v1`` prefix (as for ``openai_chat``); the path is
-``/responses``. The package is split the way STYLE P4 asks: ``encode`` (our types to a request
-body, including when reasoning is replayed), ``decode`` (a response body to our types, usage and
-finish reasons) and ``stream`` (one SSE event at a time into the shared accumulator). This module
-holds the protocol class and its params.
+``/responses``. The package follows the protocol template (``docs/architecture.md``): ``encode``
+(our types to a request body, including when reasoning is replayed), ``decode`` (a response body to
+our types, usage and finish reasons) and ``stream`` (one SSE event at a time into the shared
+accumulator); this module holds the class, its descriptor and its params. pi's
+``azure-openai-responses`` selects it with the ``azure`` auth.
 
 Params: the shared ones except ``stop``, ``seed``, ``top_k`` and ``reasoning_budget``, which the
 Responses API has no field for: the params model leaves them out, so the pipeline drops them with
@@ -17,20 +18,15 @@ sent as they are. With ``previous_response_id``, send only the new messages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-from typing_extensions import override
+from pydantic import ConfigDict, Field
 
-from sycophant_py._handoff import HandoffRules
-from sycophant_py._models import ModelInfo
-from sycophant_py._params import ToolChoice
-from sycophant_py._types import Response, Tool
-from sycophant_py.wire._base import Request, StreamResult, WireProtocol
-from sycophant_py.wire.openai_responses.decode import API, decode_body, decode_usage, map_status
-from sycophant_py.wire.openai_responses.encode import encode_body, handoff_rules, map_response_schema, map_tools
-from sycophant_py.wire.openai_responses.stream import ResponsesStream, decode_event
+from sycophant_py._params import ExtraBody, ToolChoice
+from sycophant_py.wire.openai_responses.decode import API, FINISH_REASONS, Decoding, decode_usage, map_status
+from sycophant_py.wire.openai_responses.encode import Encoding
+from sycophant_py.wire.openai_responses.stream import ResponsesStream, Streaming
 
 __all__ = [
     "API",
@@ -46,7 +42,7 @@ UNSUPPORTED_SHARED = frozenset({"stop", "seed", "top_k", "reasoning_budget"})
 """Shared params the Responses API has no field for (left out of the params model)."""
 
 
-class OpenAIResponsesParams(BaseModel):
+class OpenAIResponsesParams(ExtraBody):
     """Params of ``openai_responses``: the shared ones it supports plus its own."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
@@ -97,49 +93,16 @@ class OpenAIResponsesParams(BaseModel):
     """Alternatives per token in the output's log probabilities."""
     response_format: dict[str, Any] | None = None
     """A chat-style ``response_format`` (``json_object`` / ``json_schema``), sent as ``text.format``."""
-    extra_body: dict[str, Any] | None = None
-    """Extra top-level fields merged into the body as they are."""
 
 
-class OpenAIResponses(WireProtocol):
-    """The ``openai_responses`` wire protocol."""
+class OpenAIResponses(Encoding, Decoding, Streaming):
+    """OpenAI's Responses API (also Azure's, with pi's ``azure-openai-responses`` alias and its auth)."""
 
     name = "openai_responses"
-    stream_transport = "sse"
-
-    @classmethod
-    @override
-    def param_schema(cls) -> type[OpenAIResponsesParams]:
-        return OpenAIResponsesParams
-
-    @override
-    def request_path(self, request: Request) -> str:
-        return "/responses"
-
-    @override
-    def encode_request(self, request: Request) -> dict[str, Any]:
-        return encode_body(request, self.handoff_rules(request.model))
-
-    @override
-    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
-        return handoff_rules(model)
-
-    @override
-    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
-        return map_tools(tools)
-
-    @override
-    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
-        return map_response_schema(schema, name)
-
-    @override
-    def decode_response(self, body: Any) -> Response:
-        return decode_body(body)
-
-    @override
-    def init_stream(self) -> ResponsesStream:
-        return ResponsesStream()
-
-    @override
-    def decode_stream_chunk(self, state: Any, event: Any) -> StreamResult:
-        return decode_event(state, event)
+    aliases = ("openai-responses", "azure-openai-responses")
+    path = "/responses"
+    implied_auth_for_alias = MappingProxyType({"azure-openai-responses": "azure"})
+    embedding = "openai_embed"
+    params = OpenAIResponsesParams
+    finish_reasons = FINISH_REASONS
+    models_path = "/models"

@@ -23,16 +23,23 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from typing_extensions import override
 
 from sycophant_py._exceptions import ProviderError
 from sycophant_py._types import FinishReason, Part, Response, TextPart, ThinkingPart, ToolCall, Usage
-from sycophant_py.wire._util import int_of, invalid_body, object_of
+from sycophant_py.wire._base import WireProtocol
+from sycophant_py.wire._util import finish_map, int_of, invalid_body, map_finish, object_of
+
+if TYPE_CHECKING:
+    from sycophant_py.wire.openai_responses.stream import ResponsesStream
 
 __all__ = [
     "API",
+    "FINISH_REASONS",
     "arguments_text",
-    "decode_body",
+    "Decoding",
     "decode_usage",
     "error_of",
     "incomplete_reason",
@@ -74,19 +81,18 @@ def decode_usage(u: Mapping[str, Any] | None) -> Usage:
     )
 
 
+FINISH_REASONS = finish_map(stop=("completed",), length=("incomplete",), error=("failed",), aborted=("cancelled",))
+"""Response ``status`` values in the unified set (``queued`` / ``in_progress`` and the rest: ``stop``)."""
+
+
 def map_status(
     status: str | None, incomplete_reason: str | None, *, tool_calls: bool = False, refused: bool = False
 ) -> FinishReason:
     """The unified finish reason of a response ``status`` (see the module docstring)."""
-    if status == "incomplete":
-        return "content_filter" if incomplete_reason == "content_filter" else "length"
-    if status == "failed":
-        return "error"
-    if status == "cancelled":
-        return "aborted"
-    if refused:
+    if status == "incomplete" and incomplete_reason == "content_filter":
         return "content_filter"
-    return "tool_use" if tool_calls else "stop"
+    reason = map_finish(FINISH_REASONS, status, tool_calls)
+    return "content_filter" if refused and reason in ("stop", "tool_use") else reason
 
 
 def incomplete_reason(resp: Mapping[str, Any]) -> str | None:
@@ -192,38 +198,38 @@ _NO_OUTPUT_YET = frozenset({"failed", "cancelled", "queued", "in_progress", "inc
 """Statuses whose body may come without an ``output`` list."""
 
 
-def decode_body(body: Any) -> Response:
-    """A response body (``POST /responses`` or a retrieved response) as a :class:`Response`.
+class Decoding(WireProtocol["ResponsesStream"]):  # the state is the stream module's (imported for types only)
+    """The response half of ``openai_responses``: a response body."""
 
-    Raises:
-        ResponseInvalid: the body is not a response object (no ``output`` list, or an ``output`` that
-            is not a list of objects); the provider's message, when the body has one, is in the text.
-    """
-    body = object_of(API, body)
-    output = body.get("output")
-    if output is None and body.get("status") not in _NO_OUTPUT_YET:
-        raise invalid_body(API, "no 'output' list", body)
-    if output is not None and (not isinstance(output, list) or not all(isinstance(i, Mapping) for i in output)):
-        raise invalid_body(API, "an 'output' that is not a list of objects", body)
-    parts, refused = process_output(output)
-    calls = [p for p in parts if isinstance(p, ToolCall)]
-    status = body.get("status")
-    incomplete = incomplete_reason(body)
-    error: BaseException | None = None
-    if status == "failed":
-        message, code = error_of(body)
-        error = ProviderError(message, body=body.get("error"), model=body.get("model"))
-        error.error_type = code  # type: ignore[attr-defined]
-    return Response(
-        text="".join(p.text for p in parts if isinstance(p, TextPart)),
-        finish_reason=map_status(status, incomplete, tool_calls=bool(calls), refused=refused),
-        usage=decode_usage(body.get("usage")),
-        tool_calls=calls,
-        reasoning="".join(p.text for p in parts if isinstance(p, ThinkingPart)),
-        parts=parts,
-        raw=body,
-        id=body.get("id") if isinstance(body.get("id"), str) else None,
-        model=body.get("model") if isinstance(body.get("model"), str) else None,
-        provider_finish_reason=incomplete or (status if isinstance(status, str) else None),
-        error=error,
-    )
+    @override
+    def decode_response(self, body: Any) -> Response:
+        """A response body (``POST /responses`` or a retrieved response) as a :class:`Response`.
+
+        Raises:
+            ResponseInvalid: the body is not a response object (no ``output`` list, or an ``output`` that
+                is not a list of objects); the provider's message, when the body has one, is in the text.
+        """
+        body = object_of(API, body)
+        output = body.get("output")
+        if output is None and body.get("status") not in _NO_OUTPUT_YET:
+            raise invalid_body(API, "no 'output' list", body)
+        if output is not None and (not isinstance(output, list) or not all(isinstance(i, Mapping) for i in output)):
+            raise invalid_body(API, "an 'output' that is not a list of objects", body)
+        parts, refused = process_output(output)
+        calls = [p for p in parts if isinstance(p, ToolCall)]
+        status = body.get("status")
+        incomplete = incomplete_reason(body)
+        error: BaseException | None = None
+        if status == "failed":
+            message, code = error_of(body)
+            error = ProviderError(message, body=body.get("error"), model=body.get("model"), error_type=code)
+        return Response(
+            finish_reason=map_status(status, incomplete, tool_calls=bool(calls), refused=refused),
+            usage=decode_usage(body.get("usage")),
+            parts=parts,
+            raw=body,
+            id=body.get("id") if isinstance(body.get("id"), str) else None,
+            model=body.get("model") if isinstance(body.get("model"), str) else None,
+            provider_finish_reason=incomplete or (status if isinstance(status, str) else None),
+            error=error,
+        )

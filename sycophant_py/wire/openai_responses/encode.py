@@ -30,18 +30,29 @@ from __future__ import annotations
 import base64
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from typing_extensions import override
 
 from sycophant_py._exceptions import InvalidMessage
-from sycophant_py._handoff import OPENAI_RESPONSES_IDS, HandoffRules, prepare_history
+from sycophant_py._handoff import HandoffRules, ToolIdRule, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
-from sycophant_py.wire._base import Request
+from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs
-from sycophant_py.wire.openai_chat import _strict_ok  # one definition of OpenAI's strict-mode rules
+from sycophant_py.wire._util import finish_body, is_strict_schema
 from sycophant_py.wire.openai_responses.decode import API
 
-__all__ = ["encode_body", "handoff_rules", "map_response_schema", "map_tools"]
+if TYPE_CHECKING:
+    from sycophant_py.wire.openai_responses.stream import ResponsesStream
+
+__all__ = ["OPENAI_RESPONSES_IDS", "Encoding"]
+
+OPENAI_RESPONSES_IDS = ToolIdRule(
+    max_length=64,
+    source="OpenAI OpenAPI spec 2.3.0, FunctionCallOutputItemParam.call_id: minLength 1, maxLength 64",
+)
+"""``call_id`` of 1 to 64 characters."""
 
 _ENCRYPTED = "reasoning.encrypted_content"
 _REASONING_PARAMS = (("effort", "reasoning_effort"), ("summary", "reasoning_summary"), ("context", "reasoning_context"))
@@ -262,26 +273,6 @@ def _map_response_format(fmt: Mapping[str, Any]) -> dict[str, Any]:
     return dict(fmt)
 
 
-def map_tools(tools: Sequence[Tool]) -> list[dict[str, Any]]:
-    """Function tools; ``strict`` is always sent (the Responses API defaults it to true)."""
-    out = []
-    for t in tools:
-        schema = t.json_schema()
-        tool: dict[str, Any] = {"type": "function", "name": t.name}
-        if t.description:
-            tool["description"] = t.description
-        tool["parameters"] = schema
-        tool["strict"] = t.strict if t.strict is not None else _strict_ok(schema)
-        out.append(tool)
-    return out
-
-
-def map_response_schema(schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
-    """A ``text.format`` of type ``json_schema`` (strict when the schema allows it)."""
-    safe = _SCHEMA_NAME.sub("_", name)[:64] or "response"
-    return {"type": "json_schema", "name": safe, "schema": dict(schema), "strict": _strict_ok(schema)}
-
-
 def _map_params(body: dict[str, Any], params: Mapping[str, Any], model: ModelInfo) -> None:
     for key in _PLAIN_PARAMS:
         if key in params:
@@ -310,47 +301,66 @@ def _map_tool_params(body: dict[str, Any], params: Mapping[str, Any]) -> None:
         body["parallel_tool_calls"] = params["parallel_tool_calls"]
 
 
-def _map_text(request: Request) -> dict[str, Any]:
-    params = request.params
-    text: dict[str, Any] = {}
-    if request.response_schema is not None:
-        text["format"] = map_response_schema(request.response_schema, request.schema_name)
-    elif params.get("response_format"):
-        text["format"] = _map_response_format(params["response_format"])
-    if "verbosity" in params:
-        text["verbosity"] = params["verbosity"]
-    return text
+class Encoding(WireProtocol["ResponsesStream"]):  # the state is the stream module's (imported for types only)
+    """The request half of ``openai_responses``: path, history rules, body, tools and structured output."""
 
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        """``call_id`` of 1 to 64 characters (the spec's ``FunctionCallOutputItemParam.call_id``)."""
+        return HandoffRules(tool_ids=OPENAI_RESPONSES_IDS, thinking_separator="\n\n")
 
-def handoff_rules(model: ModelInfo) -> HandoffRules:
-    """``call_id`` of 1 to 64 characters (the spec's ``FunctionCallOutputItemParam.call_id``)."""
-    return HandoffRules(tool_ids=OPENAI_RESPONSES_IDS, thinking_separator="\n\n")
+    @override
+    def encode_request(self, request: Request) -> dict[str, Any]:
+        """The ``/responses`` body of a request.
 
+        Raises:
+            UnsupportedInput: the model's row refuses an input kind, or it is audio (the Responses API
+                takes none), before anything is sent.
+        """
+        model, params = request.model, request.params
+        check_inputs(model, request.messages, self.name, accepts=("image", "pdf", "document"), url_ok=_url_ok)
+        messages = prepare_history(request, self.handoff_rules(model))
+        instructions, items = _Encoder(model, params.get("store")).encode(messages)
+        body: dict[str, Any] = {"model": model.id}
+        if instructions is not None:
+            body["instructions"] = instructions
+        body["input"] = items
+        _map_params(body, params, model)
+        if request.tools:
+            body["tools"] = self.encode_tools(request.tools)
+            _map_tool_params(body, params)
+        text = self._text(request)
+        if text:
+            body["text"] = text
+        return finish_body(body, request.stream, params)
 
-def encode_body(request: Request, rules: HandoffRules | None = None) -> dict[str, Any]:
-    """The ``/responses`` body of a request (``rules``: the protocol's, by default :func:`handoff_rules`).
+    @override
+    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
+        """Function tools; ``strict`` is always sent (the Responses API defaults it to true)."""
+        out = []
+        for t in tools:
+            schema = t.json_schema()
+            tool: dict[str, Any] = {"type": "function", "name": t.name}
+            if t.description:
+                tool["description"] = t.description
+            tool["parameters"] = schema
+            tool["strict"] = t.strict if t.strict is not None else is_strict_schema(schema)
+            out.append(tool)
+        return out
 
-    Raises:
-        UnsupportedInput: the model's row refuses an input kind, or it is audio (the Responses API
-            takes none), before anything is sent.
-    """
-    model, params = request.model, request.params
-    check_inputs(model, request.messages, API, accepts=("image", "pdf", "document"), url_ok=_url_ok)
-    messages = prepare_history(request, rules or handoff_rules(model))
-    instructions, items = _Encoder(model, params.get("store")).encode(messages)
-    body: dict[str, Any] = {"model": model.id}
-    if instructions is not None:
-        body["instructions"] = instructions
-    body["input"] = items
-    _map_params(body, params, model)
-    if request.tools:
-        body["tools"] = map_tools(request.tools)
-        _map_tool_params(body, params)
-    text = _map_text(request)
-    if text:
-        body["text"] = text
-    if request.stream:
-        body["stream"] = True
-    if params.get("extra_body"):
-        body.update(params["extra_body"])
-    return body
+    @override
+    def encode_response_schema(self, schema: Mapping[str, Any], name: str = "response") -> dict[str, Any]:
+        """A ``text.format`` of type ``json_schema`` (strict when the schema allows it)."""
+        safe = _SCHEMA_NAME.sub("_", name)[:64] or "response"
+        return {"type": "json_schema", "name": safe, "schema": dict(schema), "strict": is_strict_schema(schema)}
+
+    def _text(self, request: Request) -> dict[str, Any]:
+        params = request.params
+        text: dict[str, Any] = {}
+        if request.response_schema is not None:
+            text["format"] = self.encode_response_schema(request.response_schema, request.schema_name)
+        elif params.get("response_format"):
+            text["format"] = _map_response_format(params["response_format"])
+        if "verbosity" in params:
+            text["verbosity"] = params["verbosity"]
+        return text

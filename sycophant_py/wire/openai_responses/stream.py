@@ -28,12 +28,12 @@ import json
 from collections.abc import Hashable, Mapping
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py._events import StreamAccumulator
-from sycophant_py._exceptions import StreamError
 from sycophant_py._types import TextPart, ThinkingPart, ToolCall
-from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, StreamResult
-from sycophant_py.wire._overflow import as_overflow
-from sycophant_py.wire._util import invalid_body, is_done_marker, object_of
+from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, StreamResult, WireProtocol
+from sycophant_py.wire._util import invalid_body, is_done_marker, object_of, stream_error
 from sycophant_py.wire.openai_responses.decode import (
     API,
     arguments_text,
@@ -47,7 +47,7 @@ from sycophant_py.wire.openai_responses.decode import (
     texts,
 )
 
-__all__ = ["ResponsesStream", "decode_event"]
+__all__ = ["ResponsesStream", "Streaming"]
 
 
 class ResponsesStream(StreamAccumulator):
@@ -316,24 +316,7 @@ _HANDLERS: dict[str, Any] = {
 nothing: their content arrives in the events above or stays in the final ``raw`` response."""
 
 
-def decode_event(acc: ResponsesStream, event: Any) -> StreamResult:
-    """Apply one SSE event (``event.data`` JSON; its ``type``, else the SSE event name)."""
-    data: str = event.data
-    if is_done_marker(data):  # OpenRouter adds one after response.completed; the end marker is that
-        return StreamContinue(acc, acc.drain())
-    payload = object_of(API, json.loads(data), stream=acc)
-    kind = payload.get("type") or event.event
-    if kind == "error":
-        return _fail(acc, payload, payload)
-    handler = _HANDLERS.get(kind)
-    if handler is not None:
-        handler(_StreamDecoder(acc), payload)
-    elif kind in ("response.completed", "response.incomplete", "response.failed"):
-        return _terminal(acc, kind, payload)
-    return StreamContinue(acc, acc.drain())
-
-
-def _terminal(acc: ResponsesStream, kind: str, payload: Mapping[str, Any]) -> StreamResult:
+def _terminal(acc: ResponsesStream, kind: str, payload: Mapping[str, Any]) -> StreamResult[ResponsesStream]:
     _StreamDecoder(acc).lifecycle(payload)
     resp = payload.get("response")
     if not isinstance(resp, Mapping):
@@ -370,9 +353,29 @@ def _fill_from_output(acc: ResponsesStream, output: Any) -> None:
 
 def _fail(acc: ResponsesStream, source: Any, payload: Any) -> StreamFailed:
     message, code = error_of(source)
-    err = StreamError(message, provider=acc.provider, model=acc.model, body=payload)
-    err.error_type = code  # type: ignore[attr-defined]
-    exc = as_overflow(err)
     acc.provider_finish_reason = "failed"
-    acc.fail(exc)
-    return StreamFailed(exc, acc.drain())
+    return stream_error(acc, message, body=payload, error_type=code)
+
+
+class Streaming(WireProtocol[ResponsesStream]):
+    """The stream half of ``openai_responses``: SSE events into the accumulator."""
+
+    stream_state = ResponsesStream
+
+    @override
+    def decode_stream_chunk(self, state: ResponsesStream, event: Any) -> StreamResult[ResponsesStream]:
+        """Apply one SSE event (``event.data`` JSON; its ``type``, else the SSE event name)."""
+        acc = state
+        data: str = event.data
+        if is_done_marker(data):  # OpenRouter adds one after response.completed; the end marker is that
+            return StreamContinue(acc, acc.drain())
+        payload = object_of(API, json.loads(data), stream=acc)
+        kind = payload.get("type") or event.event
+        if kind == "error":
+            return _fail(acc, payload, payload)
+        handler = _HANDLERS.get(kind)
+        if handler is not None:
+            handler(_StreamDecoder(acc), payload)
+        elif kind in ("response.completed", "response.incomplete", "response.failed"):
+            return _terminal(acc, kind, payload)
+        return StreamContinue(acc, acc.drain())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from typing_extensions import override
+
 from sycophant_py.testing import Reply
 from tests.contract.dialect import Call, Dialect, U, image_ref, split, two_pieces
 from tests.spec_validation import validate_openai_chat_request
@@ -30,9 +32,11 @@ class OpenAIChatDialect(Dialect):
     protocol = "openai_chat"
     reports_cache = False  # chat completions has no cache-write count
 
+    @override
     def provider(self, url: str) -> dict[str, Any]:
         return {"base_url": url + "/v1", "auth": "none", "api": self.protocol}
 
+    @override
     def text(self, text: str, usage: U, finish: str = "stop") -> Reply:
         return Reply.json(
             {
@@ -48,15 +52,19 @@ class OpenAIChatDialect(Dialect):
 
     def _chunks(self, pieces: list[str], usage: U) -> list[dict[str, Any]]:
         base = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "model": self.model}
-        payloads = [{**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}]
+        payloads: list[dict[str, Any]] = [
+            {**base, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}}]}
+        ]
         payloads += [{**base, "choices": [{"index": 0, "delta": {"content": p}}]} for p in pieces]
         payloads.append({**base, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
         payloads.append({**base, "choices": [], "usage": _usage(usage)})
         return payloads
 
+    @override
     def stream(self, pieces: list[str], usage: U, chunk_size: int | None = None) -> Reply:
         return _sse(self._chunks(pieces, usage), chunk_size)
 
+    @override
     def tool_calls(self, calls: list[Call], usage: U) -> Reply:
         tcs = [
             {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
@@ -77,6 +85,7 @@ class OpenAIChatDialect(Dialect):
             }
         )
 
+    @override
     def tool_calls_stream(self, calls: list[Call], usage: U, chunk_size: int | None = None) -> Reply:
         base = {"id": "chatcmpl-2", "model": self.model}
         payloads: list[dict[str, Any]] = []
@@ -103,14 +112,17 @@ class OpenAIChatDialect(Dialect):
         choice = {"index": 0, "message": message, "finish_reason": "tool_calls" if tcs else "stop"}
         return Reply.json({"id": "chatcmpl-3", "model": self.model, "choices": [choice], "usage": _usage(usage)})
 
+    @override
     def sent_tool_ids(self, body: dict[str, Any]) -> tuple[list[str], list[str]]:
         calls = [tc["id"] for m in body["messages"] for tc in m.get("tool_calls") or ()]
         results = [m["tool_call_id"] for m in body["messages"] if m["role"] == "tool"]
         return calls, results
 
+    @override
     def error(self, status: int, message: str) -> Reply:
         return Reply.json({"error": {"message": message, "type": "invalid_request_error", "code": None}}, status=status)
 
+    @override
     def overflow(self, limit: int, requested: int) -> Reply:
         # OpenAI's own wording and code (https://platform.openai.com/docs/guides/error-codes).
         message = (
@@ -125,6 +137,7 @@ class OpenAIChatDialect(Dialect):
         }
         return Reply.json({"error": error}, status=400)
 
+    @override
     def overflow_stream(self, limit: int, requested: int) -> Reply | None:
         # OpenRouter reports an upstream failure after the stream started as a chunk with an ``error``.
         first = self._chunks([], U(0, 0))[0]
@@ -134,10 +147,12 @@ class OpenAIChatDialect(Dialect):
         )
         return _sse([first, {"error": {"code": 400, "message": message}}], None, done=False)
 
+    @override
     def sent_images(self, body: dict[str, Any]) -> list[dict[str, str]] | None:
         content = [m for m in body["messages"] if m["role"] == "user"][-1]["content"]
         return [image_ref(p["image_url"]["url"]) for p in content if p.get("type") == "image_url"]
 
+    @override
     def quirk(self, name: str, text: str, usage: U) -> Reply | None:
         if name == "no_end_marker":  # vLLM and others close the stream without [DONE]
             return _sse(self._chunks(two_pieces(text), usage), None, done=False)
@@ -160,6 +175,7 @@ class OpenAIChatDialect(Dialect):
             }
         return Reply.json(body)
 
+    @override
     def sent_messages(self, body: dict[str, Any]) -> list[tuple[str, str]]:
         out: list[tuple[str, str]] = []
         for m in body["messages"]:
@@ -180,13 +196,16 @@ class OpenAIChatDialect(Dialect):
                 out.extend(("tool_call", tc["function"]["name"]) for tc in m.get("tool_calls") or ())
         return out
 
+    @override
     def sent_tools(self, body: dict[str, Any]) -> list[str]:
         return [t["function"]["name"] for t in body.get("tools", ())]
 
+    @override
     def sent_schema(self, body: dict[str, Any]) -> dict[str, Any] | None:
         rf = body.get("response_format")
         return rf["json_schema"]["schema"] if rf and rf.get("type") == "json_schema" else None
 
+    @override
     def validate(self, body: dict[str, Any]) -> None:
         validate_openai_chat_request(body)
 

@@ -1,20 +1,34 @@
 """Stream state and decoding: chunks of ``GenerateContentResponse`` routed into the shared accumulator,
-including Vertex AI's streamed function-call arguments (``partialArgs``)."""
+including Vertex AI's streamed function-call arguments (``partialArgs``).
+
+A whole (non-streaming) body is decoded the same way (``Streaming.decode_response``): it is the chunks of a
+stream that all came at once, so parts are assembled in one place.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from sycophant_py._events import StreamAccumulator
-from sycophant_py.wire._util import int_of
-from sycophant_py.wire.gemini.decode import decode_usage, has_counts
-from sycophant_py.wire.gemini.encode import MARK
+from typing_extensions import override
 
-__all__ = ["GeminiStream", "route_chunk"]
+from sycophant_py._events import StreamAccumulator
+from sycophant_py._exceptions import StreamError
+from sycophant_py._types import FinishReason, Response
+from sycophant_py.wire._base import StreamContinue, StreamDone, StreamFailed, StreamResult, WireProtocol
+from sycophant_py.wire._util import int_of, map_finish, new_call_id, stream_error
+from sycophant_py.wire.google_gemini.decode import (
+    body_chunks,
+    decode_usage,
+    error_of,
+    has_counts,
+    whole_body_chunks,
+)
+from sycophant_py.wire.google_gemini.encode import MARK
+
+__all__ = ["GeminiStream", "Streaming", "route_chunk"]
 
 _PATH_TOKEN = re.compile(r"\.([^.\[\]]+)|\[(\d+)\]|\[(['\"])(.*?)\3\]")
 
@@ -219,7 +233,7 @@ def _call_id(fc: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     given = fc.get("id")
     if isinstance(given, str) and given:
         return given, {"gemini_id": given}
-    return f"call_{uuid.uuid4().hex}", {}
+    return new_call_id(), {}
 
 
 def _partial_value(arg: Mapping[str, Any]) -> tuple[Any, bool]:
@@ -296,6 +310,7 @@ def _route_part(acc: GeminiStream, part: Mapping[str, Any]) -> None:
 
 
 def route_chunk(acc: GeminiStream, payload: Mapping[str, Any]) -> None:
+    """Route one ``GenerateContentResponse`` (candidate ``index`` 0) into the accumulator."""
     acc.raw = payload
     if acc.id is None and isinstance(payload.get("responseId"), str):
         acc.id = payload["responseId"]
@@ -321,3 +336,72 @@ def route_chunk(acc: GeminiStream, payload: Mapping[str, Any]) -> None:
         acc.finish_reason = acc.provider_finish_reason = cand["finishReason"]
         message = cand.get("finishMessage")
         acc.finish_message = message if isinstance(message, str) else None
+
+
+class Streaming(WireProtocol[GeminiStream]):
+    """The stream half of ``google_gemini``, which also decodes a whole body (the chunks of a stream
+    that came at once)."""
+
+    stream_state = GeminiStream
+
+    @override
+    def decode_response(self, body: Any) -> Response:
+        """Turn a ``GenerateContentResponse`` (or a list of streamed ones) into a Response.
+
+        Raises:
+            ResponseInvalid: the body has no candidate (and no prompt block reason) or has the wrong
+                types; the provider's message, when it carries one, is in the exception text.
+        """
+        acc = GeminiStream()
+        for chunk in whole_body_chunks(body):
+            route_chunk(acc, chunk)
+        acc.close_all()
+        resp = acc.finish(self._finish_reason(acc))
+        resp.raw = body
+        return resp
+
+    @override
+    def decode_stream_chunk(self, state: GeminiStream, event: Any) -> StreamResult[GeminiStream]:
+        """Decode one SSE event (a ``[DONE]``, which some proxies add, ends the stream)."""
+        acc = state
+        data: str = event.data
+        if data.strip() == "[DONE]":  # not Gemini's, but some proxies add it
+            return self.end_of_stream(acc)
+        payload = json.loads(data)
+        err = error_of(payload)
+        if err is not None:
+            return self._stream_error(acc, err, payload)
+        for chunk in body_chunks(payload, acc):
+            route_chunk(acc, chunk)
+        return StreamContinue(acc, acc.drain())
+
+    @override
+    def end_of_stream(self, state: GeminiStream) -> StreamResult[GeminiStream]:
+        """The end of the body: complete after a finish (or prompt block) reason, else an error."""
+        acc = state
+        if acc.finish_reason is None and acc.block_reason is None:
+            return super().end_of_stream(acc)
+        acc.close_all()
+        reason = self._finish_reason(acc)
+        if reason == "error":
+            detail = f": {acc.finish_message}" if acc.finish_message else ""
+            exc = StreamError(
+                f"Gemini stopped with {acc.finish_reason}{detail}", provider=acc.provider, model=acc.model, body=acc.raw
+            )
+            acc.fail(exc)
+            return StreamFailed(exc, acc.drain())
+        return StreamDone(acc.finish(reason), acc.drain())
+
+    def _finish_reason(self, acc: GeminiStream) -> FinishReason:
+        if acc.finish_reason is None and acc.block_reason is not None:
+            acc.provider_finish_reason = acc.block_reason
+            return "content_filter"
+        return map_finish(self.finish_reasons, acc.finish_reason, any(b.kind == "tool_call" for b in acc.blocks))
+
+    def _stream_error(self, acc: GeminiStream, err: Mapping[str, Any], payload: Any) -> StreamFailed:
+        message, err_type = self.decode_error(200, payload)
+        code = err.get("code")
+        acc.close_all()
+        return stream_error(
+            acc, message, body=payload, status=code if isinstance(code, int) else None, error_type=err_type
+        )

@@ -17,7 +17,7 @@ from sycophant_py._exceptions import ResponseInvalid
 from sycophant_py._models import ModelInfo
 from sycophant_py.testing import RecordedRequest, Reply, ScriptedServer
 from sycophant_py.wire._base import EmbeddingRequest
-from sycophant_py.wire.gemini_embed import GoogleEmbed, GoogleEmbedParams, task_type_of
+from sycophant_py.wire.google_embed import GoogleEmbed, GoogleEmbedParams, task_type_of
 from tests.contract.dialects.google_gemini import validate_gemini_request
 
 MODEL = "google:text-embedding-004"

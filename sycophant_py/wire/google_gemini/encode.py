@@ -1,4 +1,5 @@
-"""Our messages to ``systemInstruction`` + ``contents``, and the ``thinkingConfig`` of a request."""
+"""Request encoding for ``google_gemini``: our messages to ``systemInstruction`` + ``contents``, tools
+to ``functionDeclarations``, params to ``generationConfig`` (with its ``thinkingConfig``)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,24 @@ import json
 import mimetypes
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from typing_extensions import override
 
 from sycophant_py._exceptions import InvalidMessage
-from sycophant_py._handoff import ANY_IDS, HandoffRules
+from sycophant_py._handoff import ANY_IDS, HandoffRules, prepare_history
 from sycophant_py._models import ModelInfo
-from sycophant_py._types import AudioPart, DocumentPart, ImagePart, Message, TextPart, ThinkingPart, ToolCall
+from sycophant_py._types import AudioPart, DocumentPart, ImagePart, Message, TextPart, ThinkingPart, Tool, ToolCall
+from sycophant_py.wire._base import Request, WireProtocol
+from sycophant_py.wire._media import check_inputs
+from sycophant_py.wire._util import MISSING_RESULT, finish_body, stop_list
+from sycophant_py.wire.google_gemini.schema import to_gemini_schema
 
-__all__ = ["MARK", "SKIP_SIGNATURE", "Encoder", "handoff_rules", "model_family", "thinking_config"]
+if TYPE_CHECKING:
+    from sycophant_py.wire.google_gemini.stream import GeminiStream
+
+__all__ = ["MARK", "SKIP_SIGNATURE", "Encoder", "Encoding", "handoff_rules", "model_family", "thinking_config"]
+
 
 SKIP_SIGNATURE = "skip_thought_signature_validator"
 """Google's documented placeholder signature for function calls that did not come from Gemini."""
@@ -91,7 +102,7 @@ class Encoder:
     def _missing_results(self, contents: list[dict[str, Any]], pending: dict[str, str]) -> None:
         # Gemini wants one functionResponse per functionCall of the turn: tell the model instead of a 400.
         for call_id, name in pending.items():
-            msg = Message.tool_result(call_id, "No result was provided for this tool call.", name=name, is_error=True)
+            msg = Message.tool_result(call_id, MISSING_RESULT, name=name, is_error=True)
             _add(contents, "user", self.result_parts(msg))
         pending.clear()
 
@@ -192,6 +203,7 @@ def _add(contents: list[dict[str, Any]], role: str, parts: list[dict[str, Any]])
 
 
 def thinking_config(params: Mapping[str, Any], model: ModelInfo) -> dict[str, Any] | None:
+    """``thinkingConfig``: a budget, or a level on Gemini 3+ (compat ``thinking_format``); thoughts included when on."""
     budget, effort = params.get("reasoning_budget"), params.get("reasoning_effort")
     level, include = params.get("thinking_level"), params.get("include_thoughts")
     fmt = model.compat.get("thinking_format")
@@ -216,3 +228,121 @@ def thinking_config(params: Mapping[str, Any], model: ModelInfo) -> dict[str, An
     elif on:
         cfg["includeThoughts"] = True
     return cfg or None
+
+
+_ACCEPTS = frozenset({"image", "pdf", "document", "audio"})
+
+
+def _url_ok(kind: str, url: str) -> bool:
+    """Any input may be a file URI (``fileData``): a Files API URI, ``gs://`` on Vertex AI."""
+    return True
+
+
+def _map_generation_config(params: Mapping[str, Any], model: ModelInfo) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for key, field in (
+        ("temperature", "temperature"),
+        ("top_p", "topP"),
+        ("top_k", "topK"),
+        ("max_tokens", "maxOutputTokens"),
+        ("seed", "seed"),
+        ("presence_penalty", "presencePenalty"),
+        ("frequency_penalty", "frequencyPenalty"),
+        ("response_mime_type", "responseMimeType"),
+    ):
+        if key in params:
+            config[field] = params[key]
+    if "stop" in params:
+        config["stopSequences"] = stop_list(params["stop"])
+    thinking = thinking_config(params, model)
+    if thinking:
+        config["thinkingConfig"] = thinking
+    return config
+
+
+def _map_tool_choice(choice: Any) -> dict[str, Any]:
+    if isinstance(choice, Mapping):
+        return dict(choice)
+    modes = {"auto": "AUTO", "none": "NONE", "required": "ANY", "any": "ANY"}
+    if choice in modes:
+        return {"mode": modes[choice]}
+    return {"mode": "ANY", "allowedFunctionNames": [str(choice)]}
+
+
+class Encoding(WireProtocol["GeminiStream"]):  # the state is the stream module's (imported for types only)
+    """The request half of ``google_gemini``: path, history rules, body, tools and structured output."""
+
+    @override
+    def request_path(self, request: Request) -> str:
+        method = "streamGenerateContent?alt=sse" if request.stream else "generateContent"
+        collection = "" if "/" in request.model.id else "/models"
+        return f"{collection}/{{model}}:{method}"
+
+    @override
+    def handoff_rules(self, model: ModelInfo) -> HandoffRules:
+        return handoff_rules(model)
+
+    @override
+    def unsupported_params(self, model: ModelInfo, params: Mapping[str, Any]) -> list[str]:
+        """``parallel_tool_calls`` and ``service_tier``: Gemini has no field for them."""
+        return [k for k in ("parallel_tool_calls", "service_tier") if k in params]
+
+    @override
+    def encode_request(self, request: Request) -> dict[str, Any]:
+        """The JSON body.
+
+        Raises:
+            UnsupportedInput: the model's row refuses an input kind, before anything is sent.
+            InvalidMessage: a part cannot be represented.
+        """
+        model, params = request.model, request.params
+        check_inputs(model, request.messages, self.name, accepts=_ACCEPTS, url_ok=_url_ok)
+        system, contents = Encoder(model).encode(prepare_history(request, self.handoff_rules(model)))
+        if not contents:
+            # Gemini refuses an empty ``contents`` but answers a user turn whose text is empty.
+            contents = [{"role": "user", "parts": [{"text": ""}]}]
+        body: dict[str, Any] = {"contents": contents}
+        if system is not None:
+            body["systemInstruction"] = system
+        if request.tools:
+            body["tools"] = self.encode_tools(request.tools)
+            if "tool_choice" in params:
+                body["toolConfig"] = {"functionCallingConfig": _map_tool_choice(params["tool_choice"])}
+        config = _map_generation_config(params, model)
+        if request.response_schema is not None:
+            config.update(self.encode_response_schema(request.response_schema, request.schema_name, model))
+        if config:
+            body["generationConfig"] = config
+        if params.get("safety_settings"):
+            body["safetySettings"] = list(params["safety_settings"])
+        if params.get("cached_content"):
+            body["cachedContent"] = params["cached_content"]
+        return finish_body(body, False, params)  # the stream is in the path, not the body
+
+    @override
+    def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:
+        """One ``functionDeclarations`` tool (parameter schemas converted to Gemini's OpenAPI subset)."""
+        declarations = []
+        for t in tools:
+            decl: dict[str, Any] = {"name": t.name}
+            if t.description:
+                decl["description"] = t.description
+            params = to_gemini_schema(t.json_schema())
+            if params.get("properties"):  # Gemini refuses an OBJECT without properties: leave it out
+                decl["parameters"] = params
+            declarations.append(decl)
+        return [{"functionDeclarations": declarations}]
+
+    @override
+    def encode_response_schema(
+        self, schema: Mapping[str, Any], name: str = "response", model: ModelInfo | None = None
+    ) -> dict[str, Any]:
+        """The ``generationConfig`` fields of structured output (``responseJsonSchema``, or the converted
+        ``responseSchema`` where compat ``response_schema_field`` says so)."""
+        field = model.compat.get("response_schema_field") if model is not None else None
+        if field == "responseSchema":
+            return {"responseMimeType": "application/json", "responseSchema": to_gemini_schema(schema)}
+        return {
+            "responseMimeType": "application/json",
+            "responseJsonSchema": {k: v for k, v in schema.items() if k != "$schema"},
+        }

@@ -39,12 +39,12 @@ from sycophant_py.auth._base import Credentials, HttpRequest
 from sycophant_py.auth.google import GoogleAuth
 from sycophant_py.testing import Reply, ScriptedServer
 from sycophant_py.wire._base import Request, StreamContinue, StreamDone, StreamFailed, StreamResult
-from sycophant_py.wire.gemini import (
+from sycophant_py.wire._util import MISSING_RESULT, map_finish, new_call_id
+from sycophant_py.wire.google_gemini import (
     SKIP_SIGNATURE,
     GoogleGemini,
     GoogleGeminiParams,
     decode_usage,
-    map_finish_reason,
     to_gemini_schema,
 )
 from tests.contract.dialects.google_gemini import validate_gemini_request
@@ -298,7 +298,8 @@ def test_missing_tool_results_are_filled_in() -> None:
     )
     assert [p["functionResponse"]["name"] for p in body["contents"][2]["parts"]] == ["f", "g"]
     assert body["contents"][3] == {"role": "user", "parts": [{"text": "go on"}]}
-    assert body["contents"][2]["parts"][1]["functionResponse"]["response"]["error"].startswith("No result")
+    # The same synthetic result as on every protocol (``wire._util.MISSING_RESULT``).
+    assert body["contents"][2]["parts"][1]["functionResponse"]["response"]["error"] == MISSING_RESULT
     tail = encode([Message.user("?"), Message.assistant(tool_calls=calls[:1])])
     assert tail["contents"][-1]["parts"][0]["functionResponse"]["name"] == "f"
 
@@ -757,7 +758,7 @@ def test_decode_tool_calls_with_and_without_ids() -> None:
     first, second = resp.tool_calls
     assert resp.finish_reason == "tool_use"
     assert first.id.startswith("call_")
-    assert len(first.id) == 37
+    assert len(first.id) == len(new_call_id())  # the one id rule of every protocol (wire._util)
     assert first.provider_data == {"thought_signature": SIG}
     assert (first.name, dict(first.arguments)) == ("get_weather", {"city": "Paris"})
     assert (second.id, second.provider_data, second.arguments_json) == ("g-1", {"gemini_id": "g-1"}, "{}")
@@ -794,7 +795,7 @@ def test_made_up_ids_are_unique_across_turns() -> None:
     ],
 )
 def test_finish_reason_mapping(raw: str | None, calls: bool, expected: str) -> None:
-    assert map_finish_reason(raw, calls) == expected
+    assert map_finish(GoogleGemini.finish_reasons, raw, calls) == expected
 
 
 def test_blocked_prompt_and_empty_candidates() -> None:
@@ -971,7 +972,7 @@ def test_candidate_index_null_is_candidate_zero() -> None:
 
 
 def test_usage_cached_beside_the_prompt_strings_and_response_token_count() -> None:
-    from sycophant_py.wire.gemini import decode_usage
+    from sycophant_py.wire.google_gemini import decode_usage
 
     u = decode_usage({"promptTokenCount": 40, "cachedContentTokenCount": 4096, "candidatesTokenCount": 5})
     assert (u.input_tokens, u.cache_read_tokens, u.output_tokens) == (40, 4096, 5)
