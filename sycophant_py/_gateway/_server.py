@@ -31,8 +31,8 @@ _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
 def require_server() -> None:
     """Raise a helpful ``ImportError`` when the server extra is not installed."""
     try:
-        import starlette  # noqa: F401
-        import uvicorn  # noqa: F401
+        import starlette  # noqa: F401 - imported only to learn whether the extra is installed
+        import uvicorn  # noqa: F401 - likewise
     except ImportError as exc:
         raise ImportError(f'the gateway needs the server extra: pip install "sycophant_py[server]" ({exc})') from exc
 

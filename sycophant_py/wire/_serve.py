@@ -26,11 +26,11 @@ import importlib
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from sycophant_py._events import StreamEvent
+from sycophant_py._events import EventType, StreamEvent
 from sycophant_py._exceptions import (
     AllModelsFailed,
     AuthenticationFailed,
@@ -66,8 +66,10 @@ __all__ = [
     "served_chat",
     "served_embed",
     "sse",
+    "model_of",
     "tool_call_of",
     "tool_of",
+    "tools_of",
 ]
 
 
@@ -362,7 +364,11 @@ def answer_of(resp: Response, schema_name: str | None) -> Response:
     return replace(resp, parts=parts, finish_reason=reason)  # text and tool_calls follow from the parts
 
 
-_AS_TEXT = {"toolcall_start": "text_start", "toolcall_delta": "text_delta", "toolcall_end": "text_end"}
+_AS_TEXT: dict[str, EventType] = {
+    "toolcall_start": "text_start",
+    "toolcall_delta": "text_delta",
+    "toolcall_end": "text_end",
+}
 
 
 class SchemaAsText:
@@ -382,13 +388,33 @@ class SchemaAsText:
             if call is not None and call.name == self._name:
                 self._indexes.add(ev.content_index)
         if kind in _AS_TEXT and ev.content_index in self._indexes:
-            return StreamEvent(_AS_TEXT[kind], ev.partial, ev.content_index, ev.delta)  # type: ignore[arg-type]
+            return StreamEvent(_AS_TEXT[kind], ev.partial, ev.content_index, ev.delta)
         if kind == "done" and self._indexes and ev.response is not None:
             out = StreamEvent("done", ev.partial)
             out.response = answer_of(ev.response, self._name)
             out.reason = out.response.finish_reason
             return out
         return ev
+
+
+def model_of(body: Mapping[str, Any]) -> str | list[str]:
+    """The caller's ``model``: a ``provider:model`` spec, an alias, or a list of specs (a fallback)."""
+    model = body.get("model")
+    if isinstance(model, str) and model:
+        return model
+    if isinstance(model, list) and model and all(isinstance(m, str) and m for m in model):
+        return list(model)
+    raise ServeError("'model' must be a 'provider:model' spec, an alias or a list of specs", param="model")
+
+
+def tools_of(raw: Any, definition: Callable[[int, Any], Mapping[str, Any]], schema_key: str) -> list[Tool]:
+    """A caller's ``tools`` list: ``definition(i, entry)`` finds each entry's function definition
+    (or raises :class:`ServeError` for a kind the dialect refuses); each is read with :func:`tool_of`."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ServeError("'tools' must be a list", param="tools")
+    return [tool_of(definition(i, t), schema_key, f"tools[{i}]") for i, t in enumerate(raw)]
 
 
 def tool_of(raw: Mapping[str, Any], schema_key: str, where: str) -> Tool:

@@ -35,9 +35,9 @@ from sycophant_py._exceptions import (
     Timeout,
 )
 from sycophant_py._types import Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py.wire import _util
 from sycophant_py.wire._base import WireProtocol
 from sycophant_py.wire._overflow import as_overflow
-from sycophant_py.wire._util import error_table, finish_map, int_of, invalid_body, map_finish, object_of, str_or_none
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
 
 if TYPE_CHECKING:
@@ -47,7 +47,7 @@ __all__ = ["FINISH_REASONS", "Decoding", "decode_usage", "error_for", "error_mes
 
 _NAME = "anthropic_messages"
 
-FINISH_REASONS = finish_map(
+FINISH_REASONS = _util.finish_map(
     stop=("end_turn", "stop_sequence", "pause_turn"),
     length=("max_tokens", "model_context_window_exceeded"),
     tool_use=("tool_use",),
@@ -55,7 +55,7 @@ FINISH_REASONS = finish_map(
 )
 """Messages ``stop_reason`` values in the unified set."""
 
-_ERRORS = error_table(
+_ERRORS = _util.error_table(
     {
         BadRequest: {"invalid_request_error": 400, "billing_error": 402, "request_too_large": 413},
         AuthenticationFailed: {"authentication_error": 401, "permission_error": 403},
@@ -78,16 +78,16 @@ def decode_usage(u: Mapping[str, Any] | None) -> Usage:
     if not isinstance(u, Mapping) or not u:
         return Usage()
     details = u.get("output_tokens_details")
-    thinking = int_of(details.get("thinking_tokens")) if isinstance(details, Mapping) else 0
+    thinking = _util.int_of(details.get("thinking_tokens")) if isinstance(details, Mapping) else 0
     written = u.get("cache_creation_input_tokens")
     breakdown = u.get("cache_creation")
     if written is None and isinstance(breakdown, Mapping):
-        written = sum(int_of(v) for v in breakdown.values())
+        written = sum(_util.int_of(v) for v in breakdown.values())
     return Usage(
-        input_tokens=int_of(u.get("input_tokens")),
-        output_tokens=int_of(u.get("output_tokens")),
-        cache_read_tokens=int_of(u.get("cache_read_input_tokens")),
-        cache_write_tokens=int_of(written),
+        input_tokens=_util.int_of(u.get("input_tokens")),
+        output_tokens=_util.int_of(u.get("output_tokens")),
+        cache_read_tokens=_util.int_of(u.get("cache_read_input_tokens")),
+        cache_write_tokens=_util.int_of(written),
         reasoning_tokens=thinking,
     )
 
@@ -191,18 +191,20 @@ class Decoding(WireProtocol["AnthropicStream"]):  # the state is the stream modu
             ResponseInvalid: the body is not a message object.
             ProviderError: the body is an error object (the class follows the error type).
         """
-        body = object_of(self.name, body)
+        body = _util.object_of(self.name, body)
         if body.get("type") == "error":
             raise error_for(body)
         blocks = body.get("content")
         if not isinstance(blocks, list):
-            raise invalid_body(self.name, "no 'content' list", body)
+            raise _util.invalid_body(self.name, "no 'content' list", body)
         if not all(isinstance(b, Mapping) for b in blocks):
-            raise invalid_body(self.name, "a content block that is not an object", body)
+            raise _util.invalid_body(self.name, "a content block that is not an object", body)
         parts = _parts(blocks)
-        raw_reason = str_or_none(body.get("stop_reason"))
+        raw_reason = _util.str_or_none(body.get("stop_reason"))
         return Response(
-            finish_reason=map_finish(self.finish_reasons, raw_reason, any(isinstance(p, ToolCall) for p in parts)),
+            finish_reason=_util.map_finish(
+                self.finish_reasons, raw_reason, any(isinstance(p, ToolCall) for p in parts)
+            ),
             usage=decode_usage(body.get("usage")),
             parts=parts,
             raw=body,

@@ -45,18 +45,9 @@ from sycophant_py._exceptions import InvalidMessage
 from sycophant_py._handoff import HandoffRules, ToolIdRule, prepare_history
 from sycophant_py._models import ModelInfo
 from sycophant_py._types import DocumentPart, ImagePart, Message, Part, TextPart, ThinkingPart, Tool, ToolCall
+from sycophant_py.wire import _util
 from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs, is_blank
-from sycophant_py.wire._util import (
-    MIN_THINKING_BUDGET,
-    MISSING_RESULT,
-    Turns,
-    finish_body,
-    refused_while_thinking,
-    replay_thinking,
-    stop_list,
-    thinking_budget,
-)
 
 if TYPE_CHECKING:
     from sycophant_py.wire.anthropic_messages.stream import AnthropicStream
@@ -147,7 +138,7 @@ def _is_native(part: ThinkingPart, model: ModelInfo) -> bool:
 
 
 def _map_thinking(part: ThinkingPart, model: ModelInfo) -> dict[str, Any] | None:
-    kind = replay_thinking(part, _is_native(part, model))
+    kind = _util.replay_thinking(part, _is_native(part, model))
     if kind == "redacted":
         return {"type": "redacted_thinking", "data": part.signature}
     if kind == "signed":
@@ -193,7 +184,7 @@ def _mark_cache(blocks: list[dict[str, Any]]) -> None:
             return
 
 
-class _Turns(Turns):
+class _Turns(_util.Turns):
     """The conversation being built: turns of alternating roles, blocks merged per role."""
 
     def __init__(self, model: ModelInfo) -> None:
@@ -213,7 +204,7 @@ class _Turns(Turns):
     def flush_pending(self) -> None:
         # A call left without a result would make the API answer 400: tell the model instead.
         results = [
-            _map_tool_result(Message.tool_result(call_id, MISSING_RESULT, name=name, is_error=True))
+            _map_tool_result(Message.tool_result(call_id, _util.MISSING_RESULT, name=name, is_error=True))
             for call_id, name in self.pending.items()
         ]
         self.pending.clear()
@@ -325,7 +316,7 @@ def _thinking(params: Mapping[str, Any]) -> dict[str, Any] | None:
     raw = params.get("thinking")
     if raw is not None:
         return dict(raw)
-    budget = thinking_budget(params.get("reasoning_budget"), params.get("reasoning_effort"))
+    budget = _util.thinking_budget(params.get("reasoning_budget"), params.get("reasoning_effort"))
     if budget is None:
         return None
     return {"type": "enabled", "budget_tokens": budget} if budget else {"type": "disabled"}
@@ -335,14 +326,14 @@ def _max_tokens(params: Mapping[str, Any], model: ModelInfo, thinking: dict[str,
     """The caller's value, else the catalog's, else 4096; raised above the thinking budget."""
     value = int(params.get("max_tokens") or model.max_tokens or DEFAULT_MAX_TOKENS)
     budget = thinking.get("budget_tokens") if thinking and thinking.get("type") == "enabled" else None
-    if not isinstance(budget, int) or value > budget + MIN_THINKING_BUDGET:
+    if not isinstance(budget, int) or value > budget + _util.MIN_THINKING_BUDGET:
         return value
     # The budget counts toward max_tokens: keep room for the answer itself.
     raised = budget + min(value, DEFAULT_MAX_TOKENS)
     if model.max_tokens and raised > model.max_tokens:
         raised = model.max_tokens
         if thinking is not None and "thinking" not in params:
-            thinking["budget_tokens"] = max(MIN_THINKING_BUDGET, raised - MIN_THINKING_BUDGET)
+            thinking["budget_tokens"] = max(_util.MIN_THINKING_BUDGET, raised - _util.MIN_THINKING_BUDGET)
     return raised
 
 
@@ -355,7 +346,7 @@ def _sampling(body: dict[str, Any], params: Mapping[str, Any], thinking_on: bool
     if "top_p" in params and (not thinking_on or params["top_p"] >= 0.95):
         body["top_p"] = params["top_p"]
     if "stop" in params:
-        body["stop_sequences"] = stop_list(params["stop"])
+        body["stop_sequences"] = _util.stop_list(params["stop"])
 
 
 def _metadata(params: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -423,7 +414,7 @@ class Encoding(WireProtocol["AnthropicStream"]):  # the state is the stream modu
         """``seed`` (no Anthropic equivalent); while thinking, ``temperature``, ``top_k`` and a ``top_p``
         below 0.95 (the API refuses them then)."""
         out = ["seed"] if "seed" in params else []
-        return out + refused_while_thinking(params) if is_thinking(params) else out
+        return out + _util.refused_while_thinking(params) if is_thinking(params) else out
 
     @override
     def request_headers(self, request: Request) -> dict[str, str]:
@@ -481,7 +472,7 @@ class Encoding(WireProtocol["AnthropicStream"]):  # the state is the stream modu
             choice = _tool_choice(params, forced, thinking_on)
             if choice is not None:
                 body["tool_choice"] = choice
-        return finish_body(body, request.stream, params)
+        return _util.finish_body(body, request.stream, params)
 
     @override
     def encode_tools(self, tools: Sequence[Tool]) -> list[dict[str, Any]]:

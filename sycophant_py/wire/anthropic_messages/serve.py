@@ -49,24 +49,10 @@ from sycophant_py._types import (
     Response,
     TextPart,
     ThinkingPart,
-    Tool,
     ToolCall,
     Usage,
 )
-from sycophant_py.wire._serve import (
-    ChatDialect,
-    ErrorInfo,
-    ModelEntry,
-    SchemaAsText,
-    ServedChat,
-    ServeError,
-    StreamEncoder,
-    answer_of,
-    error_info,
-    sse,
-    tool_call_of,
-    tool_of,
-)
+from sycophant_py.wire import _serve
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK
 
 __all__ = ["DIALECT", "AnthropicServe", "encode_error", "encode_usage"]
@@ -90,8 +76,8 @@ _REFUSED = {
 }
 
 
-def _bad(message: str, param: str | None = None) -> ServeError:
-    return ServeError(message, param=param)
+def _bad(message: str, param: str | None = None) -> _serve.ServeError:
+    return _serve.ServeError(message, param=param)
 
 
 # -- requests -------------------------------------------------------------------------------
@@ -203,7 +189,7 @@ class _Turns:
         if kind == "redacted_thinking":
             return ThinkingPart("", b.get("data") or None, redacted=True, provider_data=dict(PROTOCOL_MARK))
         if kind == "tool_use" and isinstance(b.get("id"), str) and isinstance(b.get("name"), str):
-            call = tool_call_of(b["id"], b["name"], b.get("input"))
+            call = _serve.tool_call_of(b["id"], b["name"], b.get("input"))
             self.names[call.id] = call.name
             return call
         raise _bad(f"{where}: unsupported content block {kind!r}", "messages")
@@ -245,18 +231,12 @@ def _messages(body: Mapping[str, Any]) -> list[Message]:
     return turns.out
 
 
-def _tools(raw: Any) -> list[Tool]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise _bad("'tools' must be a list", "tools")
-    out = []
-    for i, t in enumerate(raw):
-        if not isinstance(t, Mapping) or t.get("type", "custom") != "custom":
-            kind = t.get("type") if isinstance(t, Mapping) else None
-            raise _bad(f"tools[{i}]: server tools ({kind!r}) are not supported: only client tools", "tools")
-        out.append(tool_of(t, "input_schema", f"tools[{i}]"))
-    return out
+def _client_tool(i: int, t: Any) -> Mapping[str, Any]:
+    """A client tool's definition (the tool itself); server tools are refused."""
+    if not isinstance(t, Mapping) or t.get("type", "custom") != "custom":
+        kind = t.get("type") if isinstance(t, Mapping) else None
+        raise _bad(f"tools[{i}]: server tools ({kind!r}) are not supported: only client tools", "tools")
+    return t
 
 
 def _tool_choice(choice: Any, params: dict[str, Any]) -> None:
@@ -314,15 +294,6 @@ def _output_schema(body: Mapping[str, Any]) -> dict[str, Any] | None:
     return dict(fmt["schema"])
 
 
-def _model(body: Mapping[str, Any]) -> str | list[str]:
-    model = body.get("model")
-    if isinstance(model, str) and model:
-        return model
-    if isinstance(model, list) and model and all(isinstance(m, str) and m for m in model):
-        return list(model)
-    raise _bad("'model' must be a 'provider:model' spec, an alias or a list of specs", "model")
-
-
 # -- answers --------------------------------------------------------------------------------
 
 
@@ -339,7 +310,7 @@ def encode_usage(u: Usage) -> dict[str, Any]:
     return out
 
 
-def encode_error(info: ErrorInfo) -> dict[str, Any]:
+def encode_error(info: _serve.ErrorInfo) -> dict[str, Any]:
     """``{"type": "error", "error": {type, message}}``."""
     return {"type": "error", "error": {"type": _TYPES.get(info.kind, "api_error"), "message": info.message}}
 
@@ -366,12 +337,12 @@ def _new_id() -> str:
     return f"msg_{uuid.uuid4().hex[:24]}"
 
 
-class _Events(StreamEncoder):
+class _Events(_serve.StreamEncoder):
     """Messages SSE events for one stream; our content blocks get consecutive indices as they start."""
 
     def __init__(self, model: str, schema_name: str | None) -> None:
         self.model = model
-        self.adapt = SchemaAsText(schema_name) if schema_name is not None else None
+        self.adapt = _serve.SchemaAsText(schema_name) if schema_name is not None else None
         self.index: dict[int, int] = {}
         """Our content index -> the block index in the events (assigned when the block starts)."""
         self.handlers: dict[str, Callable[[StreamEvent], bytes]] = {
@@ -399,18 +370,20 @@ class _Events(StreamEncoder):
             "stop_sequence": None,
             "usage": encode_usage(ev.partial.usage),
         }
-        return sse({"type": "message_start", "message": message}, "message_start")
+        return _serve.sse({"type": "message_start", "message": message}, "message_start")
 
     def _open(self, ev: StreamEvent, block: dict[str, Any]) -> bytes:
         index = self.index[ev.content_index] = len(self.index)
-        return sse({"type": "content_block_start", "index": index, "content_block": block}, "content_block_start")
+        return _serve.sse(
+            {"type": "content_block_start", "index": index, "content_block": block}, "content_block_start"
+        )
 
     def _delta(self, ev: StreamEvent, delta: dict[str, Any]) -> bytes:
         body = {"type": "content_block_delta", "index": self.index[ev.content_index], "delta": delta}
-        return sse(body, "content_block_delta")
+        return _serve.sse(body, "content_block_delta")
 
     def _stop(self, ev: StreamEvent) -> bytes:
-        return sse({"type": "content_block_stop", "index": self.index[ev.content_index]}, "content_block_stop")
+        return _serve.sse({"type": "content_block_stop", "index": self.index[ev.content_index]}, "content_block_stop")
 
     def _thinking(self, ev: StreamEvent) -> bytes:
         part = ev.partial.parts[ev.content_index]
@@ -440,8 +413,8 @@ class _Events(StreamEncoder):
     def _done(self, ev: StreamEvent) -> bytes:
         resp = ev.response or Response()
         delta = {"stop_reason": _stop_reason(resp), "stop_sequence": None}
-        out = sse({"type": "message_delta", "delta": delta, "usage": encode_usage(resp.usage)}, "message_delta")
-        return out + sse({"type": "message_stop"}, "message_stop")
+        out = _serve.sse({"type": "message_delta", "delta": delta, "usage": encode_usage(resp.usage)}, "message_delta")
+        return out + _serve.sse({"type": "message_stop"}, "message_stop")
 
     def _text_delta(self, ev: StreamEvent) -> bytes:
         return self._delta(ev, {"type": "text_delta", "text": ev.delta})
@@ -453,7 +426,7 @@ class _Events(StreamEncoder):
         return self._open(ev, {"type": "text", "text": ""})
 
     def _error(self, ev: StreamEvent) -> bytes:
-        return self.error_frames(error_info(ev.error or RuntimeError("stream failed")))
+        return self.error_frames(_serve.error_info(ev.error or RuntimeError("stream failed")))
 
     @override
     def frames(self, ev: StreamEvent) -> bytes:
@@ -463,11 +436,11 @@ class _Events(StreamEncoder):
         return handler(ev) if handler is not None else b""  # toolcall_start: the block starts with its first fragment
 
     @override
-    def error_frames(self, info: ErrorInfo) -> bytes:
-        return sse(encode_error(info), "error")
+    def error_frames(self, info: _serve.ErrorInfo) -> bytes:
+        return _serve.sse(encode_error(info), "error")
 
 
-class AnthropicServe(ChatDialect):
+class AnthropicServe(_serve.ChatDialect):
     """The Anthropic Messages API, served (see the module docstring)."""
 
     name = "anthropic_messages"
@@ -480,26 +453,26 @@ class AnthropicServe(ChatDialect):
         return "anthropic-version" in headers
 
     @override
-    def decode_request(self, body: Any) -> ServedChat:
+    def decode_request(self, body: Any) -> _serve.ServedChat:
         if not isinstance(body, Mapping):
             raise _bad("the request body must be a JSON object")
         for key, why in _REFUSED.items():
             if body.get(key) is not None:
                 raise _bad(why, key)
         schema = _output_schema(body)
-        return ServedChat(
-            model=_model(body),
+        return _serve.ServedChat(
+            model=_serve.model_of(body),
             messages=_messages(body),
             params=_params(body),
-            tools=_tools(body.get("tools")),
+            tools=_serve.tools_of(body.get("tools"), _client_tool, "input_schema"),
             stream=body.get("stream") is True,
             response_schema=schema,
             schema_name="response",
         )
 
     @override
-    def encode_response(self, resp: Response, req: ServedChat, model: str) -> dict[str, Any]:
-        resp = answer_of(resp, req.schema_name if req.response_schema is not None else None)
+    def encode_response(self, resp: Response, req: _serve.ServedChat, model: str) -> dict[str, Any]:
+        resp = _serve.answer_of(resp, req.schema_name if req.response_schema is not None else None)
         blocks = [b for b in (_content_block(p) for p in resp.parts) if b is not None]
         return {
             "id": resp.id or _new_id(),
@@ -513,15 +486,15 @@ class AnthropicServe(ChatDialect):
         }
 
     @override
-    def stream_encoder(self, req: ServedChat, model: str) -> StreamEncoder:
+    def stream_encoder(self, req: _serve.ServedChat, model: str) -> _serve.StreamEncoder:
         return _Events(model, req.schema_name if req.response_schema is not None else None)
 
     @override
-    def encode_error(self, info: ErrorInfo) -> dict[str, Any]:
+    def encode_error(self, info: _serve.ErrorInfo) -> dict[str, Any]:
         return encode_error(info)
 
     @override
-    def encode_models(self, models: list[ModelEntry]) -> dict[str, Any]:
+    def encode_models(self, models: list[_serve.ModelEntry]) -> dict[str, Any]:
         data = [
             {"type": "model", "id": m.id, "display_name": m.name or m.id, "created_at": "1970-01-01T00:00:00Z"}
             for m in models

@@ -13,27 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from typing_extensions import override
 
-from sycophant_py._exceptions import (
-    AuthenticationFailed,
-    BadRequest,
-    NotFound,
-    Overloaded,
-    RateLimited,
-    ServerError,
-    Timeout,
-)
+from sycophant_py import _exceptions
 from sycophant_py._types import Part, Response, TextPart, ThinkingPart, ToolCall, Usage
+from sycophant_py.wire import _util
 from sycophant_py.wire._base import WireProtocol
-from sycophant_py.wire._util import (
-    decoded,
-    error_table,
-    finish_map,
-    first_int,
-    int_of,
-    invalid_body,
-    object_of,
-    str_or_none,
-)
 from sycophant_py.wire.bedrock_converse.encode import PROTOCOL_MARK
 
 if TYPE_CHECKING:
@@ -41,7 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = ["EXCEPTIONS", "FINISH_REASONS", "Decoding", "decode_block", "decode_usage", "error_message"]
 
-FINISH_REASONS = finish_map(
+FINISH_REASONS = _util.finish_map(
     stop=("end_turn", "stop_sequence"),
     length=("max_tokens", "model_context_window_exceeded"),
     tool_use=("tool_use",),
@@ -49,15 +32,23 @@ FINISH_REASONS = finish_map(
     error=("malformed_model_output", "malformed_tool_use"),
 )
 """Converse ``stopReason`` values in the unified set."""
-EXCEPTIONS = error_table(
+EXCEPTIONS = _util.error_table(
     {
-        RateLimited: {"ThrottlingException": 429, "ModelNotReadyException": 429},
-        Overloaded: {"ServiceUnavailableException": 503},
-        ServerError: {"InternalServerException": 500, "ModelStreamErrorException": 424, "ModelErrorException": 424},
-        BadRequest: {"ValidationException": 400, "ServiceQuotaExceededException": 400, "ConflictException": 400},
-        Timeout: {"ModelTimeoutException": 408},
-        AuthenticationFailed: {"AccessDeniedException": 403},
-        NotFound: {"ResourceNotFoundException": 404},
+        _exceptions.RateLimited: {"ThrottlingException": 429, "ModelNotReadyException": 429},
+        _exceptions.Overloaded: {"ServiceUnavailableException": 503},
+        _exceptions.ServerError: {
+            "InternalServerException": 500,
+            "ModelStreamErrorException": 424,
+            "ModelErrorException": 424,
+        },
+        _exceptions.BadRequest: {
+            "ValidationException": 400,
+            "ServiceQuotaExceededException": 400,
+            "ConflictException": 400,
+        },
+        _exceptions.Timeout: {"ModelTimeoutException": 408},
+        _exceptions.AuthenticationFailed: {"AccessDeniedException": 403},
+        _exceptions.NotFound: {"ResourceNotFoundException": 404},
     }
 )
 """The exceptions Bedrock declares (``service-2.json``), lower-cased: the class each raises and its HTTP status."""
@@ -81,10 +72,10 @@ def decode_usage(u: Mapping[str, Any] | None) -> Usage:
     if not isinstance(u, Mapping) or not u:
         return Usage()
     return Usage(
-        input_tokens=int_of(u.get("inputTokens")),
-        output_tokens=int_of(u.get("outputTokens")),
-        cache_read_tokens=first_int(u, "cacheReadInputTokens", "cacheReadInputTokenCount"),
-        cache_write_tokens=first_int(u, "cacheWriteInputTokens", "cacheWriteInputTokenCount"),
+        input_tokens=_util.int_of(u.get("inputTokens")),
+        output_tokens=_util.int_of(u.get("outputTokens")),
+        cache_read_tokens=_util.first_int(u, "cacheReadInputTokens", "cacheReadInputTokenCount"),
+        cache_write_tokens=_util.first_int(u, "cacheWriteInputTokens", "cacheWriteInputTokenCount"),
     )
 
 
@@ -139,15 +130,15 @@ class Decoding(WireProtocol["ConverseStream"]):  # the state is the stream modul
             ResponseInvalid: the body has no ``output.message.content`` list of blocks; Bedrock's
                 message, when the body carries one, is in the exception text.
         """
-        body = object_of(self.name, body)
+        body = _util.object_of(self.name, body)
         output = body.get("output")
         message = output.get("message") if isinstance(output, Mapping) else None
         blocks = message.get("content") if isinstance(message, Mapping) else None
         if not isinstance(blocks, list) or not all(isinstance(b, Mapping) for b in blocks):
-            raise invalid_body(self.name, "no 'output.message.content' list of blocks", body)
+            raise _util.invalid_body(self.name, "no 'output.message.content' list of blocks", body)
         parts = [p for p in (decode_block(b) for b in blocks) if p]
-        raw_reason = str_or_none(body.get("stopReason"))
-        return decoded(self.finish_reasons, parts, raw_reason, usage=decode_usage(body.get("usage")), raw=body)
+        raw_reason = _util.str_or_none(body.get("stopReason"))
+        return _util.decoded(self.finish_reasons, parts, raw_reason, usage=decode_usage(body.get("usage")), raw=body)
 
     @override
     def decode_error(self, status: int, body: Any) -> tuple[str, str | None]:

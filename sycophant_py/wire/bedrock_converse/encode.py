@@ -29,16 +29,9 @@ from sycophant_py._types import (
     Tool,
     ToolCall,
 )
+from sycophant_py.wire import _util
 from sycophant_py.wire._base import Request, WireProtocol
 from sycophant_py.wire._media import check_inputs, is_blank
-from sycophant_py.wire._util import (
-    MISSING_RESULT,
-    Turns,
-    refused_while_thinking,
-    replay_thinking,
-    stop_list,
-    thinking_budget,
-)
 from sycophant_py.wire.anthropic_messages.encode import PROTOCOL_MARK as ANTHROPIC_MARK
 from sycophant_py.wire.bedrock_converse.media import ACCEPTS, map_audio, map_document, map_image, s3_url
 
@@ -107,7 +100,7 @@ def _native_thinking(part: ThinkingPart, model: ModelInfo) -> bool:
 
 
 def _map_thinking(part: ThinkingPart, model: ModelInfo) -> dict[str, Any] | None:
-    kind = replay_thinking(part, _native_thinking(part, model))
+    kind = _util.replay_thinking(part, _native_thinking(part, model))
     if kind == "redacted":
         return {"reasoningContent": {"redactedContent": part.signature}}
     if kind == "signed":
@@ -115,7 +108,7 @@ def _map_thinking(part: ThinkingPart, model: ModelInfo) -> dict[str, Any] | None
     return {"text": part.text} if kind == "text" else None
 
 
-class _Messages(Turns):
+class _Messages(_util.Turns):
     """Builds the ``system`` and ``messages`` of one request (see the module docstring)."""
 
     def __init__(self, model: ModelInfo) -> None:
@@ -139,7 +132,7 @@ class _Messages(Turns):
     def _close_pending(self) -> None:
         self._add_results(
             [
-                {"toolResult": {"toolUseId": cid, "content": [{"text": MISSING_RESULT}], "status": "error"}}
+                {"toolResult": {"toolUseId": cid, "content": [{"text": _util.MISSING_RESULT}], "status": "error"}}
                 for cid in self.pending
             ]
         )
@@ -216,7 +209,7 @@ def thinking_budget_of(model: ModelInfo, params: Mapping[str, Any]) -> int | Non
     """The Claude thinking budget asked for (None: thinking not requested; 0: disabled)."""
     if not is_claude(model):
         return None
-    return thinking_budget(params.get("reasoning_budget"), params.get("reasoning_effort"))
+    return _util.thinking_budget(params.get("reasoning_budget"), params.get("reasoning_effort"))
 
 
 def _open_turn_unthought(turns: list[dict[str, Any]]) -> bool:
@@ -261,7 +254,7 @@ def _inference(params: Mapping[str, Any], model: ModelInfo, budget: int | None) 
         out["topP"] = params["top_p"]
     stop = params.get("stop")
     if stop:
-        out["stopSequences"] = stop_list(stop)
+        out["stopSequences"] = _util.stop_list(stop)
     return out
 
 
@@ -335,7 +328,7 @@ class Encoding(WireProtocol["ConverseStream"]):  # the state is the stream modul
         effort = params.get("reasoning_effort")
         if effort not in (None, "none") and not (claude or "nova-2" in model.id or "openai.gpt-oss" in model.id):
             out.append("reasoning_effort")
-        return out + refused_while_thinking(params) if thinking_budget_of(model, params) else out
+        return out + _util.refused_while_thinking(params) if thinking_budget_of(model, params) else out
 
     @override
     def encode_request(self, request: Request) -> dict[str, Any]:

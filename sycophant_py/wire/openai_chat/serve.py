@@ -43,21 +43,8 @@ from typing import Any
 from typing_extensions import override
 
 from sycophant_py._events import StreamEvent
-from sycophant_py._types import DocumentPart, ImagePart, Message, Part, Response, TextPart, ThinkingPart, Tool, Usage
-from sycophant_py.wire._serve import (
-    ChatDialect,
-    ErrorInfo,
-    ModelEntry,
-    SchemaAsText,
-    ServedChat,
-    ServeError,
-    StreamEncoder,
-    answer_of,
-    error_info,
-    sse,
-    tool_call_of,
-    tool_of,
-)
+from sycophant_py._types import DocumentPart, ImagePart, Message, Part, Response, TextPart, ThinkingPart, Usage
+from sycophant_py.wire import _serve
 
 __all__ = ["DIALECT", "OpenAIChatServe", "encode_error", "encode_usage"]
 
@@ -105,8 +92,8 @@ _CODES = {
 }
 
 
-def _bad(message: str, param: str | None = None) -> ServeError:
-    return ServeError(message, param=param)
+def _bad(message: str, param: str | None = None) -> _serve.ServeError:
+    return _serve.ServeError(message, param=param)
 
 
 # -- requests -------------------------------------------------------------------------------
@@ -124,15 +111,6 @@ def _refuse(body: Mapping[str, Any]) -> None:
     modalities = body.get("modalities")
     if isinstance(modalities, list) and any(m != "text" for m in modalities):
         raise _bad("only text output is supported by this gateway", "modalities")
-
-
-def _model(body: Mapping[str, Any]) -> str | list[str]:
-    model = body.get("model")
-    if isinstance(model, str) and model:
-        return model
-    if isinstance(model, list) and model and all(isinstance(m, str) and m for m in model):
-        return list(model)
-    raise _bad("'model' must be a 'provider:model' spec, an alias or a list of specs", "model")
 
 
 def _text(content: Any, where: str) -> str:
@@ -207,7 +185,7 @@ def _assistant(m: Mapping[str, Any], where: str) -> Message:
         fn = tc.get("function") if isinstance(tc, Mapping) else None
         if not isinstance(fn, Mapping) or not isinstance(tc.get("id"), str) or not isinstance(fn.get("name"), str):
             raise _bad(f"{where}: a tool call needs an id and a function name", "messages")
-        calls.append(tool_call_of(tc["id"], fn["name"], fn.get("arguments")))
+        calls.append(_serve.tool_call_of(tc["id"], fn["name"], fn.get("arguments")))
     return Message.assistant(_text(m.get("content"), where), tool_calls=calls)
 
 
@@ -239,18 +217,12 @@ def _messages(raw: Any) -> list[Message]:
     return [_message(m, i, names) for i, m in enumerate(raw)]
 
 
-def _tools(raw: Any) -> list[Tool]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise _bad("'tools' must be a list", "tools")
-    out = []
-    for i, t in enumerate(raw):
-        fn = t.get("function") if isinstance(t, Mapping) else None
-        if not isinstance(t, Mapping) or t.get("type", "function") != "function" or not isinstance(fn, Mapping):
-            raise _bad(f"tools[{i}]: only function tools are supported", "tools")
-        out.append(tool_of(fn, "parameters", f"tools[{i}]"))
-    return out
+def _function_tool(i: int, t: Any) -> Mapping[str, Any]:
+    """A function tool's ``function`` definition; other tool kinds are refused."""
+    fn = t.get("function") if isinstance(t, Mapping) else None
+    if not isinstance(t, Mapping) or t.get("type", "function") != "function" or not isinstance(fn, Mapping):
+        raise _bad(f"tools[{i}]: only function tools are supported", "tools")
+    return fn
 
 
 def _tool_choice(choice: Any) -> Any:
@@ -306,7 +278,7 @@ def encode_usage(u: Usage) -> dict[str, Any]:
     }
 
 
-def encode_error(info: ErrorInfo) -> dict[str, Any]:
+def encode_error(info: _serve.ErrorInfo) -> dict[str, Any]:
     """``{"error": {message, type, param, code}}``."""
     return {
         "error": {
@@ -341,13 +313,13 @@ def _message_of(resp: Response) -> dict[str, Any]:
     return message
 
 
-class _Chunks(StreamEncoder):
+class _Chunks(_serve.StreamEncoder):
     """``chat.completion.chunk`` frames for one stream."""
 
     def __init__(self, model: str, include_usage: bool, schema_name: str | None) -> None:
         self.model = model
         self.include_usage = include_usage
-        self.adapt = SchemaAsText(schema_name) if schema_name is not None else None
+        self.adapt = _serve.SchemaAsText(schema_name) if schema_name is not None else None
         self.id: str | None = None
         self.created = int(time.time())
         self.tools: dict[int, int] = {}
@@ -358,7 +330,7 @@ class _Chunks(StreamEncoder):
             self.id = _new_id()
         choice = {"index": 0, "delta": delta, "finish_reason": finish, "logprobs": None}
         body = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model}
-        return sse({**body, "choices": [choice]})
+        return _serve.sse({**body, "choices": [choice]})
 
     def _tool(self, ev: StreamEvent) -> bytes:
         if ev.content_index in self.tools:
@@ -381,7 +353,7 @@ class _Chunks(StreamEncoder):
         out = self._chunk({}, _FINISH.get(ev.reason or "stop", "stop"))
         if self.include_usage and ev.response is not None:
             usage = {"id": self.id, "object": "chat.completion.chunk", "created": self.created, "model": self.model}
-            out += sse({**usage, "choices": [], "usage": encode_usage(ev.response.usage)})
+            out += _serve.sse({**usage, "choices": [], "usage": encode_usage(ev.response.usage)})
         return out + b"data: [DONE]\n\n"
 
     @override
@@ -405,15 +377,15 @@ class _Chunks(StreamEncoder):
         if kind == "done":
             return self._done(ev)
         if kind == "error":
-            return self.error_frames(error_info(ev.error or RuntimeError("stream failed")))
+            return self.error_frames(_serve.error_info(ev.error or RuntimeError("stream failed")))
         return b""
 
     @override
-    def error_frames(self, info: ErrorInfo) -> bytes:
-        return sse(encode_error(info))
+    def error_frames(self, info: _serve.ErrorInfo) -> bytes:
+        return _serve.sse(encode_error(info))
 
 
-class OpenAIChatServe(ChatDialect):
+class OpenAIChatServe(_serve.ChatDialect):
     """The OpenAI Chat Completions API, served (see the module docstring)."""
 
     name = "openai_chat"
@@ -424,7 +396,7 @@ class OpenAIChatServe(ChatDialect):
         return False  # the default dialect of shared paths: it needs no evidence
 
     @override
-    def decode_request(self, body: Any) -> ServedChat:
+    def decode_request(self, body: Any) -> _serve.ServedChat:
         if not isinstance(body, Mapping):
             raise _bad("the request body must be a JSON object")
         _refuse(body)
@@ -432,11 +404,11 @@ class OpenAIChatServe(ChatDialect):
         stream = body.get("stream") is True
         options = body.get("stream_options")
         include_usage = stream and isinstance(options, Mapping) and bool(options.get("include_usage"))
-        return ServedChat(
-            model=_model(body),
+        return _serve.ServedChat(
+            model=_serve.model_of(body),
             messages=_messages(body.get("messages")),
             params=_params(body),
-            tools=_tools(body.get("tools")),
+            tools=_serve.tools_of(body.get("tools"), _function_tool, "parameters"),
             stream=stream,
             response_schema=schema,
             schema_name=name,
@@ -444,8 +416,8 @@ class OpenAIChatServe(ChatDialect):
         )
 
     @override
-    def encode_response(self, resp: Response, req: ServedChat, model: str) -> dict[str, Any]:
-        resp = answer_of(resp, req.schema_name if req.response_schema is not None else None)
+    def encode_response(self, resp: Response, req: _serve.ServedChat, model: str) -> dict[str, Any]:
+        resp = _serve.answer_of(resp, req.schema_name if req.response_schema is not None else None)
         choice = {
             "index": 0,
             "message": _message_of(resp),
@@ -462,16 +434,16 @@ class OpenAIChatServe(ChatDialect):
         }
 
     @override
-    def stream_encoder(self, req: ServedChat, model: str) -> StreamEncoder:
+    def stream_encoder(self, req: _serve.ServedChat, model: str) -> _serve.StreamEncoder:
         schema = req.schema_name if req.response_schema is not None else None
         return _Chunks(model, bool(req.options.get("include_usage")), schema)
 
     @override
-    def encode_error(self, info: ErrorInfo) -> dict[str, Any]:
+    def encode_error(self, info: _serve.ErrorInfo) -> dict[str, Any]:
         return encode_error(info)
 
     @override
-    def encode_models(self, models: list[ModelEntry]) -> dict[str, Any]:
+    def encode_models(self, models: list[_serve.ModelEntry]) -> dict[str, Any]:
         data = [{"id": m.id, "object": "model", "created": 0, "owned_by": m.owned_by} for m in models]
         return {"object": "list", "data": data}
 
